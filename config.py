@@ -1,0 +1,60 @@
+"""One settings object, read from the environment (and an optional `.env` file)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of Outbound. Unset values give the embedded default: SQLite, in-process broker and bus."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite://outbound.sqlite3",
+        description="Tortoise DB URL: sqlite://FILE or postgres://USER@HOST:PORT/DB.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis URL. Unset: in-process broker and pub/sub (one process does everything).",
+    )
+    smtp_url: str | None = Field(
+        default=None,
+        description="smtp://[user:password@]host:port for email steps. Unset: the sandbox mailbox.",
+    )
+    namespace: str = Field(
+        default="outbound",
+        description="Prefix of every Redis key and pub/sub channel, so several deployments can share a Redis.",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    demo: bool = Field(default=True, description="Seed a demo workspace on first start (make run).")
+    demo_speed: float = Field(
+        default=1440.0,
+        description="Demo clock acceleration for the demo campaign's delays: 1440 turns a day into a minute.",
+    )
+    embedded_workers: int = Field(
+        default=4, description="Worker threads for the in-process broker (embedded mode only)."
+    )
+    scheduler: bool = Field(
+        default=True,
+        description="Run the scheduler tick inside the API process. Set false when it runs on its own.",
+    )
+    log_level: str = "INFO"
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith(("postgres://", "postgresql://", "asyncpg://"))
+
+    @property
+    def embedded(self) -> bool:
+        """True when no Redis is configured: broker and bus live inside this process."""
+        return self.redis_url is None
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,62 @@
+"""Transactions with after-commit effects: jobs and live events go out only once the data is committed.
+
+    async with transaction() as conn:
+        ...
+        after_commit(lambda: publish(...))
+
+Effects registered inside are run in order after COMMIT, and dropped on rollback. Outside a transaction,
+`after_commit` runs the effect at once (there is nothing to wait for).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
+
+log = logging.getLogger("outbound.tx")
+
+Effect = Callable[[], Awaitable[None] | None]
+_pending: contextvars.ContextVar[list[Effect] | None] = contextvars.ContextVar("after_commit", default=None)
+
+
+@asynccontextmanager
+async def transaction() -> AsyncIterator[BaseDBAsyncClient]:
+    outer = _pending.get()
+    if outer is not None:  # nested: effects belong to the outermost transaction
+        async with in_transaction() as conn:
+            yield conn
+        return
+    effects: list[Effect] = []
+    token = _pending.set(effects)
+    try:
+        async with in_transaction() as conn:
+            yield conn
+    finally:
+        _pending.reset(token)
+    for effect in effects:
+        await _run(effect)
+
+
+def after_commit(effect: Effect) -> None:
+    effects = _pending.get()
+    if effects is None:
+        raise RuntimeError("after_commit outside a transaction: use `run_effect` or open a transaction")
+    effects.append(effect)
+
+
+async def run_effect(effect: Effect) -> None:
+    await _run(effect)
+
+
+async def _run(effect: Effect) -> None:
+    try:
+        result = effect()
+        if result is not None:
+            await result
+    except Exception:  # an effect failing must not turn a committed change into an error
+        log.exception("after-commit effect failed")

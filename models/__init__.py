@@ -1,0 +1,24 @@
+"""State and guards, no workflows: the domain layer (domain/, engine/) changes these rows."""
+
+from models.activity import Activity
+from models.campaign import Campaign, CampaignCounter, SequenceStep
+from models.contact import Contact
+from models.identity import Identity, IdentityUsage
+from models.lead import LEAD_FLAGS, Lead
+from models.task import Task
+from models.workspace import ApiKey, Workspace
+
+__all__ = [
+    "LEAD_FLAGS",
+    "Activity",
+    "ApiKey",
+    "Campaign",
+    "CampaignCounter",
+    "Contact",
+    "Identity",
+    "IdentityUsage",
+    "Lead",
+    "SequenceStep",
+    "Task",
+    "Workspace",
+]

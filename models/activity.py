@@ -1,0 +1,53 @@
+"""The Activity tab: an append-only, auditable log of what happened to leads."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+from models.campaign import Campaign, SequenceStep
+from models.contact import Contact
+from models.enums import ActivityKind, Channel
+from models.lead import Lead
+from models.workspace import Workspace
+
+
+class Activity(Model):
+    id = fields.BigIntField(primary_key=True)
+    workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
+        "models.Workspace", related_name="activities", on_delete=fields.CASCADE
+    )
+    campaign: fields.ForeignKeyRelation[Campaign] = fields.ForeignKeyField(
+        "models.Campaign", related_name="activities", on_delete=fields.CASCADE
+    )
+    lead: fields.ForeignKeyRelation[Lead] = fields.ForeignKeyField(
+        "models.Lead", related_name="activities", on_delete=fields.CASCADE
+    )
+    contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
+        "models.Contact", related_name="activities", on_delete=fields.CASCADE
+    )
+    step: fields.ForeignKeyNullableRelation[SequenceStep] = fields.ForeignKeyField(
+        "models.SequenceStep", related_name="activities", null=True, on_delete=fields.SET_NULL
+    )
+    kind = fields.CharEnumField(ActivityKind, max_length=32)
+    channel = fields.CharEnumField(Channel, max_length=16, null=True)
+    occurred_at = fields.DatetimeField()
+    detail = fields.TextField(null=True)
+    #: The provider's id of what was sent (an email's Message-ID, a sandbox action id).
+    external_id = fields.CharField(max_length=255, null=True)
+    #: Exactly-once: an outbound action is keyed (lead, step, attempt), an inbound event by its content.
+    #: A second insert with the same key is refused by the database, so it is never recorded twice.
+    dedupe_key = fields.CharField(max_length=128, null=True, unique=True)
+
+    class Meta:
+        table = "activity"
+        indexes = (
+            # activity(): a campaign's log, newest first, keyset on (occurred_at, id).
+            ("campaign_id", "occurred_at", "id"),
+            # activity(filter: {stepId}) / {kinds} / {contactId}.
+            ("campaign_id", "step_id", "occurred_at", "id"),
+            ("campaign_id", "kind", "occurred_at", "id"),
+            ("campaign_id", "contact_id", "occurred_at", "id"),
+            # Lead.timeline and activity(filter: {leadId}).
+            ("lead_id", "occurred_at", "id"),
+        )

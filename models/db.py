@@ -1,0 +1,64 @@
+"""Connecting Tortoise, and migrating the schema on start (Tortoise's built-in migrations)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from tortoise import Tortoise
+from tortoise.context import TortoiseContext
+
+log = logging.getLogger("outbound.db")
+
+MODEL_MODULES = ["models"]
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    """The one Tortoise config, shared by the API, workers, the CLI and `tortoise makemigrations`."""
+    url = database_url
+    if url.startswith("postgresql://"):
+        url = "postgres://" + url.removeprefix("postgresql://")
+    return {
+        "connections": {"default": url},
+        "apps": {
+            "models": {
+                "models": MODEL_MODULES,
+                "default_connection": "default",
+                "migrations": "models.migrations",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+async def migrate(database_url: str) -> None:
+    """Bring the schema up to date. Safe to run from several processes at once on PostgreSQL."""
+    from tortoise.migrations.api import migrate as run_migrations
+
+    config = tortoise_config(database_url)
+    if database_url.startswith(("postgres", "asyncpg")):
+        # Two API processes starting together must not both create the tables.
+        await Tortoise.init(config=config)
+        conn = Tortoise.get_connection("default")
+        await conn.execute_query("SELECT pg_advisory_lock(7301947)")
+        try:
+            await run_migrations(config=config)
+        finally:
+            conn = Tortoise.get_connection("default")
+            await conn.execute_query("SELECT pg_advisory_unlock(7301947)")
+            await Tortoise.close_connections()
+    else:
+        await run_migrations(config=config)
+        await Tortoise.close_connections()
+
+
+async def init_db(database_url: str, *, run_migrations: bool = True) -> TortoiseContext:
+    """Migrate, then connect. The context is the global fallback, so request and worker tasks reach it."""
+    if run_migrations:
+        await migrate(database_url)
+    return await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
+
+
+async def close_db() -> None:
+    await Tortoise.close_connections()

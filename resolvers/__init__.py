@@ -1,0 +1,1 @@
+"""Thin resolvers: decode the arguments, call the domain, return what it returns."""

@@ -1,0 +1,34 @@
+"""The GraphQL schema: declarative types, inputs, payloads and roots (logic lives in resolvers/)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.schema.config import StrawberryConfig
+
+from schema.masking import ErrorIdMasking
+from schema.mutation import Mutation
+from schema.query import Query
+from schema.scalars import DateTime
+from schema.subscription import Subscription
+
+
+def build_schema() -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        config=StrawberryConfig(auto_camel_case=True, scalar_map={datetime: DateTime}),
+        extensions=[
+            # Parsing and validating a query costs more than executing a small one: cache both
+            # (module-level LRU caches, shared by every request).
+            lambda: ParserCache(maxsize=1024),
+            lambda: ValidationCache(maxsize=1024),
+            ErrorIdMasking,
+        ],
+    )
+
+
+__all__ = ["build_schema"]

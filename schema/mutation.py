@@ -1,0 +1,93 @@
+"""The Mutation root. Each returns the changed object and `errors`; a refused call changes nothing."""
+
+from __future__ import annotations
+
+import strawberry
+
+from resolvers import audience, campaign, contact, identity, lead
+from schema.payloads import (
+    AddLeadsPayload,
+    CampaignPayload,
+    ContactPayload,
+    DeleteCampaignPayload,
+    IdentityPayload,
+    ImportContactsPayload,
+    LeadPayload,
+    RemoveLeadsPayload,
+    TaskPayload,
+)
+
+MAX_ITEMS = 1000
+
+
+@strawberry.type(description="Writes.")
+class Mutation:
+    create_identity: IdentityPayload = strawberry.field(resolver=identity.create_identity, description="Add a sender.")
+    update_identity: IdentityPayload = strawberry.field(
+        resolver=identity.update_identity,
+        description="Change a sender: connect or disconnect its accounts, hours and limits.",
+    )
+    import_contacts: ImportContactsPayload = strawberry.field(
+        resolver=contact.import_contacts,
+        description=f"Create contacts, at most {MAX_ITEMS} per call (more is INVALID_INPUT). "
+        "Each refused input gets its own UserError; the others are created.",
+    )
+    update_contact: ContactPayload = strawberry.field(resolver=contact.update_contact, description="Change a contact.")
+    create_campaign: CampaignPayload = strawberry.field(
+        resolver=campaign.create_campaign, description="A new DRAFT campaign."
+    )
+    update_campaign: CampaignPayload = strawberry.field(
+        resolver=campaign.update_campaign,
+        description="Rename, set the sender or sequence (DRAFT only), or change step delays and texts "
+        "(stepUpdates, also once launched).",
+    )
+    launch_campaign: CampaignPayload = strawberry.field(
+        resolver=campaign.launch_campaign,
+        description="DRAFT to ACTIVE. Needs an identity (IDENTITY_REQUIRED) and an action step (EMPTY_SEQUENCE).",
+    )
+    pause_campaign: CampaignPayload = strawberry.field(
+        resolver=campaign.pause_campaign, description="ACTIVE to PAUSED: its leads pause with it."
+    )
+    resume_campaign: CampaignPayload = strawberry.field(
+        resolver=campaign.resume_campaign, description="PAUSED to ACTIVE: its leads resume where they were."
+    )
+    duplicate_campaign: CampaignPayload = strawberry.field(
+        resolver=campaign.duplicate_campaign,
+        description="A new DRAFT copy of the sequence and settings; with includeLeads, the audience too "
+        "(as NOT_STARTED, removed leads left out).",
+    )
+    archive_campaign: CampaignPayload = strawberry.field(
+        resolver=campaign.archive_campaign, description="Permanent: nothing runs again."
+    )
+    delete_campaign: DeleteCampaignPayload = strawberry.field(
+        resolver=campaign.delete_campaign,
+        description="Delete a campaign with its leads, activity, tasks and counters; its subscriptions end.",
+    )
+    add_leads: AddLeadsPayload = strawberry.field(
+        resolver=audience.add_leads,
+        description=f"Add contacts as NOT_STARTED leads, at most {MAX_ITEMS} per call. Each refused contact "
+        "gets its own UserError (ALREADY_IN_CAMPAIGN, LEAD_PREVIOUSLY_REMOVED, NOT_FOUND).",
+    )
+    remove_leads: RemoveLeadsPayload = strawberry.field(
+        resolver=audience.remove_leads,
+        description=f"Remove leads, at most {MAX_ITEMS} per call. They leave the audience and counters at "
+        "once, their activity stays, and their contacts can never be added back to this campaign.",
+    )
+    pause_lead: LeadPayload = strawberry.field(
+        resolver=audience.pause_lead, description="Pause one lead by hand (PAUSED_MANUALLY)."
+    )
+    resume_lead: LeadPayload = strawberry.field(
+        resolver=audience.resume_lead, description="Resume a lead paused by hand."
+    )
+    retry_lead: LeadPayload = strawberry.field(
+        resolver=lead.retry_lead,
+        description="Sends an ERROR lead back to IN_PROGRESS at the step that failed, once its cause is fixed.",
+    )
+    record_lead_event: LeadPayload = strawberry.field(
+        resolver=lead.record_lead_event,
+        description="Record an event from outside (acceptance, reply, click, bounce...). Idempotent: the same "
+        "event twice is recorded and counted once.",
+    )
+    complete_task: TaskPayload = strawberry.field(
+        resolver=lead.complete_task, description="Complete a task; its lead moves on."
+    )

@@ -1,0 +1,211 @@
+"""Outbound's API server: the app factory, its lifespan, and a small CLI.
+
+python server.py                          serve (GraphiQL at http://127.0.0.1:8000/graphql)
+python server.py create-workspace NAME    create a workspace; its API key is the last line printed
+python server.py reconcile                recompute every campaign's counters and report drift
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import sys
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+
+from config import Settings, get_settings
+from domain.auth import parse_bearer, workspace_for_key
+from models.db import close_db, init_db
+from resolvers.context import Context, Loaders
+from schema import build_schema
+
+log = logging.getLogger("outbound.server")
+
+UNAUTHORIZED = {
+    "errors": [
+        {
+            "message": "Missing or invalid API key: send the header `Authorization: Bearer <key>`.",
+            "extensions": {"code": "UNAUTHENTICATED"},
+        }
+    ]
+}
+
+
+class OutboundGraphQL(GraphQL):
+    """Strawberry's ASGI app with our context and websocket authentication."""
+
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None = None) -> Context:
+        workspace = request.scope.get("outbound.workspace")
+        loaders = Loaders(workspace.id) if workspace is not None else None
+        return Context(workspace=workspace, loaders=loaders, request=request, response=response)
+
+    async def on_ws_connect(self, context: Context) -> Any:
+        params = context.connection_params or {}
+        raw = params.get("Authorization") or params.get("authorization")
+        workspace = await workspace_for_key(parse_bearer(raw) if isinstance(raw, str) else None)
+        if workspace is None:
+            raise ConnectionRejectionError({"message": "Missing or invalid API key in connection_init."})
+        context.workspace = workspace
+        context.loaders = Loaders(workspace.id)
+        return None  # plain connection_ack
+
+
+class RequireApiKey:
+    """Every GraphQL HTTP request carries a valid key (401 otherwise); GraphiQL's page loads without one.
+
+    Websockets authenticate in `connection_init` instead (OutboundGraphQL.on_ws_connect).
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not _is_graphiql_page(scope):
+            headers = dict(scope.get("headers") or [])
+            raw = parse_bearer(headers.get(b"authorization", b"").decode("latin-1"))
+            workspace = await workspace_for_key(raw)
+            if workspace is None:
+                response = JSONResponse(UNAUTHORIZED, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+                await response(scope, receive, send)
+                return
+            scope["outbound.workspace"] = workspace
+        await self.app(scope, receive, send)
+
+
+def _is_graphiql_page(scope: Scope) -> bool:
+    if scope["method"] != "GET" or b"query=" in scope.get("query_string", b""):
+        return False
+    accept = dict(scope.get("headers") or []).get(b"accept", b"")
+    return b"text/html" in accept
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or get_settings()
+    schema = build_schema()
+    graphql = RequireApiKey(
+        OutboundGraphQL(
+            schema,
+            graphql_ide="graphiql",
+            subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+            connection_init_wait_timeout=timedelta(seconds=3),
+        )
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        from tasks import runtime
+
+        await init_db(settings.database_url)
+        if settings.demo:
+            from domain.demo import ensure_demo
+
+            await ensure_demo(settings)
+        await runtime.start(settings)
+        log.info("Outbound ready: GraphiQL at http://%s:%s/graphql", settings.host, settings.port)
+        try:
+            yield {"settings": settings, "schema": schema}
+        finally:
+            await runtime.stop()
+            await close_db()
+
+    async def home(request: Request) -> Response:
+        return RedirectResponse("/graphql")
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+    app = Starlette(
+        routes=[
+            Route("/", home),
+            Route("/healthz", health),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.schema = schema
+    return app
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+
+
+async def _create_workspace(settings: Settings, name: str) -> str:
+    from domain.auth import create_workspace
+
+    await init_db(settings.database_url)
+    try:
+        workspace, key = await create_workspace(name)
+        print(f"Workspace {workspace.name!r} created (id {workspace.id}). Its API key, shown only once:")
+        return key
+    finally:
+        await close_db()
+
+
+async def _reconcile(settings: Settings) -> int:
+    from domain.counters import reconcile
+    from models import Campaign
+
+    await init_db(settings.database_url)
+    try:
+        drifted = 0
+        for campaign_id in await Campaign.all().order_by("id").values_list("id", flat=True):
+            drift = await reconcile(campaign_id)
+            if drift:
+                drifted += 1
+                print(f"campaign {campaign_id}: repaired drift {json.dumps(drift, sort_keys=True)}")
+        print(f"reconciled: {drifted} campaign(s) had drift" if drifted else "reconciled: no drift")
+        return drifted
+    finally:
+        await close_db()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="server.py", description="Outbound API server")
+    sub = parser.add_subparsers(dest="command")
+    serve = sub.add_parser("serve", help="run the API server (default)")
+    serve.add_argument("--workers", type=int, default=1)
+    create = sub.add_parser("create-workspace", help="create a workspace and print its API key")
+    create.add_argument("name")
+    sub.add_parser("reconcile", help="recompute all counters from the tables and report drift")
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    if args.command == "create-workspace":
+        print(asyncio.run(_create_workspace(settings, args.name)))
+        return 0
+    if args.command == "reconcile":
+        return 1 if asyncio.run(_reconcile(settings)) else 0
+
+    import uvicorn
+
+    workers = getattr(args, "workers", 1)
+    uvicorn.run(
+        "server:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        ws="websockets-sansio",
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

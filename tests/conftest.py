@@ -1,0 +1,227 @@
+"""Test fixtures. The whole suite runs on one backend per pytest run:
+
+    pytest --backend embedded    SQLite file, in-process broker and bus (the default)
+    pytest --backend real        PostgreSQL + Redis (a fresh database per run, a unique Redis namespace)
+
+`make test` runs both. Real services are never faked: if PostgreSQL or Redis cannot be reached, the real
+run fails (OUTBOUND_REQUIRE_SERVICES=1, as in CI) or is skipped with a loud reason (a newcomer's laptop).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+PG_ADMIN_URL = os.environ.get("OUTBOUND_TEST_PG", "postgres://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("OUTBOUND_TEST_REDIS", "redis://127.0.0.1:6379/0")
+TABLES = [
+    "activity",
+    "task",
+    "lead",
+    "campaign_counter",
+    "sequence_step",
+    "campaign",
+    "contact",
+    "identity_usage",
+    "identity",
+    "api_key",
+    "workspace",
+]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backend",
+        choices=["embedded", "real"],
+        default=os.environ.get("OUTBOUND_TEST_BACKEND", "embedded"),
+        help="embedded: SQLite + in-process broker/bus. real: PostgreSQL + Redis.",
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"outbound backend: {config.getoption('--backend')}"
+
+
+@dataclass
+class Backend:
+    name: str
+    database_url: str
+    redis_url: str | None
+    namespace: str
+    tmp: Path
+
+    @property
+    def real(self) -> bool:
+        return self.name == "real"
+
+    def env(self) -> dict[str, str]:
+        """Environment for a subprocess (uvicorn, dramatiq worker) that must share this test's backend."""
+        env = {
+            **os.environ,
+            "DATABASE_URL": self.database_url,
+            "NAMESPACE": self.namespace,
+            "DEMO": "false",
+            "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+        }
+        if self.redis_url:
+            env["REDIS_URL"] = self.redis_url
+        else:
+            env.pop("REDIS_URL", None)
+        return env
+
+
+async def _services_reachable() -> str | None:
+    import asyncpg
+    import redis.asyncio as aioredis
+
+    try:
+        conn = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
+        await conn.close()
+    except Exception as exc:
+        return f"PostgreSQL at {PG_ADMIN_URL} is not reachable: {exc}"
+    try:
+        client = aioredis.from_url(REDIS_URL, socket_connect_timeout=5)
+        await client.ping()
+        await client.aclose()
+    except Exception as exc:
+        return f"Redis at {REDIS_URL} is not reachable: {exc}"
+    return None
+
+
+@pytest.fixture(scope="session")
+async def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Backend]:
+    name = request.config.getoption("--backend")
+    tmp = tmp_path_factory.mktemp("outbound")
+    namespace = f"outbound-test-{uuid.uuid4().hex[:8]}"
+    if name == "embedded":
+        yield Backend(name, f"sqlite://{tmp / 'test.sqlite3'}", None, namespace, tmp)
+        return
+    problem = await _services_reachable()
+    if problem:
+        if os.environ.get("OUTBOUND_REQUIRE_SERVICES") == "1":
+            pytest.fail(problem, pytrace=False)
+        pytest.skip(problem)
+    import asyncpg
+
+    db_name = f"outbound_test_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(PG_ADMIN_URL)
+    await admin.execute(f'CREATE DATABASE "{db_name}"')
+    await admin.close()
+    base, _, _ = PG_ADMIN_URL.rpartition("/")
+    try:
+        yield Backend(name, f"{base}/{db_name}", REDIS_URL, namespace, tmp)
+    finally:
+        admin = await asyncpg.connect(PG_ADMIN_URL)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def settings(backend: Backend) -> Any:
+    from config import Settings
+
+    os.environ["DATABASE_URL"] = backend.database_url
+    os.environ["NAMESPACE"] = backend.namespace
+    if backend.redis_url:
+        os.environ["REDIS_URL"] = backend.redis_url
+    return Settings(
+        database_url=backend.database_url,
+        redis_url=backend.redis_url,
+        namespace=backend.namespace,
+        demo=False,
+        _env_file=None,
+    )
+
+
+@pytest.fixture(scope="session")
+async def database(settings: Any) -> AsyncIterator[None]:
+    from models.db import close_db, init_db
+
+    await init_db(settings.database_url)
+    yield
+    await close_db()
+
+
+@pytest.fixture(autouse=True)
+async def clean_database(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Every test starts from empty tables (only for tests that use the database)."""
+    if "database" not in request.fixturenames:
+        yield
+        return
+    yield
+    from tortoise import connections
+
+    from domain.auth import forget_cached_keys
+
+    conn = connections.get("default")
+    if conn.capabilities.dialect == "postgres":
+        await conn.execute_script(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+    else:
+        for table in TABLES:
+            await conn.execute_script(f"DELETE FROM {table}")
+    forget_cached_keys()
+
+
+@pytest.fixture(scope="session")
+def app(settings: Any) -> Any:
+    from server import create_app
+
+    return create_app(settings)
+
+
+@dataclass
+class GraphQLClient:
+    """Posts GraphQL to the app in-process, as a client would over HTTP."""
+
+    http: httpx.AsyncClient
+    key: str | None
+
+    async def post(self, query: str, variables: dict[str, Any] | None = None, key: str | None = ...) -> httpx.Response:  # type: ignore[assignment]
+        key = self.key if key is ... else key
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return await self.http.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+
+    async def __call__(self, query: str, variables: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+        """The `data` of a successful response; fails the test on any top-level error."""
+        response = await self.post(query, variables, **kw)
+        body = response.json()
+        assert response.status_code == 200, body
+        assert not body.get("errors"), body["errors"]
+        return body["data"]
+
+    def as_key(self, key: str) -> GraphQLClient:
+        return GraphQLClient(self.http, key)
+
+
+@pytest.fixture
+async def http(app: Any, database: None) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+@pytest.fixture
+async def workspace(database: None) -> Any:
+    """A workspace and its API key: (workspace, key)."""
+    from domain.auth import create_workspace
+
+    return await create_workspace("Acme")
+
+
+@pytest.fixture
+async def other_workspace(database: None) -> Any:
+    from domain.auth import create_workspace
+
+    return await create_workspace("Globex")
+
+
+@pytest.fixture
+async def gql(http: httpx.AsyncClient, workspace: Any) -> GraphQLClient:
+    return GraphQLClient(http, workspace[1])
