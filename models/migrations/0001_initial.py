@@ -87,8 +87,6 @@ class Migration(migrations.Migration):
                 ('paused_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('archived_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('duplicated_from', fields.ForeignKeyField('models.Campaign', source_field='duplicated_from_id', null=True, db_constraint=True, to_field='id', related_name='duplicates', on_delete=OnDelete.SET_NULL)),
-                ('stats_version', fields.BigIntField(default=0, description='Bumped in the same transaction as any change to its counters: CampaignStats.version.')),
-                ('stats_updated_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
                 ('time_scale', fields.FloatField(default=1.0, description='Settings that the demo uses to make a day pass in a minute (1.0 everywhere else).')),
             ],
             options={'table': 'campaign', 'app': 'models', 'indexes': [Index(fields=['workspace_id', 'status', 'id']), Index(fields=['workspace_id', 'id'])], 'pk_attr': 'id'},
@@ -99,10 +97,12 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
                 ('campaign', fields.ForeignKeyField('models.Campaign', source_field='campaign_id', db_constraint=True, to_field='id', related_name='counters', on_delete=OnDelete.CASCADE)),
+                ('shard', fields.SmallIntField(default=0)),
                 ('key', fields.CharField(max_length=64)),
                 ('value', fields.BigIntField(default=0)),
+                ('updated_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'campaign_counter', 'app': 'models', 'unique_together': (('campaign_id', 'key'),), 'pk_attr': 'id', 'table_description': "One number of a campaign's Overview/Audience, keyed by name (see domain/counters.py for the keys)."},
+            options={'table': 'campaign_counter', 'app': 'models', 'unique_together': (('campaign_id', 'shard', 'key'),), 'pk_attr': 'id', 'table_description': "One shard of one number of a campaign's Overview/Audience (keys: domain/counters.py)."},
             bases=['Model'],
         ),
         ops.CreateModel(

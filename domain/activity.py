@@ -1,0 +1,75 @@
+"""The Activity log, written through one function (saleor's `events.py` pattern).
+
+Exactly-once: an entry may carry a `dedupe_key`; a second entry with the same key is not written
+(INSERT ... ON CONFLICT DO NOTHING), and the caller learns it was a duplicate (None).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from domain.sql import db, fetch, placeholders
+from live import events
+from models import Activity, Lead
+from models.enums import ActivityKind, Channel
+
+COLUMNS = (
+    "workspace_id",
+    "campaign_id",
+    "lead_id",
+    "contact_id",
+    "step_id",
+    "kind",
+    "channel",
+    "occurred_at",
+    "detail",
+    "external_id",
+    "dedupe_key",
+)
+
+
+async def record_activity(
+    lead: Lead,
+    kind: ActivityKind,
+    *,
+    channel: Channel | None = None,
+    step_id: int | None = None,
+    detail: str | None = None,
+    external_id: str | None = None,
+    dedupe_key: str | None = None,
+    occurred_at: datetime | None = None,
+) -> int | None:
+    """Append one entry; returns its id, or None if an entry with this dedupe_key already exists.
+
+    Call inside the transaction that changes the lead, so the log and the lead agree.
+    """
+    conn = db()
+    values = [
+        lead.workspace_id,
+        lead.campaign_id,
+        lead.id,
+        lead.contact_id,
+        step_id,
+        ActivityKind(kind).value,
+        Channel(channel).value if channel else None,
+        occurred_at or datetime.now(UTC),
+        detail,
+        external_id,
+        dedupe_key,
+    ]
+    marks = ", ".join(placeholders(conn, len(values)))
+    rows = await fetch(
+        conn,
+        f"INSERT INTO activity ({', '.join(COLUMNS)}) VALUES ({marks})"
+        " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+        values,
+    )
+    if not rows:
+        return None
+    activity_id = int(rows[0]["id"])
+    events.activity_recorded(lead.workspace_id, lead.campaign_id, activity_id)
+    return activity_id
+
+
+async def get_activity(activity_id: int) -> Activity | None:
+    return await Activity.get_or_none(id=activity_id)
