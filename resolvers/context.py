@@ -8,7 +8,8 @@ from typing import Any
 import strawberry
 from strawberry.dataloader import DataLoader
 
-from models import Campaign, Contact, Identity, Lead, SequenceStep
+from domain import counters
+from models import Activity, Campaign, Contact, Identity, Lead, SequenceStep
 from models.workspace import Workspace
 
 
@@ -27,6 +28,43 @@ def _step_loader() -> DataLoader:
     async def load(ids: list[int]) -> list[SequenceStep | None]:
         rows = {row.id: row for row in await SequenceStep.filter(id__in=set(ids))}
         return [rows.get(i) for i in ids]
+
+    return DataLoader(load_fn=load)
+
+
+def _counters_loader() -> DataLoader:
+    """A campaign's counters (numbers, version, updated_at), read once per request for every campaign asked."""
+
+    async def load(ids: list[int]) -> list[tuple[dict[str, int], int, Any]]:
+        numbers, versions = await counters.read_many(list(set(ids)))
+        return [(numbers.get(i, {}), *versions.get(i, (0, None))) for i in ids]
+
+    return DataLoader(load_fn=load)
+
+
+def _sequence_loader() -> DataLoader:
+    """A campaign's steps in position order. Reached only through an already-checked campaign."""
+
+    async def load(ids: list[int]) -> list[list[SequenceStep]]:
+        steps: dict[int, list[SequenceStep]] = {i: [] for i in ids}
+        for step in await SequenceStep.filter(campaign_id__in=set(ids)).order_by("campaign_id", "position"):
+            steps[step.campaign_id].append(step)
+        return [steps[i] for i in ids]
+
+    return DataLoader(load_fn=load)
+
+
+def _timeline_loader(workspace_id: int) -> DataLoader:
+    """A lead's activities, oldest first (by (occurred_at, id))."""
+
+    async def load(ids: list[int]) -> list[list[Activity]]:
+        found: dict[int, list[Activity]] = {i: [] for i in ids}
+        rows = await Activity.filter(lead_id__in=set(ids), workspace_id=workspace_id).order_by(
+            "lead_id", "occurred_at", "id"
+        )
+        for row in rows:
+            found[row.lead_id].append(row)
+        return [found[i] for i in ids]
 
     return DataLoader(load_fn=load)
 
@@ -61,6 +99,21 @@ class Loaders:
     @property
     def step(self) -> DataLoader:
         return self._get("step", _step_loader)
+
+    @property
+    def counters(self) -> DataLoader:
+        """campaign id -> (numbers by key, version, updated_at)."""
+        return self._get("counters", _counters_loader)
+
+    @property
+    def sequence(self) -> DataLoader:
+        """campaign id -> its steps in position order."""
+        return self._get("sequence", _sequence_loader)
+
+    @property
+    def timeline(self) -> DataLoader:
+        """lead id -> its activities, oldest first."""
+        return self._get("timeline", lambda: _timeline_loader(self.workspace_id))
 
     def named(self, name: str, factory: Any) -> DataLoader:
         """A loader that a resolver module defines for itself (timeline, stats, ...)."""

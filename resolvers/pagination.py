@@ -1,11 +1,19 @@
-"""Keyset pagination: opaque cursors over the sort key, `first` capped, bad input refused clearly."""
+"""Keyset pagination: opaque cursors over the sort key, `first` capped, bad input refused clearly.
+
+A cursor is base64url(JSON [kind, *sort key]). The kind names the connection it came from, so a cursor of
+one connection passed to another is refused like any other malformed cursor. A page is one query with
+`LIMIT first + 1` (the extra row only tells whether a next page exists) and a WHERE on the sort key, never
+an OFFSET: page 1000 costs what page 1 costs.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from domain.errors import PaginationError
@@ -27,23 +35,34 @@ class Edge:
     node: Any
 
 
+Count = int | Callable[[], Awaitable[int]]
+
+
 @dataclass(slots=True)
 class Page:
-    """What a Connection field returns: strawberry reads these attributes."""
+    """What a Connection field returns: strawberry reads these attributes.
+
+    `count` is a number, or an async callable run only if the client asks for `totalCount`.
+    """
 
     nodes: list[Any]
     cursors: list[str]
     page_info: PageInfo
-    total_count: int
+    count: Count = 0
     edges: list[Edge] = field(init=False)
 
     def __post_init__(self) -> None:
         self.edges = [Edge(cursor=c, node=n) for c, n in zip(self.cursors, self.nodes, strict=True)]
 
+    @property
+    def total_count(self) -> int | Awaitable[int]:
+        return self.count() if callable(self.count) else self.count
 
-def check_first(first: int | None) -> int:
+
+def check_first(first: int | None, default: int = 50) -> int:
+    """`first` as given (null: the default); below 0 or above MAX_FIRST is a PaginationError."""
     if first is None:
-        return 50
+        return default
     if first < 0:
         raise PaginationError(f"`first` must be 0 or more (got {first}).")
     if first > MAX_FIRST:
@@ -53,6 +72,13 @@ def check_first(first: int | None) -> int:
 
 def encode_cursor(*key: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(list(key), separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _bad_cursor(cursor: str) -> PaginationError:
+    shown = cursor if len(cursor) <= 80 else cursor[:80] + "..."
+    return PaginationError(
+        f"`after` is not a valid cursor for this list: {shown!r}. Pass an endCursor from a previous page of it."
+    )
 
 
 def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
@@ -65,5 +91,59 @@ def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
     except (binascii.Error, ValueError, UnicodeDecodeError):
         key = None
     if not isinstance(key, list) or len(key) != arity:
-        raise PaginationError(f"`after` is not a valid cursor: {cursor!r}. Use an endCursor from a previous page.")
+        raise _bad_cursor(cursor)
     return key
+
+
+def id_cursor(kind: str, pk: int) -> str:
+    return encode_cursor(kind, pk)
+
+
+def decode_id_cursor(cursor: str | None, kind: str) -> int | None:
+    """The id inside a cursor of `kind` made by `id_cursor`, or None when there is no cursor."""
+    key = decode_cursor(cursor, 2)
+    if key is None:
+        return None
+    if key[0] != kind or type(key[1]) is not int or key[1] < 0:
+        raise _bad_cursor(cursor or "")
+    return key[1]
+
+
+def time_cursor(kind: str, at: datetime, pk: int) -> str:
+    return encode_cursor(kind, at.astimezone(UTC).isoformat(), pk)
+
+
+def decode_time_cursor(cursor: str | None, kind: str) -> tuple[datetime, int] | None:
+    """(datetime, id) inside a cursor of `kind` made by `time_cursor`, or None when there is no cursor."""
+    key = decode_cursor(cursor, 3)
+    if key is None:
+        return None
+    if key[0] != kind or not isinstance(key[1], str) or type(key[2]) is not int or key[2] < 0:
+        raise _bad_cursor(cursor or "")
+    try:
+        at = datetime.fromisoformat(key[1])
+    except ValueError:
+        raise _bad_cursor(cursor or "") from None
+    if at.tzinfo is None:
+        raise _bad_cursor(cursor or "")
+    return at.astimezone(UTC), key[2]
+
+
+def build_page(
+    rows: Sequence[Any], first: int, cursor_of: Callable[[Any], str], after: str | None, count: Count
+) -> Page:
+    """A page from `first + 1` fetched rows: the extra row only says that a next page exists."""
+    nodes = list(rows[:first])
+    cursors = [cursor_of(row) for row in nodes]
+    info = PageInfo(
+        has_next_page=len(rows) > first,
+        has_previous_page=after is not None,
+        start_cursor=cursors[0] if cursors else None,
+        end_cursor=cursors[-1] if cursors else None,
+    )
+    return Page(nodes=nodes, cursors=cursors, page_info=info, count=count)
+
+
+def empty_page() -> Page:
+    """What a filter on an ID that does not exist (in this workspace) returns."""
+    return Page(nodes=[], cursors=[], page_info=PageInfo(), count=0)

@@ -1,4 +1,4 @@
-"""Root Query resolvers."""
+"""Root Query resolvers. Every one sees only the request's workspace: a foreign or malformed ID is null."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ from typing import Any
 
 import strawberry
 
-from domain.ids import decode_id
-from models import Campaign, Identity, Lead
+from domain.ids import decode_id, parse_global_id
+from models import Activity, Campaign, Contact, Identity, Lead, SequenceStep, Task
+from models.enums import CampaignStatus
 from resolvers.context import Info
+from resolvers.pagination import Page, build_page, check_first, decode_id_cursor, id_cursor
+from resolvers.reads import given, search_q
 from schema.inputs import CampaignFilter
 
 
@@ -17,30 +20,78 @@ def viewer(info: Info) -> Any:
 
 
 async def node(info: Info, id: strawberry.ID) -> Any:
-    raise NotImplementedError
+    parsed = parse_global_id(id)
+    if parsed is None:
+        return None
+    type_name, pk = parsed
+    ctx = info.context
+    ws = ctx.workspace_id
+    if type_name == "Workspace":
+        return ctx.workspace if pk == ws else None
+    if type_name == "Campaign":
+        return await ctx.loaders.campaign.load(pk)
+    if type_name == "Contact":
+        return await ctx.loaders.contact.load(pk)
+    if type_name == "Identity":
+        return await ctx.loaders.identity.load(pk)
+    if type_name == "Lead":
+        found = await ctx.loaders.lead.load(pk)
+        return found if found is not None and found.removed_at is None else None
+    if type_name == "SequenceStep":
+        # Steps carry no workspace of their own: their campaign's says whose they are.
+        return await SequenceStep.filter(id=pk, campaign__workspace_id=ws).first()
+    if type_name == "Activity":
+        return await Activity.get_or_none(id=pk, workspace_id=ws)
+    if type_name == "Task":
+        return await Task.get_or_none(id=pk, workspace_id=ws)
+    return None
 
 
 async def campaigns(
     info: Info, filter: CampaignFilter | None = None, first: int | None = 20, after: str | None = None
-) -> Any:
-    raise NotImplementedError
+) -> Page:
+    """Newest first (by id). ARCHIVED ones only when filter.statuses names ARCHIVED."""
+    limit = check_first(first, 20)
+    after_id = decode_id_cursor(after, "Campaign")
+    qs = Campaign.filter(workspace_id=info.context.workspace_id)
+    statuses = filter.statuses if filter is not None and given(filter.statuses) else None
+    if statuses is not None:
+        qs = qs.filter(status__in=list(statuses))
+    else:
+        qs = qs.filter(status__not=CampaignStatus.ARCHIVED)
+    if filter is not None and given(filter.search) and filter.search.strip():
+        qs = qs.filter(name__icontains=filter.search.strip())
+    page_qs = qs if after_id is None else qs.filter(id__lt=after_id)
+    rows = await page_qs.order_by("-id").limit(limit + 1)
+    return build_page(rows, limit, lambda row: id_cursor("Campaign", row.id), after, qs.count)
 
 
-async def campaign(info: Info, id: strawberry.ID) -> Any:
+async def campaign(info: Info, id: strawberry.ID) -> Campaign | None:
     pk = decode_id(id, "Campaign")
-    return None if pk is None else await Campaign.get_or_none(id=pk, workspace_id=info.context.workspace_id)
+    return None if pk is None else await info.context.loaders.campaign.load(pk)
 
 
-async def lead(info: Info, id: strawberry.ID) -> Any:
+async def lead(info: Info, id: strawberry.ID) -> Lead | None:
     pk = decode_id(id, "Lead")
     if pk is None:
         return None
-    return await Lead.get_or_none(id=pk, workspace_id=info.context.workspace_id, removed_at=None)
+    found = await info.context.loaders.lead.load(pk)
+    return found if found is not None and found.removed_at is None else None
 
 
-async def identities(info: Info) -> list[Any]:
+async def identities(info: Info) -> list[Identity]:
     return await Identity.filter(workspace_id=info.context.workspace_id).order_by("id")
 
 
-async def contacts(info: Info, search: str | None = None, first: int | None = 50, after: str | None = None) -> Any:
-    raise NotImplementedError
+async def contacts(info: Info, search: str | None = None, first: int | None = 50, after: str | None = None) -> Page:
+    """Oldest first (by id); search matches name, email or company, case-insensitively."""
+    limit = check_first(first, 50)
+    after_id = decode_id_cursor(after, "Contact")
+    qs = Contact.filter(workspace_id=info.context.workspace_id)
+    if given(search):
+        clause = search_q(search)
+        if clause is not None:
+            qs = qs.filter(clause)
+    page_qs = qs if after_id is None else qs.filter(id__gt=after_id)
+    rows = await page_qs.order_by("id").limit(limit + 1)
+    return build_page(rows, limit, lambda row: id_cursor("Contact", row.id), after, qs.count)
