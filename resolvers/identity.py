@@ -4,14 +4,27 @@ from __future__ import annotations
 
 import strawberry
 
+from domain import identities
+from domain.errors import DomainError, DomainErrors
+from domain.ids import decode_id
+from resolvers.campaign import plain
 from resolvers.context import Info
+from resolvers.errors import user_errors
 from schema.inputs import IdentityInput, IdentityUpdateInput
 from schema.payloads import IdentityPayload
 
 
 async def create_identity(info: Info, input: IdentityInput) -> IdentityPayload:
-    raise NotImplementedError
+    try:
+        identity = await identities.create_identity(info.context.workspace_id, plain(input))
+    except (DomainError, DomainErrors) as exc:
+        return IdentityPayload(identity=None, errors=user_errors(exc))
+    return IdentityPayload(identity=identity)
 
 
 async def update_identity(info: Info, id: strawberry.ID, input: IdentityUpdateInput) -> IdentityPayload:
-    raise NotImplementedError
+    try:
+        identity = await identities.update_identity(info.context.workspace_id, decode_id(id, "Identity"), plain(input))
+    except (DomainError, DomainErrors) as exc:
+        return IdentityPayload(identity=None, errors=user_errors(exc))
+    return IdentityPayload(identity=identity)

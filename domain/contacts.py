@@ -1,0 +1,74 @@
+"""Contacts: imported in bulk (each refused input on its own error) and changed one at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from domain.audience import check_cap
+from domain.errors import DomainError, DomainErrors, InvalidInput, NotFound
+from domain.identities import EMAIL
+from domain.tx import transaction
+from models import Contact
+
+#: Field -> (input name, max length, required).
+FIELDS: dict[str, tuple[str, int, bool]] = {
+    "first_name": ("firstName", 200, True),
+    "last_name": ("lastName", 200, True),
+    "email": ("email", 320, False),
+    "linkedin_url": ("linkedinUrl", 500, False),
+    "company": ("company", 200, False),
+    "title": ("title", 200, False),
+}
+
+
+def _clean(data: Mapping[str, Any], path: list[str], errors: list[DomainError], *, partial: bool) -> dict[str, Any]:
+    """Validated column values; `partial`: only the keys given (an update)."""
+    values: dict[str, Any] = {}
+    for key, (name, max_length, required) in FIELDS.items():
+        if partial and key not in data:
+            continue
+        value = data.get(key)
+        if isinstance(value, str):
+            value = value.strip() or None
+        if value is None:
+            if required:
+                errors.append(InvalidInput(f"{name} is required.", [*path, name]))
+        elif len(value) > max_length:
+            errors.append(InvalidInput(f"{name} is at most {max_length} characters.", [*path, name]))
+        elif key == "email" and not EMAIL.match(value):
+            errors.append(InvalidInput("Not an email address.", [*path, name]))
+        values[key] = value
+    return values
+
+
+async def import_contacts(
+    workspace_id: int, items: Sequence[Mapping[str, Any]]
+) -> tuple[list[Contact], list[DomainError]]:
+    """Create the valid contacts; return them (in input order) and one error per problem of the others."""
+    check_cap(items, "contacts")
+    errors: list[DomainError] = []
+    valid: list[dict[str, Any]] = []
+    for i, item in enumerate(items):
+        item_errors: list[DomainError] = []
+        values = _clean(item, ["contacts", str(i)], item_errors, partial=False)
+        if item_errors:
+            errors += item_errors
+        else:
+            valid.append(values)
+    async with transaction():
+        created = [await Contact.create(workspace_id=workspace_id, **values) for values in valid]
+    return created, errors
+
+
+async def update_contact(workspace_id: int, contact_id: int | None, data: Mapping[str, Any]) -> Contact:
+    contact = None if contact_id is None else await Contact.get_or_none(id=contact_id, workspace_id=workspace_id)
+    if contact is None:
+        raise NotFound("No such contact.", ["id"])
+    errors: list[DomainError] = []
+    values = _clean(data, ["input"], errors, partial=True)
+    if errors:
+        raise DomainErrors(errors)
+    if values:
+        await Contact.filter(id=contact.id, workspace_id=workspace_id).update(**values)
+    return await Contact.get(id=contact.id)

@@ -1,0 +1,425 @@
+"""The sequence: a tree of steps, validated as a whole and written as rows in depth-first order.
+
+Input arrives as plain dicts (snake_case keys, omitted keys absent) from the resolvers. Validation
+reports every problem at once, each with the full path of the offending input in the contract's
+camelCase names (["input", "steps", "0", "onTrue", "1", "title"]), so a client can mark every field.
+
+Rows: `position` is the 1-based order of a depth-first walk (a branching step, then its first branch,
+then its second branch, then the next sibling); `parent` + `branch` place a step under its branching step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from domain.errors import DomainError, DomainErrors, InvalidInput, NotFound
+from domain.templates import AI_NAME, unknown_placeholders
+from models import Lead, SequenceStep
+from models.enums import Branch, LeadStatus, LeadSubstatus, StepType
+
+#: Which branch lists each step type may carry, in depth-first order, with their input names.
+BRANCHES: dict[StepType, tuple[tuple[Branch, str, str], ...]] = {
+    StepType.CONDITION: ((Branch.ON_TRUE, "on_true", "onTrue"), (Branch.ON_FALSE, "on_false", "onFalse")),
+    StepType.LINKEDIN_CONNECTION: (
+        (Branch.ACCEPTED, "on_accepted", "onAccepted"),
+        (Branch.NOT_ACCEPTED, "on_not_accepted", "onNotAccepted"),
+    ),
+}
+ALL_BRANCH_KEYS = (
+    ("on_true", "onTrue"),
+    ("on_false", "onFalse"),
+    ("on_accepted", "onAccepted"),
+    ("on_not_accepted", "onNotAccepted"),
+)
+#: Channel limits (domain.md): longer is what the engine would fail with MESSAGE_TOO_LONG, so refuse it
+#: when the step is saved. (field, step type) -> max characters of the template.
+TEXT_LIMITS: dict[tuple[str, StepType], int] = {
+    ("content", StepType.LINKEDIN_CONNECTION): 300,
+    ("content", StepType.LINKEDIN_MESSAGE): 8000,
+    ("content", StepType.LINKEDIN_INMAIL): 8000,
+    ("subject", StepType.LINKEDIN_INMAIL): 200,
+}
+#: A year: longer waits are certainly mistakes, and keep delay_seconds well inside a 32-bit column.
+MAX_DELAY_SECONDS = 366 * 86400
+MAX_STEPS = 500
+MAX_AI_VARIABLES = 20
+
+
+@dataclass
+class StepSpec:
+    """One validated step, independent of where it came from (input or stored rows)."""
+
+    type: StepType
+    delay_seconds: int = 0
+    subject: str | None = None
+    content: str | None = None
+    condition: Any = None
+    wait_for_acceptance_days: int | None = None
+    task_type: Any = None
+    title: str | None = None
+    ai_variables: list[dict[str, str]] = field(default_factory=list)
+    branches: list[tuple[Branch, list[StepSpec]]] = field(default_factory=list)
+    #: Where errors about this step point (the input path of the step).
+    path: list[str] = field(default_factory=list)
+    #: Stored row id, when built from rows (stepUpdates).
+    id: int | None = None
+
+
+# ------------------------------------------------------------------ parsing and validation
+
+
+def delay_seconds(delay: Mapping[str, Any] | None) -> int:
+    if not delay:
+        return 0
+    return (
+        int(delay.get("days") or 0) * 86400 + int(delay.get("hours") or 0) * 3600 + int(delay.get("minutes") or 0) * 60
+    )
+
+
+def _delay_errors(delay: Mapping[str, Any] | None, path: list[str]) -> list[DomainError]:
+    if not delay:
+        return []
+    errors: list[DomainError] = [
+        InvalidInput(f"The delay's {part} cannot be negative.", [*path, "delay", part])
+        for part in ("days", "hours", "minutes")
+        if int(delay.get(part) or 0) < 0
+    ]
+    if not errors and delay_seconds(delay) > MAX_DELAY_SECONDS:
+        errors.append(InvalidInput("A delay can be at most 366 days.", [*path, "delay"]))
+    return errors
+
+
+def parse_steps(raw: Sequence[Mapping[str, Any]] | None, path: Sequence[str]) -> list[StepSpec]:
+    """Input dicts -> a validated tree. Raises DomainErrors with every problem found."""
+    errors: list[DomainError] = []
+    specs = _parse_list(raw or [], list(path), errors)
+    if _count(specs) > MAX_STEPS:
+        errors.append(InvalidInput(f"A sequence has at most {MAX_STEPS} steps.", list(path)))
+    errors += validate_tree(specs)
+    if errors:
+        raise DomainErrors(errors)
+    return specs
+
+
+def _count(specs: list[StepSpec]) -> int:
+    return sum(1 + sum(_count(children) for _, children in spec.branches) for spec in specs)
+
+
+def _parse_list(raw: Sequence[Mapping[str, Any]], path: list[str], errors: list[DomainError]) -> list[StepSpec]:
+    specs = []
+    for i, item in enumerate(raw):
+        step_path = [*path, str(i)]
+        step_type = StepType(item["type"])
+        errors += _delay_errors(item.get("delay"), step_path)
+        allowed = {key for _, key, _ in BRANCHES.get(step_type, ())}
+        for key, name in ALL_BRANCH_KEYS:
+            if key not in allowed and item.get(key):
+                owner = "CONDITION" if key in ("on_true", "on_false") else "LINKEDIN_CONNECTION"
+                errors.append(InvalidInput(f"Only a {owner} step can have {name}.", [*step_path, name]))
+                _parse_list(item[key], [*step_path, name], errors)  # still report what is wrong inside
+        branches = [
+            (branch, _parse_list(item.get(key) or [], [*step_path, name], errors))
+            for branch, key, name in BRANCHES.get(step_type, ())
+        ]
+        specs.append(
+            StepSpec(
+                type=step_type,
+                delay_seconds=max(0, delay_seconds(item.get("delay"))),
+                subject=item.get("subject"),
+                content=item.get("content"),
+                condition=item.get("condition") if step_type == StepType.CONDITION else None,
+                wait_for_acceptance_days=(
+                    item.get("wait_for_acceptance_days") if step_type == StepType.LINKEDIN_CONNECTION else None
+                ),
+                task_type=item.get("task_type") if step_type == StepType.TASK else None,
+                title=item.get("title") if step_type == StepType.TASK else None,
+                ai_variables=[{"name": v["name"], "prompt": v["prompt"]} for v in item.get("ai_variables") or []],
+                branches=branches,
+                path=step_path,
+            )
+        )
+    return specs
+
+
+def validate_tree(specs: list[StepSpec], only: set[int] | None = None) -> list[DomainError]:
+    """Every rule a stored sequence keeps. `only`: report problems of these stored steps only."""
+    errors: list[DomainError] = []
+    _validate_list(specs, True, errors)
+    if only is not None:
+        errors = [e for e in errors if getattr(e, "step_id", None) in only]
+    return errors
+
+
+def _error(spec: StepSpec, message: str, *names: str) -> DomainError:
+    error = InvalidInput(message, [*spec.path, *names])
+    error.step_id = spec.id  # type: ignore[attr-defined]
+    return error
+
+
+def _validate_list(specs: list[StepSpec], may_lack_email: bool, errors: list[DomainError]) -> bool:
+    """Validate one list; returns whether some path leaves it without an EMAIL sent so far.
+
+    `may_lack_email`: some path reaches the list's start without an EMAIL sent: an EMAIL there is the
+    first of its thread on that path, so it needs a subject.
+    """
+    for i, spec in enumerate(specs):
+        if spec.type == StepType.END and i < len(specs) - 1:
+            errors.append(_error(spec, "END must be the last step of its list: steps after it would never run."))
+        _validate_step(spec, may_lack_email, errors)
+        if spec.type == StepType.EMAIL:
+            may_lack_email = False
+        elif spec.type == StepType.END:
+            may_lack_email = False  # nothing continues after END
+        elif spec.type in BRANCHES:
+            outcomes = [_validate_list(children, may_lack_email, errors) for _, children in spec.branches]
+            may_lack_email = any(outcomes)
+    return may_lack_email
+
+
+def _validate_step(spec: StepSpec, first_email_possible: bool, errors: list[DomainError]) -> None:
+    t = spec.type
+    if t == StepType.CONDITION and spec.condition is None:
+        errors.append(_error(spec, "A CONDITION step needs a condition.", "condition"))
+    if t == StepType.LINKEDIN_CONNECTION and (
+        spec.wait_for_acceptance_days is None or spec.wait_for_acceptance_days < 1
+    ):
+        errors.append(
+            _error(
+                spec, "waitForAcceptanceDays must be 1 or more on a LINKEDIN_CONNECTION step.", "waitForAcceptanceDays"
+            )
+        )
+    if t == StepType.TASK:
+        if spec.task_type is None:
+            errors.append(_error(spec, "A TASK step needs a taskType.", "taskType"))
+        if not (spec.title or "").strip():
+            errors.append(_error(spec, "A TASK step needs a title.", "title"))
+    if t == StepType.EMAIL and first_email_possible and not (spec.subject or "").strip():
+        errors.append(
+            _error(spec, "The first EMAIL of a path needs a subject (later ones reply in its thread).", "subject")
+        )
+    for (name, step_type), limit in TEXT_LIMITS.items():
+        text = getattr(spec, name)
+        if step_type == t and text is not None and len(text) > limit:
+            what = "An invitation note" if t == StepType.LINKEDIN_CONNECTION else f"A {t.value} {name}"
+            errors.append(_error(spec, f"{what} is at most {limit} characters (got {len(text)}).", name))
+    ai_names: set[str] = set()
+    if len(spec.ai_variables) > MAX_AI_VARIABLES:
+        errors.append(_error(spec, f"A step has at most {MAX_AI_VARIABLES} AI variables.", "aiVariables"))
+    for j, variable in enumerate(spec.ai_variables):
+        name = variable.get("name") or ""
+        if not AI_NAME.match(name):
+            errors.append(
+                _error(
+                    spec,
+                    f"AI variable name {name!r}: letters, digits and underscores, not starting with a digit.",
+                    "aiVariables",
+                    str(j),
+                    "name",
+                )
+            )
+        elif name in ai_names:
+            errors.append(_error(spec, f"AI variable {name!r} is defined twice.", "aiVariables", str(j), "name"))
+        else:
+            ai_names.add(name)
+        if not (variable.get("prompt") or "").strip():
+            errors.append(_error(spec, "An AI variable needs a prompt.", "aiVariables", str(j), "prompt"))
+    for name in ("subject", "content"):
+        unknown = unknown_placeholders(getattr(spec, name), ai_names)
+        if unknown:
+            listed = ", ".join("{{" + u + "}}" for u in unknown)
+            errors.append(_error(spec, f"Unknown placeholder(s) {listed}.", name))
+
+
+def has_action_step(specs: Iterable[StepSpec]) -> bool:
+    return any(s.type.is_action or has_action_step(c for _, cs in s.branches for c in cs) for s in specs)
+
+
+# ------------------------------------------------------------------ rows
+
+
+async def write_steps(campaign_id: int, specs: list[StepSpec]) -> list[SequenceStep]:
+    """Insert the tree as rows, depth-first (a parent before its children, so it has an id to point to)."""
+    rows: list[SequenceStep] = []
+
+    async def walk(items: list[StepSpec], parent_id: int | None, branch: Branch) -> None:
+        for spec in items:
+            row = await SequenceStep.create(
+                campaign_id=campaign_id,
+                position=len(rows) + 1,
+                type=spec.type,
+                parent_id=parent_id,
+                branch=branch,
+                delay_seconds=spec.delay_seconds,
+                subject=spec.subject,
+                content=spec.content,
+                condition=spec.condition,
+                wait_for_acceptance_days=spec.wait_for_acceptance_days,
+                task_type=spec.task_type,
+                title=spec.title,
+                ai_variables=spec.ai_variables,
+            )
+            rows.append(row)
+            for child_branch, children in spec.branches:
+                await walk(children, row.id, child_branch)
+
+    await walk(specs, None, Branch.MAIN)
+    return rows
+
+
+async def replace_steps(campaign_id: int, specs: list[StepSpec]) -> list[SequenceStep]:
+    """DRAFT only (the caller holds the campaign row): no lead has reached a step, so none points at one."""
+    await SequenceStep.filter(campaign_id=campaign_id).delete()
+    return await write_steps(campaign_id, specs)
+
+
+def tree_from_rows(rows: list[SequenceStep]) -> list[StepSpec]:
+    """Stored rows (any order) -> the tree, each spec carrying its row id."""
+    children: dict[tuple[int | None, Branch], list[SequenceStep]] = {}
+    for row in sorted(rows, key=lambda r: r.position):
+        children.setdefault((row.parent_id, Branch(row.branch)), []).append(row)
+
+    def build(items: list[SequenceStep]) -> list[StepSpec]:
+        return [
+            StepSpec(
+                type=StepType(row.type),
+                delay_seconds=row.delay_seconds,
+                subject=row.subject,
+                content=row.content,
+                condition=row.condition,
+                wait_for_acceptance_days=row.wait_for_acceptance_days,
+                task_type=row.task_type,
+                title=row.title,
+                ai_variables=list(row.ai_variables or []),
+                branches=[
+                    (b, build(children.get((row.id, b), []))) for b, _, _ in BRANCHES.get(StepType(row.type), ())
+                ],
+                path=["sequence", str(row.position)],
+                id=row.id,
+            )
+            for row in items
+        ]
+
+    return build(children.get((None, Branch.MAIN), []))
+
+
+async def copy_steps(source_campaign_id: int, target_campaign_id: int) -> dict[int, int]:
+    """Copy a sequence to another campaign with new ids; returns {old id: new id}."""
+    mapping: dict[int, int] = {}
+    for row in await SequenceStep.filter(campaign_id=source_campaign_id).order_by("position"):
+        # Depth-first order: a parent is always copied before its children.
+        copy = await SequenceStep.create(
+            campaign_id=target_campaign_id,
+            position=row.position,
+            type=row.type,
+            parent_id=mapping.get(row.parent_id) if row.parent_id else None,
+            branch=row.branch,
+            delay_seconds=row.delay_seconds,
+            subject=row.subject,
+            content=row.content,
+            condition=row.condition,
+            wait_for_acceptance_days=row.wait_for_acceptance_days,
+            task_type=row.task_type,
+            title=row.title,
+            ai_variables=list(row.ai_variables or []),
+        )
+        mapping[row.id] = copy.id
+    return mapping
+
+
+# ------------------------------------------------------------------ stepUpdates (launched campaigns too)
+
+
+async def apply_step_updates(campaign_id: int, time_scale: float, updates: Sequence[Mapping[str, Any]]) -> None:
+    """Change delays and texts of existing steps; reschedule leads waiting on a step whose delay changed.
+
+    The caller holds the campaign row. `updates[i]` has `step_id` (decoded, None if malformed) and any of
+    `delay`, `subject`, `content`, `ai_variables`. Errors point at ["input", "stepUpdates", i, ...].
+    """
+    rows = await SequenceStep.filter(campaign_id=campaign_id)
+    by_id = {row.id: row for row in rows}
+    errors: list[DomainError] = []
+    changed: dict[int, dict[str, Any]] = {}
+    paths: dict[int, list[str]] = {}
+    for i, update in enumerate(updates):
+        path = ["input", "stepUpdates", str(i)]
+        step_id = update.get("step_id")
+        if step_id not in by_id:
+            errors.append(NotFound("No such step in this campaign.", [*path, "stepId"]))
+            continue
+        errors += _delay_errors(update.get("delay"), path)
+        values = changed.setdefault(step_id, {})
+        if "delay" in update:
+            values["delay_seconds"] = max(0, delay_seconds(update["delay"]))
+        for key in ("subject", "content"):
+            if key in update:
+                values[key] = update[key]
+        if "ai_variables" in update:
+            values["ai_variables"] = [
+                {"name": v["name"], "prompt": v["prompt"]} for v in update.get("ai_variables") or []
+            ]
+        paths[step_id] = path
+    # Validate the sequence as it would be, reporting only on the steps being changed.
+    for step_id, values in changed.items():
+        for key, value in values.items():
+            setattr(by_id[step_id], key, value)
+    specs = tree_from_rows(rows)
+    _set_paths(specs, paths)
+    errors += validate_tree(specs, only=set(changed))
+    if errors:
+        raise DomainErrors(errors)
+    for step_id, values in changed.items():
+        if values:
+            await SequenceStep.filter(id=step_id).update(**values)
+        if "delay_seconds" in values:
+            await _reschedule(campaign_id, step_id, values["delay_seconds"] * time_scale)
+
+
+def _set_paths(specs: list[StepSpec], paths: dict[int, list[str]]) -> None:
+    for spec in specs:
+        if spec.id in paths:
+            spec.path = paths[spec.id]
+        for _, children in spec.branches:
+            _set_paths(children, paths)
+
+
+async def _reschedule(campaign_id: int, step_id: int, delay: float) -> None:
+    """Leads waiting (SCHEDULED) on this step: due `delay` after their previous action.
+
+    Only next_action_at (or the one kept in a paused lead's paused_state) changes: no counted state, so no
+    counter moves. state_version is bumped so a worker holding an older read of the lead re-reads it.
+    """
+    leads = (
+        await Lead.filter(campaign_id=campaign_id, current_step_id=step_id, removed_at=None)
+        .filter(status__in=[LeadStatus.IN_PROGRESS, LeadStatus.PAUSED])
+        .select_for_update()
+    )
+    for lead in leads:
+        if lead.last_action_at is None:
+            continue
+        due = lead.last_action_at + timedelta(seconds=delay)
+        if lead.status == LeadStatus.IN_PROGRESS and lead.substatus == LeadSubstatus.SCHEDULED:
+            changes: dict[str, Any] = {"next_action_at": due}
+        elif (
+            lead.status == LeadStatus.PAUSED
+            and lead.paused_state
+            and lead.paused_state.get("substatus") == LeadSubstatus.SCHEDULED.value
+        ):
+            changes = {"paused_state": {**lead.paused_state, "next_action_at": stamp(due)}}
+        else:
+            continue
+        await Lead.filter(id=lead.id).update(**changes, state_version=lead.state_version + 1)
+
+
+def stamp(moment: datetime | None) -> str | None:
+    """A datetime as kept inside JSON (paused_state): UTC, in the same text form SQLite stores datetimes."""
+    return moment.astimezone(UTC).isoformat(" ") if moment is not None else None
+
+
+def unstamp(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
