@@ -1,21 +1,59 @@
-"""The engine's mutations: retryLead, recordLeadEvent, completeTask."""
+"""The engine's mutations: retryLead, recordLeadEvent, completeTask. Thin: decode, call the domain, return."""
 
 from __future__ import annotations
 
 import strawberry
 
+from domain.errors import DomainError, NotFound
+from domain.ids import decode_id
+from domain.inbound import record_lead_event as record_event
+from domain.manual_tasks import complete_task as complete
+from domain.retry import retry_lead as retry
 from resolvers.context import Info
+from resolvers.errors import user_errors
 from schema.inputs import LeadEventInput
 from schema.payloads import LeadPayload, TaskPayload
 
 
+def _given(value: object) -> object:
+    """Strawberry's UNSET and an explicit null both mean 'not given'."""
+    return value if value is not strawberry.UNSET else None
+
+
 async def retry_lead(info: Info, id: strawberry.ID) -> LeadPayload:
-    raise NotImplementedError
+    lead_id = decode_id(id, "Lead")
+    try:
+        if lead_id is None:
+            raise NotFound("No such lead.", ["id"])
+        return LeadPayload(lead=await retry(info.context.workspace_id, lead_id))  # type: ignore[arg-type]
+    except DomainError as exc:
+        return LeadPayload(errors=user_errors(exc))
 
 
 async def record_lead_event(info: Info, input: LeadEventInput) -> LeadPayload:
-    raise NotImplementedError
+    lead_id = decode_id(input.lead_id, "Lead")
+    try:
+        if lead_id is None:
+            raise NotFound("No such lead.", ["input", "leadId"])
+        lead = await record_event(
+            info.context.workspace_id,
+            lead_id,
+            input.kind,
+            positive=_given(input.positive),  # type: ignore[arg-type]
+            channel=_given(input.channel),  # type: ignore[arg-type]
+            message=_given(input.message),  # type: ignore[arg-type]
+            occurred_at=_given(input.occurred_at),  # type: ignore[arg-type]
+        )
+        return LeadPayload(lead=lead)  # type: ignore[arg-type]
+    except DomainError as exc:
+        return LeadPayload(errors=user_errors(exc))
 
 
 async def complete_task(info: Info, id: strawberry.ID) -> TaskPayload:
-    raise NotImplementedError
+    task_id = decode_id(id, "Task")
+    try:
+        if task_id is None:
+            raise NotFound("No such task.", ["id"])
+        return TaskPayload(task=await complete(info.context.workspace_id, task_id))  # type: ignore[arg-type]
+    except DomainError as exc:
+        return TaskPayload(errors=user_errors(exc))

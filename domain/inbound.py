@@ -1,0 +1,166 @@
+"""Inbound events about one lead (recordLeadEvent): acceptances, replies, clicks, bounces.
+
+Each event is recorded once: its activity carries a key hashed from the event's content, so a second
+identical event finds the key taken and changes nothing (no second activity, no second count).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from domain.activity import record_activity
+from domain.errors import InvalidTransition, NotFound
+from domain.leads import update_lead
+from domain.tx import transaction
+from engine import clock, placement
+from engine.snapshot import load_sequence
+from models import Campaign, Lead
+from models.enums import ActivityKind, Branch, Channel, LeadEventKind, LeadStatus, LeadSubstatus, StepType
+
+E = LeadEventKind
+#: The Activity kind each event is logged as. OUT_OF_OFFICE is an (automatic) reply; BLOCKED has no kind of
+#: its own in the contract, and is logged as a LEAD_ERROR that says so.
+EVENT_ACTIVITY = {
+    E.INVITATION_ACCEPTED: (ActivityKind.INVITATION_ACCEPTED, Channel.LINKEDIN),
+    E.REPLY_RECEIVED: (ActivityKind.REPLY_RECEIVED, None),
+    E.EMAIL_CLICKED: (ActivityKind.EMAIL_CLICKED, Channel.EMAIL),
+    E.EMAIL_BOUNCED: (ActivityKind.EMAIL_BOUNCED, Channel.EMAIL),
+    E.OUT_OF_OFFICE: (ActivityKind.REPLY_RECEIVED, None),
+    E.BLOCKED: (ActivityKind.LEAD_ERROR, None),
+}
+FINISHING = {
+    E.EMAIL_BOUNCED: LeadSubstatus.BOUNCED,
+    E.OUT_OF_OFFICE: LeadSubstatus.OUT_OF_OFFICE,
+    E.BLOCKED: LeadSubstatus.BLOCKED,
+}
+CAS_ATTEMPTS = 5
+
+
+class _Moved(Exception):
+    """The lead changed under us: roll back (the activity too) and read it again."""
+
+
+def event_key(lead_id: int, kind: LeadEventKind, **content: Any) -> str:
+    raw = json.dumps([lead_id, kind.value, content], sort_keys=True, default=str)
+    return "event:" + hashlib.sha256(raw.encode()).hexdigest()[:48]
+
+
+async def record_lead_event(
+    workspace_id: int,
+    lead_id: int,
+    kind: LeadEventKind,
+    *,
+    positive: bool | None = None,
+    channel: Channel | None = None,
+    message: str | None = None,
+    occurred_at: datetime | None = None,
+    simulated: bool = False,
+) -> Lead:
+    kind = LeadEventKind(kind)
+    key = event_key(
+        lead_id, kind, positive=positive, channel=channel, message=message, at=occurred_at, simulated=simulated
+    )
+    at = occurred_at or clock.now()
+    for _ in range(CAS_ATTEMPTS):
+        lead = await Lead.get_or_none(id=lead_id, workspace_id=workspace_id, removed_at=None)
+        if lead is None:
+            raise NotFound("No such lead.", ["input", "leadId"])
+        try:
+            async with transaction():
+                await _apply(
+                    lead, kind, key, at, positive=positive, channel=channel, message=message, simulated=simulated
+                )
+            return lead
+        except _Moved:
+            continue
+    raise InvalidTransition("The lead is changing too fast; try again.")
+
+
+async def _apply(
+    lead: Lead,
+    kind: LeadEventKind,
+    key: str,
+    at: datetime,
+    *,
+    positive: bool | None,
+    channel: Channel | None,
+    message: str | None,
+    simulated: bool,
+) -> None:
+    if kind == E.REPLY_RECEIVED and lead.status == LeadStatus.FINISHED and lead.substatus == LeadSubstatus.BOUNCED:
+        raise InvalidTransition("The lead's email bounced: a reply cannot be recorded.")
+    activity_kind, activity_channel = EVENT_ACTIVITY[kind]
+    reply_channel = channel or lead.last_channel
+    if activity_kind == ActivityKind.REPLY_RECEIVED:
+        activity_channel = reply_channel
+    detail = _detail(kind, message, positive, simulated)
+    recorded = await record_activity(
+        lead,
+        activity_kind,
+        channel=activity_channel,
+        step_id=lead.current_step_id,
+        detail=detail,
+        dedupe_key=key,
+        occurred_at=at,
+    )
+    if recorded is None:
+        return  # the same event again: a no-op
+    changes = await _changes(lead, kind, at, bool(positive), reply_channel)
+    if changes and not await update_lead(lead, **changes):
+        raise _Moved
+
+
+def _detail(kind: LeadEventKind, message: str | None, positive: bool | None, simulated: bool) -> str | None:
+    parts = []
+    if simulated:
+        parts.append("simulated")
+    if kind == E.REPLY_RECEIVED and positive:
+        parts.append("positive")
+    if kind == E.OUT_OF_OFFICE:
+        parts.append("out of office")
+    if kind == E.BLOCKED:
+        parts.append("blocked by the contact")
+    label = f"({', '.join(parts)})" if parts else ""
+    return " ".join(p for p in (label, message) if p) or None
+
+
+async def _changes(
+    lead: Lead, kind: LeadEventKind, at: datetime, positive: bool, channel: Channel | None
+) -> dict[str, Any]:
+    open_statuses = (LeadStatus.NOT_STARTED, LeadStatus.IN_PROGRESS, LeadStatus.PAUSED, LeadStatus.ERROR)
+    if kind == E.INVITATION_ACCEPTED:
+        changes: dict[str, Any] = {"connected": True, "li_accepted": True}
+        if lead.status == LeadStatus.IN_PROGRESS and lead.substatus == LeadSubstatus.WAITING_TO_CONNECT:
+            campaign = await Campaign.get(id=lead.campaign_id)
+            sequence = await load_sequence(campaign)
+            step = sequence.get(lead.current_step_id)
+            if step is not None and step.type == StepType.LINKEDIN_CONNECTION:
+                to = sequence.branch_entry(step, Branch.ACCEPTED)
+                changes |= placement.move_to(lead, sequence, to, at) | {"last_action_at": at}
+        return changes
+    if kind == E.REPLY_RECEIVED:
+        changes = {"replied": True, "positive": lead.positive or positive}
+        if channel == Channel.LINKEDIN:
+            changes["li_replied"] = True
+        elif channel == Channel.EMAIL:
+            changes["em_replied"] = True
+        if lead.status != LeadStatus.REPLIED:
+            changes |= {
+                "status": LeadStatus.REPLIED,
+                "substatus": None,
+                "current_step_id": None,
+                "next_action_at": None,
+                "claimed_until": None,
+                "paused_state": None,
+                "replied_at": at,
+            }
+        return changes
+    if kind == E.EMAIL_CLICKED:
+        return {"em_clicked": True}
+    changes = {"em_bounced": True} if kind == E.EMAIL_BOUNCED else {}
+    if lead.status in open_statuses:
+        changes |= placement.finish(lead, FINISHING[kind], at) | {"paused_state": None}
+    return changes

@@ -1,0 +1,113 @@
+"""The scheduler: every tick, claim due leads and enqueue one `sequences.run_step` per claimed lead.
+
+A claim is one conditional UPDATE that sets `claimed_until` (a lease). On PostgreSQL the candidates are
+locked with `FOR UPDATE SKIP LOCKED`, so any number of schedulers share the work without blocking or
+taking the same lead; a lead whose worker died is claimed again when its lease passes. Messages are sent
+after the claim commits, and carry ids only: the worker re-reads the truth.
+
+    python -m engine.scheduler        run the scheduler alone (API processes then set SCHEDULER=false)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime, timedelta
+
+from domain.sql import db, fetch, is_postgres, placeholders
+from engine import clock, queue
+
+log = logging.getLogger("outbound.scheduler")
+
+TICK_SECONDS = 1.0
+BATCH = 500
+
+
+async def claim_due_leads(now: datetime, lease: float | None = None, limit: int = BATCH) -> list[tuple[int, int]]:
+    """Claim up to `limit` due leads of active campaigns: [(lead id, state_version)]."""
+    conn = db()
+    until = now + timedelta(seconds=queue.LEASE_SECONDS if lease is None else lease)
+    a, b, b2, c = placeholders(conn, 4)
+    lock = " FOR UPDATE OF l SKIP LOCKED" if is_postgres(conn) else ""
+    rows = await fetch(
+        conn,
+        f"UPDATE lead SET claimed_until = {a} WHERE id IN ("
+        " SELECT l.id FROM lead l JOIN campaign c ON c.id = l.campaign_id"
+        f" WHERE l.next_action_at <= {b} AND (l.claimed_until IS NULL OR l.claimed_until <= {b2})"
+        " AND l.removed_at IS NULL AND l.status IN ('NOT_STARTED', 'IN_PROGRESS') AND c.status = 'ACTIVE'"
+        f" ORDER BY l.next_action_at LIMIT {c}{lock})"
+        " RETURNING id, state_version",
+        [until, now, now, limit],
+    )
+    return [(int(row["id"]), int(row["state_version"])) for row in rows]
+
+
+async def tick(now: datetime | None = None, lease: float | None = None) -> int:
+    """One pass: claim, then enqueue. Returns how many leads were handed to workers."""
+    now = now or clock.now()
+    total = 0
+    while True:
+        claims = await claim_due_leads(now, lease)
+        await queue.enqueue_run_steps(claims)
+        total += len(claims)
+        if len(claims) < BATCH:
+            break
+    from engine import simulator
+
+    await simulator.simulate(now)
+    return total
+
+
+class Scheduler:
+    """Runs `tick` every TICK_SECONDS on the current event loop until stopped."""
+
+    def __init__(self, interval: float = TICK_SECONDS, lease: float | None = None) -> None:
+        self.interval = interval
+        self.lease = lease
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbound-scheduler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await tick(lease=self.lease)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a bad tick (DB restart...) must not stop the scheduler
+                log.exception("scheduler tick failed")
+            await asyncio.sleep(self.interval)
+
+
+async def _main() -> None:
+    from config import get_settings
+    from models.db import close_db, init_db
+    from tasks import runtime
+
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    await init_db(settings.database_url)
+    scheduler = Scheduler()
+    await runtime.start(settings.model_copy(update={"scheduler": False}), workers=False)
+    scheduler.start()
+    log.info("scheduler running (tick %.1fs)", scheduler.interval)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await scheduler.stop()
+        await runtime.stop()
+        await close_db()
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_main())

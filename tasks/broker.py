@@ -1,0 +1,105 @@
+"""The broker: Redis when REDIS_URL is set (workers run as `dramatiq tasks`), else in-process.
+
+Redis: workers are separate processes; each runs async actors on Dramatiq's AsyncIO event loop thread,
+and `Database` opens Tortoise on that loop when the worker boots.
+
+Embedded (no REDIS_URL): a StubBroker whose Worker threads live inside the server. `ServerLoop` runs the
+actors' coroutines on the server's own event loop instead of a second one, so the single SQLite
+connection (and its transaction lock) is shared: no "database is locked".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import dramatiq
+from dramatiq.asyncio import EventLoopThread, get_event_loop_thread, set_event_loop_thread
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import AsyncIO, Middleware, default_middleware
+
+from config import Settings
+
+log = logging.getLogger("outbound.tasks")
+
+
+class Database(Middleware):
+    """Open Tortoise on the worker's event loop when a worker process boots; close it on shutdown."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        # Runs after AsyncIO.before_worker_boot (middleware order), so the loop thread exists.
+        from engine import channels
+        from models.db import init_db
+
+        channels.configure(self.settings.smtp_url)
+        loop_thread = get_event_loop_thread()
+        assert loop_thread is not None, "the AsyncIO middleware must come before Database"
+        loop_thread.run_coroutine(init_db(self.settings.database_url))
+
+    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        from models.db import close_db
+
+        loop_thread = get_event_loop_thread()
+        if loop_thread is not None:
+            loop_thread.run_coroutine(close_db())
+
+
+class _RunningLoop(EventLoopThread):
+    """Dramatiq's event-loop-thread interface over a loop that already runs (the server's)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.interrupt_check_ival = 0.1
+        self.logger = log
+        self.loop = loop  # not a thread of its own: start/stop belong to the server
+
+    def start(self, *, timeout: float | None = None) -> None:
+        return None
+
+    def stop(self) -> None:
+        return None
+
+
+class ServerLoop(Middleware):
+    """Embedded mode: async actors run on the event loop the server (or a test) is running."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+
+    def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        set_event_loop_thread(_RunningLoop(self.loop))
+
+    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        set_event_loop_thread(None)
+
+
+def build_broker(settings: Settings, loop: asyncio.AbstractEventLoop | None = None) -> dramatiq.Broker:
+    middleware = [m() for m in default_middleware]
+    if settings.redis_url:
+        return RedisBroker(
+            url=settings.redis_url,
+            namespace=f"{settings.namespace}:dramatiq",
+            middleware=[*middleware, AsyncIO(), Database(settings)],
+        )
+    extra = [ServerLoop(loop)] if loop is not None else [AsyncIO()]
+    return StubBroker(middleware=[*middleware, *extra])
+
+
+def install(settings: Settings, loop: asyncio.AbstractEventLoop | None = None) -> dramatiq.Broker:
+    """Make a broker current, and move the already-declared actors onto it."""
+    previous = dramatiq.get_broker() if _has_broker() else None
+    broker = build_broker(settings, loop)
+    dramatiq.set_broker(broker)
+    if previous is not None:
+        for name in previous.get_declared_actors():
+            actor = previous.get_actor(name)
+            actor.broker = broker
+            broker.declare_actor(actor)
+    return broker
+
+
+def _has_broker() -> bool:
+    return dramatiq.broker.global_broker is not None
