@@ -66,6 +66,8 @@ class StepSpec:
     path: list[str] = field(default_factory=list)
     #: Stored row id, when built from rows (stepUpdates).
     id: int | None = None
+    #: stepUpdates: the path of the update that set each field (two updates may name one step).
+    field_paths: dict[str, list[str]] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------ parsing and validation
@@ -154,7 +156,8 @@ def validate_tree(specs: list[StepSpec], only: set[int] | None = None) -> list[D
 
 
 def _error(spec: StepSpec, message: str, *names: str) -> DomainError:
-    error = InvalidInput(message, [*spec.path, *names])
+    base = spec.field_paths.get(names[0], spec.path) if names else spec.path
+    error = InvalidInput(message, [*base, *names])
     error.step_id = spec.id  # type: ignore[attr-defined]
     return error
 
@@ -342,7 +345,7 @@ async def apply_step_updates(campaign_id: int, time_scale: float, updates: Seque
     by_id = {row.id: row for row in rows}
     errors: list[DomainError] = []
     changed: dict[int, dict[str, Any]] = {}
-    paths: dict[int, list[str]] = {}
+    paths: dict[int, dict[str, list[str]]] = {}
     for i, update in enumerate(updates):
         path = ["input", "stepUpdates", str(i)]
         step_id = update.get("step_id")
@@ -351,6 +354,16 @@ async def apply_step_updates(campaign_id: int, time_scale: float, updates: Seque
             continue
         errors += _delay_errors(update.get("delay"), path)
         values = changed.setdefault(step_id, {})
+        step_paths = paths.setdefault(step_id, {})
+        step_paths[""] = path
+        for key, name in (
+            ("delay", "delay"),
+            ("subject", "subject"),
+            ("content", "content"),
+            ("ai_variables", "aiVariables"),
+        ):
+            if key in update:
+                step_paths[name] = path
         if "delay" in update:
             values["delay_seconds"] = max(0, delay_seconds(update["delay"]))
         for key in ("subject", "content"):
@@ -360,7 +373,6 @@ async def apply_step_updates(campaign_id: int, time_scale: float, updates: Seque
             values["ai_variables"] = [
                 {"name": v["name"], "prompt": v["prompt"]} for v in update.get("ai_variables") or []
             ]
-        paths[step_id] = path
     # Validate the sequence as it would be, reporting only on the steps being changed.
     for step_id, values in changed.items():
         for key, value in values.items():
@@ -377,10 +389,11 @@ async def apply_step_updates(campaign_id: int, time_scale: float, updates: Seque
             await _reschedule(campaign_id, step_id, values["delay_seconds"] * time_scale)
 
 
-def _set_paths(specs: list[StepSpec], paths: dict[int, list[str]]) -> None:
+def _set_paths(specs: list[StepSpec], paths: dict[int, dict[str, list[str]]]) -> None:
     for spec in specs:
         if spec.id in paths:
-            spec.path = paths[spec.id]
+            spec.path = paths[spec.id][""]
+            spec.field_paths = paths[spec.id]
         for _, children in spec.branches:
             _set_paths(children, paths)
 
