@@ -18,7 +18,10 @@ def is_fault(error: GraphQLError) -> bool:
     original = error.original_error
     if original is None or isinstance(original, (PublicError, GraphQLError)):
         return False
-    # Argument coercion failures (bad enum, bad DateTime) arrive as ValueError/TypeError from scalars.
+    # Argument coercion failures (a bad DateTime literal or variable) arrive as ValueError/TypeError from a
+    # scalar's parser during validation or variable coercion: before any resolver ran, so without a path.
+    if not error.path and isinstance(original, (ValueError, TypeError)):
+        return False
     return True
 
 
