@@ -8,6 +8,7 @@ from domain import counters
 from domain.activity import record_activity
 from domain.errors import InvalidTransition, NotFound
 from domain.leads import update_lead
+from domain.steps import stamp
 from domain.tx import transaction
 from engine import clock, placement
 from engine.snapshot import load_sequence
@@ -73,7 +74,7 @@ async def _changes(lead: Lead, task: Task, now: Any) -> dict[str, Any]:
             "paused_state": {
                 **paused,
                 "substatus": LeadSubstatus.SCHEDULED.value,
-                "next_action_at": now.isoformat(),
+                "next_action_at": stamp(now),
             }
         }
     return {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from domain.errors import InvalidTransition, NotFound
 from domain.leads import update_lead
+from domain.steps import stamp
 from domain.tx import transaction
 from engine import clock
 from models import Campaign, Lead
@@ -39,7 +40,7 @@ async def retry_lead(workspace_id: int, lead_id: int) -> Lead:
                 "paused_state": {
                     "status": LeadStatus.IN_PROGRESS.value,
                     "substatus": LeadSubstatus.SCHEDULED.value,
-                    "next_action_at": now.isoformat(),
+                    "next_action_at": stamp(now),
                 },
             }
         else:
