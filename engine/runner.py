@@ -39,12 +39,14 @@ async def run_step(lead_id: int, version: int | None = None, now: datetime | Non
     lead = await Lead.get_or_none(id=lead_id)
     if lead is None or lead.removed_at is not None:
         return "gone"
-    if version is not None and lead.state_version != version:
-        return "stale"
     if lead.status not in RUNNABLE or lead.next_action_at is None or lead.next_action_at > now:
+        await _release_claim(lead)
         return "not-due"
+    if version is not None and lead.state_version != version and _claimed(lead, now):
+        return "stale"  # the lead moved on and a newer claim holds it: that message will do the work
     snap = await load(lead, now)
     if snap is None or snap.campaign.status != CampaignStatus.ACTIVE:
+        await _release_claim(lead)
         return "campaign-not-active"
 
     decision, rendered = await _resolve(snap, now)
@@ -53,6 +55,19 @@ async def run_step(lead_id: int, version: int | None = None, now: datetime | Non
     if isinstance(decision, Act | Withdraw):
         return await perform(snap, decision, rendered, now)
     return await apply_simple(snap, decision, now)
+
+
+def _claimed(lead: Lead, now: datetime) -> bool:
+    return lead.claimed_until is not None and lead.claimed_until > now
+
+
+async def _release_claim(lead: Lead) -> None:
+    """A message that finds nothing to do frees its lead at once (e.g. for a quick resume), not at lease end.
+
+    Conditional on the claim it read, so a newer claim of another scheduler is left alone.
+    """
+    if lead.claimed_until is not None:
+        await Lead.filter(id=lead.id, claimed_until=lead.claimed_until).update(claimed_until=None)
 
 
 async def _resolve(snap: Snapshot, now: datetime) -> tuple[Decision, Rendered]:
