@@ -190,3 +190,26 @@ async def test_completed_tasks_filter(gql: GraphQLClient, big: dict[str, Any]) -
         "totalCount": 1,
         "nodes": [{"id": f.gid(done), "title": "Done already", "status": "COMPLETED"}],
     }
+
+
+async def test_a_deep_page_is_one_keyset_query_like_page_one(gql: GraphQLClient, big: dict[str, Any]) -> None:
+    # given the cursor of a late page, when it is read, then it costs the same statements as page one,
+    # and none of them skips rows with OFFSET: the cursor's sort key is in the WHERE clause
+    from tests.test_reads_audience import counting_queries
+
+    campaign_id = f.gid(big["campaign"])
+    pages = await walk(gql, ACTIVITY, ["campaign", "activity"], 5, id=campaign_id)
+    data = await gql(ACTIVITY, {"id": campaign_id, "first": 5})
+    after = data["campaign"]["activity"]["pageInfo"]["endCursor"]
+    for _ in range(len(pages) - 2):
+        data = await gql(ACTIVITY, {"id": campaign_id, "first": 5, "after": after})
+        after = data["campaign"]["activity"]["pageInfo"]["endCursor"]
+    statements = {}
+    for name, cursor in (("first", None), ("deep", after)):
+        with counting_queries() as counter:
+            await gql(ACTIVITY, {"id": campaign_id, "first": 5, "after": cursor})
+        statements[name] = counter.statements
+    assert len(statements["deep"]) == len(statements["first"])
+    assert not any("OFFSET" in s.upper() for s in statements["deep"])
+    page_query = next(s for s in statements["deep"] if 'FROM "activity"' in s)
+    assert '"occurred_at"<=' in page_query and "LIMIT" in page_query
