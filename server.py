@@ -107,6 +107,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        from live import runtime as live
         from tasks import runtime
 
         await init_db(settings.database_url)
@@ -114,12 +115,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             from domain.demo import ensure_demo
 
             await ensure_demo(settings)
+        await live.start(settings)
         await runtime.start(settings)
         log.info("Outbound ready: GraphiQL at http://%s:%s/graphql", settings.host, settings.port)
         try:
             yield {"settings": settings, "schema": schema}
         finally:
             await runtime.stop()
+            await live.stop()  # open subscriptions complete before the database goes away
             await close_db()
 
     async def home(request: Request) -> Response:

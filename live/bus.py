@@ -1,30 +1,45 @@
 """The event bus: one interface, two implementations (in-process, Redis pub/sub).
 
-Placeholder wiring: the in-process bus delivers to local listeners. The Redis bus and the subscriber
-fan-out live in live/ as well (issue 5).
+A bus carries small events (live/events.py) from the transaction that committed a change to every API
+process that has subscribers. Each process holds ONE Redis pub/sub connection (a pattern subscription on
+its namespace) and fans out in memory (live/hub.py): never one Redis subscription per websocket client.
+
+Pub/sub is at-most-once: while the connection is down, events are lost. So when the Redis bus reconnects it
+tells its listeners with a synthetic `reconnected` event, and the hub re-reads what it serves.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+import orjson
 
 log = logging.getLogger("outbound.bus")
 
 Listener = Callable[[str, dict[str, Any]], Awaitable[None] | None]
 
+#: The synthetic event a bus delivers to its listeners after it (re)subscribed: events may have been lost.
+RECONNECTED: dict[str, Any] = {"kind": "reconnected"}
+
 
 class Bus:
-    """Publish small events on named channels; listeners get (channel, message)."""
+    """Publish small events on named channels; listeners get (channel, message) for channels of a prefix."""
+
+    def __init__(self) -> None:
+        self._listeners: list[tuple[str, Listener]] = []
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
         raise NotImplementedError
 
     def add_listener(self, prefix: str, listener: Listener) -> None:
-        raise NotImplementedError
+        self._listeners.append((prefix, listener))
+
+    def remove_listener(self, listener: Listener) -> None:
+        self._listeners = [(p, fn) for p, fn in self._listeners if fn is not listener]
 
     async def start(self) -> None:
         return None
@@ -32,23 +47,121 @@ class Bus:
     async def stop(self) -> None:
         return None
 
-
-class LocalBus(Bus):
-    """The embedded default: events never leave this process."""
-
-    def __init__(self) -> None:
-        self._listeners: dict[str, list[Listener]] = defaultdict(list)
-
-    async def publish(self, channel: str, message: dict[str, Any]) -> None:
-        for prefix, listeners in list(self._listeners.items()):
-            if channel.startswith(prefix):
-                for listener in listeners:
+    async def _deliver(self, channel: str, message: dict[str, Any]) -> None:
+        """Hand one event to every listener of its channel. A failing listener never stops the others."""
+        for prefix, listener in list(self._listeners):
+            if channel.startswith(prefix) or message is RECONNECTED:
+                try:
                     result = listener(channel, message)
                     if asyncio.iscoroutine(result):
                         await result
+                except Exception:
+                    log.exception("bus listener failed on %s", channel)
 
-    def add_listener(self, prefix: str, listener: Listener) -> None:
-        self._listeners[prefix].append(listener)
+
+class LocalBus(Bus):
+    """The embedded default: events never leave this process (one process does everything)."""
+
+    async def publish(self, channel: str, message: dict[str, Any]) -> None:
+        await self._deliver(channel, message)
+
+
+class RedisBus(Bus):
+    """Redis pub/sub, namespaced: channel `c` is `{namespace}:{c}` on the wire.
+
+    Redis pub/sub channels are global to the server (not per database), so the namespace keeps deployments
+    (and parallel test runs) that share a Redis apart.
+    """
+
+    def __init__(self, url: str, namespace: str, *, retry_delay: float = 0.2, max_retry_delay: float = 2.0) -> None:
+        super().__init__()
+        import redis.asyncio as aioredis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
+        self.namespace = namespace
+        self._prefix = f"{namespace}:"
+        # No silent retries: redis-py would otherwise reconnect and resubscribe behind our back, and we must
+        # know that a gap happened (events in it are lost) to send fresh snapshots.
+        self._redis = aioredis.Redis.from_url(url)
+        #: The client name of the pub/sub connection (CLIENT LIST shows it; tests kill it to simulate a drop).
+        self.client_name = f"{namespace}:live-bus".replace(" ", "_")
+        self._listen_redis = aioredis.Redis.from_url(
+            url, retry=Retry(NoBackoff(), 0), client_name=self.client_name, health_check_interval=10
+        )
+        self._retry_delay = retry_delay
+        self._max_retry_delay = max_retry_delay
+        self._task: asyncio.Task[None] | None = None
+        self._subscribed = asyncio.Event()
+
+    async def publish(self, channel: str, message: dict[str, Any]) -> None:
+        await self._redis.publish(self._prefix + channel, orjson.dumps(message))
+
+    async def start(self) -> None:
+        """Subscribe (and wait until Redis confirmed it, so no event published after start() is missed).
+
+        A process with no listeners (a worker, a test that only publishes) holds no subscription at all.
+        """
+        if not self._listeners:
+            return
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="live-bus")
+        await asyncio.wait_for(self._subscribed.wait(), timeout=10)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._redis.aclose()
+        await self._listen_redis.aclose()
+
+    async def _run(self) -> None:
+        delay = self._retry_delay
+        first = True
+        while True:
+            pubsub = self._listen_redis.pubsub()
+            try:
+                await pubsub.psubscribe(_glob_escape(self._prefix) + "*")
+                # Wait for the confirmation: only then are later events certain to reach us.
+                while (await pubsub.get_message(timeout=5.0)) is None:
+                    pass
+                self._subscribed.set()
+                delay = self._retry_delay
+                if not first:
+                    log.warning("live bus reconnected to Redis: refreshing every subscription")
+                    await self._deliver("", RECONNECTED)
+                first = False
+                await self._listen(pubsub)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # connection lost / Redis restarting: retry with backoff
+                log.warning("live bus lost Redis (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._max_retry_delay)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+    async def _listen(self, pubsub: Any) -> None:
+        while True:
+            message = await pubsub.get_message(timeout=None)
+            if message is None or message.get("type") != "pmessage":
+                continue
+            raw_channel = message["channel"]
+            channel = (raw_channel.decode() if isinstance(raw_channel, bytes) else raw_channel)[len(self._prefix) :]
+            try:
+                data = orjson.loads(message["data"])
+            except orjson.JSONDecodeError:
+                log.warning("live bus: ignoring a malformed event on %s", channel)
+                continue
+            await self._deliver(channel, data)
+
+
+def _glob_escape(text: str) -> str:
+    """A namespace is matched literally in the PSUBSCRIBE pattern."""
+    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
 
 
 _bus: Bus = LocalBus()
@@ -61,3 +174,23 @@ def get_bus() -> Bus:
 def set_bus(bus: Bus) -> None:
     global _bus
     _bus = bus
+
+
+def bus_for(redis_url: str | None, namespace: str) -> Bus:
+    """The bus a process with these settings uses: Redis when configured, else in-process."""
+    return RedisBus(redis_url, namespace) if redis_url else LocalBus()
+
+
+async def start_bus(redis_url: str | None, namespace: str) -> Bus:
+    """Install and start this process's bus (API servers, workers, and tests that publish)."""
+    bus = bus_for(redis_url, namespace)
+    set_bus(bus)
+    await bus.start()
+    return bus
+
+
+async def stop_bus() -> None:
+    """Stop this process's bus and fall back to an in-process one."""
+    bus = get_bus()
+    set_bus(LocalBus())
+    await bus.stop()

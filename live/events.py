@@ -1,7 +1,8 @@
 """Live events in one place: channel names, event kinds and payloads (the polar `eventstream` pattern).
 
 A committed change publishes a small event on the campaign's channel. Channel names are derived here from
-server-side ids only, never from client input.
+server-side ids only, never from client input. The bus puts the deployment's namespace in front of them on
+the wire (Redis pub/sub channels are shared by every database of a server).
 """
 
 from __future__ import annotations
@@ -10,11 +11,14 @@ from typing import Any, Literal
 
 from domain.tx import after_commit
 
+#: Every campaign channel starts with this (the hub listens to the prefix).
+CHANNEL_PREFIX = "ws:"
+
 EventKind = Literal["stats", "activity", "deleted", "reconnected"]
 
 
 def campaign_channel(workspace_id: int, campaign_id: int) -> str:
-    return f"outbound:ws:{workspace_id}:campaign:{campaign_id}"
+    return f"{CHANNEL_PREFIX}{workspace_id}:campaign:{campaign_id}"
 
 
 def campaign_event(kind: EventKind, campaign_id: int, **extra: Any) -> dict[str, Any]:

@@ -1,20 +1,75 @@
-"""Subscription resolvers: campaignStats, campaignActivity."""
+"""Subscription resolvers: campaignStats, campaignActivity.
+
+Each checks, before any stream exists, that the campaign belongs to the key's workspace: a foreign, unknown
+or malformed id raises here, which graphql-transport-ws reports as an `error` message for that operation
+(not a silent empty stream). The streams themselves are mailboxes of the process's hub (live/hub.py): the
+reading and coalescing is shared by every subscriber of a campaign; the generators only wait and yield.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import strawberry
 
+from domain.errors import PublicError
+from domain.ids import decode_id
+from live.hub import get_hub
+from live.mailbox import Completed, Mailbox
+from models import Campaign
 from resolvers.context import Info
+
+NOT_FOUND = "Campaign not found."
+
+
+async def authorized_campaign_id(workspace_id: int, campaign_id: str) -> int:
+    """The campaign's pk if it belongs to the workspace; else a PublicError (missing = foreign = malformed)."""
+    pk = decode_id(campaign_id, "Campaign")
+    if pk is None or not await Campaign.filter(id=pk, workspace_id=workspace_id).exists():
+        raise PublicError(NOT_FOUND)
+    return pk
 
 
 async def campaign_stats(info: Info, campaign_id: strawberry.ID) -> AsyncGenerator[Any, None]:
-    raise NotImplementedError
-    yield  # pragma: no cover
+    # Not a generator itself: an error raised here, before the stream starts, is an `error` message.
+    pk = await authorized_campaign_id(info.context.workspace_id, campaign_id)
+    return _stats_stream(pk)
 
 
 async def campaign_activity(info: Info, campaign_id: strawberry.ID) -> AsyncGenerator[Any, None]:
-    raise NotImplementedError
-    yield  # pragma: no cover
+    pk = await authorized_campaign_id(info.context.workspace_id, campaign_id)
+    return _activity_stream(info, pk)
+
+
+async def _stats_stream(campaign_id: int) -> AsyncIterator[Any]:
+    hub = get_hub()
+    mailbox = hub.subscribe_stats(campaign_id)
+    try:
+        async for snapshot in _drain(mailbox):
+            yield snapshot.stats
+    finally:
+        hub.unsubscribe(mailbox)
+
+
+async def _activity_stream(info: Info, campaign_id: int) -> AsyncIterator[Any]:
+    hub = get_hub()
+    mailbox = await hub.subscribe_activity(campaign_id)
+    try:
+        async for row in _drain(mailbox):
+            # The websocket's context lives as long as the socket: each entry resolves its lead, contact and
+            # step through new loaders, never through ones that cached rows of an earlier entry.
+            info.context.fresh_loaders()
+            yield row
+    finally:
+        hub.unsubscribe(mailbox)
+
+
+async def _drain(mailbox: Mailbox) -> AsyncIterator[Any]:
+    """Items until the mailbox completes (campaign deleted, shutdown); a failure (too far behind) raises."""
+    while True:
+        try:
+            item = await mailbox.get()
+        except Completed:
+            return
+        yield item
