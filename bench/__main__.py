@@ -70,6 +70,13 @@ def log(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
+def loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return ""
+
+
 def machine() -> dict[str, Any]:
     model = ""
     try:
@@ -85,6 +92,7 @@ def machine() -> dict[str, Any]:
     except (OSError, ValueError, IndexError):
         pass
     return {
+        "loadavg": loadavg(),
         "nproc": os.cpu_count(),
         "cpu": model,
         "memory_mb": mem,
@@ -117,6 +125,7 @@ def post(url: str, payload: dict[str, Any], auth: str | None = None) -> Any:
 
 
 def wrk_workload(
+    server: Proc | None,
     url: str,
     payload: dict[str, Any],
     mode: Mode,
@@ -130,7 +139,11 @@ def wrk_workload(
     if problem:
         return {"status": "error", "message": problem}
     loadgen.run_wrk(url, payload, duration=mode.warmup, auth=auth)
+    cpu0 = server.cpu_seconds() if server else 0.0
     result = loadgen.run_wrk(url, payload, duration=mode.duration, auth=auth)
+    if server:
+        # Share of one core the server process used: about 1.0 means the server was the bottleneck.
+        result["server_cpu"] = round((server.cpu_seconds() - cpu0) / result["seconds"], 2)
     if result["bad_responses"] or result["socket_errors"]:
         return {
             "status": "error",
@@ -189,6 +202,20 @@ def start_api(name: str, database_url: str, namespace: str, redis_url: str | Non
     base = f"http://127.0.0.1:{port}"
     proc.wait_http(base + "/healthz", timeout=90)
     return proc, base
+
+
+def ensure_tools() -> None:
+    """Install what the harness needs when it is missing: the bench extra (matplotlib) and wrk."""
+    if importlib.util.find_spec("matplotlib") is None:
+        log("installing the bench extra (matplotlib): pip install '.[bench]'")
+        subprocess.run([PYTHON, "-m", "pip", "install", "-q", ".[bench]"], cwd=ROOT, check=False, timeout=900)
+        importlib.invalidate_caches()
+    if not loadgen.wrk_available() and shutil.which("apt-get") and os.geteuid() == 0:
+        log("installing wrk: apt-get install -y wrk")
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "check": False, "timeout": 900}
+        if subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], **quiet).returncode != 0:
+            subprocess.run(["apt-get", "update", "-q"], **quiet)
+            subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], **quiet)
 
 
 def redis_ok(url: str) -> bool:
@@ -259,38 +286,50 @@ def start_postgraphile(node: Path, database_url: str) -> tuple[Proc, str]:
 # --------------------------------------------------------------------------------------------- workloads
 
 
-def run_http_peers(results: dict[str, Any], mode: Mode) -> None:
-    port = free_port()
-    with uvicorn_app("bare-starlette", "bench.peers:bare_starlette", port) as proc:
-        proc.wait_http(f"http://127.0.0.1:{port}/json")
-        results["bare_starlette"] = wrk_workload(f"http://127.0.0.1:{port}/json", {}, mode)
-    log(f"bare starlette: {brief(results['bare_starlette'])}")
-    port = free_port()
-    with uvicorn_app("bare-strawberry", "bench.peers:bare_strawberry", port) as proc:
-        proc.wait_http(f"http://127.0.0.1:{port}/graphql")
-        results["bare_strawberry"] = wrk_workload(f"http://127.0.0.1:{port}/graphql", {"query": "{ __typename }"}, mode)
-    log(f"bare strawberry: {brief(results['bare_strawberry'])}")
-
-
 def brief(r: dict[str, Any]) -> str:
     if r.get("status") != "ok":
         return f"{r.get('status')}: {r.get('message', '')}"
     parts = []
-    for key in ("rps", "steps_per_s", "p50_ms", "p99_ms", "loadgen_cpu", "kb_per_subscriber"):
+    for key in ("rps", "steps_per_s", "p50_ms", "p99_ms", "loadgen_cpu", "server_cpu", "kb_per_subscriber"):
         if key in r:
             parts.append(f"{key}={r[key]}")
     return " ".join(parts)
 
 
 def run_reads(results: dict[str, Any], mode: Mode, info: SeedInfo, namespace: str, redis_url: str | None) -> None:
-    """Overview, Audience, Activity p1/p200 and the side panel against one API process."""
+    """The read workloads, each right after (or before) its baseline, so that a ratio compares two runs a few
+    seconds apart on this noisy machine: bare Starlette, bare Strawberry -> Overview; Audience <-> PostGraphile;
+    Activity p1 and p200 <-> PostGraphile; then the side panel at a fixed rate. Idle servers cost nothing.
+    """
+    port = free_port()
+    with uvicorn_app("bare-starlette", "bench.peers:bare_starlette", port) as proc:
+        proc.wait_http(f"http://127.0.0.1:{port}/json")
+        results["bare_starlette"] = wrk_workload(proc, f"http://127.0.0.1:{port}/json", {}, mode)
+    log(f"bare starlette: {brief(results['bare_starlette'])}")
+
     auth = f"Bearer {info.api_key}"
     cid = to_global_id("Campaign", info.campaign_id)
     status, substatus = queries.AUDIENCE_STATUS
-    proc, base = start_api("api-reads", info.database_url, namespace, redis_url)
-    url = base + "/graphql"
+    pgl_campaign = str(info.campaign_id)
+    port = free_port()
+    strawberry = uvicorn_app("bare-strawberry", "bench.peers:bare_strawberry", port)
+    api, base = start_api("api-reads", info.database_url, namespace, redis_url)
+    node = ensure_postgraphile()
+    pgl: Proc | None = None
+    pgl_url = ""
     try:
+        if node is not None:
+            pgl, pgl_url = start_postgraphile(node, info.database_url)
+        strawberry.wait_http(f"http://127.0.0.1:{port}/graphql")
+        url = base + "/graphql"
+
+        results["bare_strawberry"] = wrk_workload(
+            strawberry, f"http://127.0.0.1:{port}/graphql", {"query": "{ __typename }"}, mode
+        )
+        log(f"bare strawberry: {brief(results['bare_strawberry'])}")
+        strawberry.stop()
         results["overview"] = wrk_workload(
+            api,
             url,
             body(queries.OVERVIEW, id=cid),
             mode,
@@ -298,7 +337,19 @@ def run_reads(results: dict[str, Any], mode: Mode, info: SeedInfo, namespace: st
             check=lambda p: None if dig(p, "data", "campaign", "stats") else "campaign or stats missing",
         )
         log(f"overview: {brief(results['overview'])}")
+
+        def peer(key: str, run: Callable[[], dict[str, Any]]) -> None:
+            if pgl is None:
+                results[key] = {"status": "not available", "message": "PostGraphile/Node 22 could not be installed"}
+            else:
+                try:
+                    results[key] = run()
+                except Exception as exc:
+                    results[key] = failed(exc)
+            log(f"{key}: {brief(results[key])}")
+
         results["audience"] = wrk_workload(
+            api,
             url,
             body(queries.AUDIENCE, id=cid, status=status, substatus=substatus),
             mode,
@@ -306,28 +357,57 @@ def run_reads(results: dict[str, Any], mode: Mode, info: SeedInfo, namespace: st
             check=lambda p: None if dig(p, "data", "campaign", "audience", "nodes") else "no audience nodes",
         )
         log(f"audience: {brief(results['audience'])}")
+        peer(
+            "pgl_audience",
+            lambda: wrk_workload(
+                pgl,
+                pgl_url,
+                body(queries.PGL_AUDIENCE, campaignId=pgl_campaign, status=status, substatus=substatus),
+                mode,
+                check=lambda p: None if dig(p, "data", "allLeads", "nodes") else "no nodes",
+            ),
+        )
 
         def check_activity(p: Any) -> str | None:
             return None if dig(p, "data", "campaign", "activity", "nodes") else "no activity nodes"
 
         results["activity_p1"] = wrk_workload(
-            url, body(queries.ACTIVITY, id=cid), mode, auth=auth, check=check_activity
+            api, url, body(queries.ACTIVITY, id=cid), mode, auth=auth, check=check_activity
         )
         log(f"activity p1: {brief(results['activity_p1'])}")
+        peer(
+            "pgl_activity_p1",
+            lambda: wrk_workload(pgl, pgl_url, body(queries.PGL_ACTIVITY, campaignId=pgl_campaign), mode),
+        )
         try:
             cursor = walk_cursor(
                 url, lambda after: body(queries.ACTIVITY, id=cid, after=after), ("campaign", "activity"), 200, auth
             )
             results["activity_p200"] = wrk_workload(
-                url, body(queries.ACTIVITY, id=cid, after=cursor), mode, auth=auth, check=check_activity
+                api, url, body(queries.ACTIVITY, id=cid, after=cursor), mode, auth=auth, check=check_activity
             )
         except Exception as exc:
             results["activity_p200"] = failed(exc)
         log(f"activity p200: {brief(results['activity_p200'])}")
+
+        def pgl_p200() -> dict[str, Any]:
+            cursor = walk_cursor(
+                pgl_url,
+                lambda after: body(queries.PGL_ACTIVITY, campaignId=pgl_campaign, after=after),
+                ("allActivities",),
+                200,
+            )
+            return wrk_workload(pgl, pgl_url, body(queries.PGL_ACTIVITY, campaignId=pgl_campaign, after=cursor), mode)
+
+        peer("pgl_activity_p200", pgl_p200)
+        if pgl is not None:
+            pgl.stop()
         results["side_panel"] = run_side_panel(url, auth, info, mode)
         log(f"side panel: {brief(results['side_panel'])}")
     finally:
-        proc.stop()
+        for proc in (pgl, api, strawberry):
+            if proc is not None:
+                proc.stop()
 
 
 def run_side_panel(url: str, auth: str, info: SeedInfo, mode: Mode) -> dict[str, Any]:
@@ -353,39 +433,6 @@ def run_side_panel(url: str, auth: str, info: SeedInfo, mode: Mode) -> dict[str,
     if result["bad_responses"]:
         return {"status": "error", **result, "message": f"{result['bad_responses']} bad responses"}
     return {"status": "ok", **result}
-
-
-def run_postgraphile(results: dict[str, Any], mode: Mode, info: SeedInfo) -> None:
-    node = ensure_postgraphile()
-    if node is None:
-        for key in ("pgl_audience", "pgl_activity_p1", "pgl_activity_p200"):
-            results[key] = {"status": "not available", "message": "PostGraphile/Node 22 could not be installed"}
-        return
-    status, substatus = queries.AUDIENCE_STATUS
-    campaign = str(info.campaign_id)
-    proc, url = start_postgraphile(node, info.database_url)
-    try:
-        results["pgl_audience"] = wrk_workload(
-            url,
-            body(queries.PGL_AUDIENCE, campaignId=campaign, status=status, substatus=substatus),
-            mode,
-            check=lambda p: None if dig(p, "data", "allLeads", "nodes") else "no nodes",
-        )
-        log(f"postgraphile audience: {brief(results['pgl_audience'])}")
-        results["pgl_activity_p1"] = wrk_workload(url, body(queries.PGL_ACTIVITY, campaignId=campaign), mode)
-        log(f"postgraphile activity p1: {brief(results['pgl_activity_p1'])}")
-        try:
-            cursor = walk_cursor(
-                url, lambda after: body(queries.PGL_ACTIVITY, campaignId=campaign, after=after), ("allActivities",), 200
-            )
-            results["pgl_activity_p200"] = wrk_workload(
-                url, body(queries.PGL_ACTIVITY, campaignId=campaign, after=cursor), mode
-            )
-        except Exception as exc:
-            results["pgl_activity_p200"] = failed(exc)
-        log(f"postgraphile activity p200: {brief(results['pgl_activity_p200'])}")
-    finally:
-        proc.stop()
 
 
 def run_scale(
@@ -424,8 +471,9 @@ def run_scale(
                 point = {
                     "leads": size,
                     "leads_in_campaign": info.leads_per_campaign[0],
-                    "overview": wrk_workload(base + "/graphql", body(queries.OVERVIEW, id=cid), mode, auth=auth),
+                    "overview": wrk_workload(proc, base + "/graphql", body(queries.OVERVIEW, id=cid), mode, auth=auth),
                     "audience": wrk_workload(
+                        proc,
                         base + "/graphql",
                         body(queries.AUDIENCE, id=cid, status=status, substatus=substatus),
                         mode,
@@ -544,39 +592,52 @@ async def engine_end_to_end(mode: Mode, info: SeedInfo, namespace: str, redis_ur
 
 
 def run_live(results: dict[str, Any], mode: Mode, info: SeedInfo, namespace: str, redis_url: str | None) -> None:
+    """Bare broadcast vs Outbound's campaignStats, each N on a fresh server process (clean memory figures)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = min(hard, 65536) if hard != resource.RLIM_INFINITY else 65536
     if soft < want:
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-    bare: dict[str, Any] = {}
-    port = free_port()
-    with uvicorn_app("broadcast", "bench.peers:broadcast", port) as proc:
-        proc.wait_http(f"http://127.0.0.1:{port}/count")
-        for n in mode.live_sizes:
+
+    def bare_run(n: int, compression: str | None) -> dict[str, Any]:
+        port = free_port()
+        with uvicorn_app(f"broadcast-{n}", "bench.peers:broadcast", port) as proc:
+            proc.wait_http(f"http://127.0.0.1:{port}/count")
             try:
-                bare[str(n)] = {
+                return {
                     "status": "ok",
-                    **run_async(live.bare_broadcast(proc, f"http://127.0.0.1:{port}", n, mode.live_rounds)),
+                    **run_async(
+                        live.bare_broadcast(
+                            proc, f"http://127.0.0.1:{port}", n, mode.live_rounds, compression=compression
+                        )
+                    ),
                 }
             except Exception as exc:
-                bare[str(n)] = failed(exc)
-            log(f"bare broadcast {n}: {brief(bare[str(n)])}")
-    results["live_bare"] = bare
+                return failed(exc)
 
-    out: dict[str, Any] = {}
+    bare: dict[str, Any] = {}
+    for n in mode.live_sizes:
+        bare[str(n)] = bare_run(n, "deflate")
+        log(f"bare broadcast {n}: {brief(bare[str(n)])}")
+    results["live_bare"] = bare
+    # The same without permessage-deflate (clients that do not offer it): what compression costs in memory.
+    n = mode.live_sizes[-1]
+    results["live_bare_no_deflate"] = bare_run(n, None)
+    log(f"bare broadcast {n} without deflate: {brief(results['live_bare_no_deflate'])}")
+
     if not redis_url:
         results["live"] = {"status": "not available", "message": "Redis is not reachable"}
         return
-    proc, base = start_api("api-live", info.database_url, namespace, redis_url)
-    try:
-        ws_url = base.replace("http://", "ws://") + "/graphql"
-        cid = to_global_id("Campaign", info.campaign_id)
-        why = run_async(live.probe_outbound(ws_url, info.api_key, cid))
-        if why:
-            results["live"] = {"status": "not available", "message": f"campaignStats subscription: {why}"}
-            log(f"live: {results['live']['message']}")
-            return
-        for n in mode.live_sizes:
+    cid = to_global_id("Campaign", info.campaign_id)
+    out: dict[str, Any] = {}
+    for n in mode.live_sizes:
+        proc, base = start_api(f"api-live-{n}", info.database_url, namespace, redis_url)
+        try:
+            ws_url = base.replace("http://", "ws://") + "/graphql"
+            why = run_async(live.probe_outbound(ws_url, info.api_key, cid))
+            if why:
+                results["live"] = {"status": "not available", "message": f"campaignStats subscription: {why}"}
+                log(f"live: {results['live']['message']}")
+                return
             try:
                 out[str(n)] = {
                     "status": "ok",
@@ -585,9 +646,9 @@ def run_live(results: dict[str, Any], mode: Mode, info: SeedInfo, namespace: str
             except Exception as exc:
                 out[str(n)] = failed(exc)
             log(f"live {n}: {brief(out[str(n)])}")
-        results["live"] = out
-    finally:
-        proc.stop()
+        finally:
+            proc.stop()
+    results["live"] = out
 
 
 async def outbound_live(
@@ -640,7 +701,7 @@ def main(argv: list[str] | None = None) -> int:
         help="where to create the bench database (its name must start with outbound_bench)",
     )
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
-    parser.add_argument("--only", default="", help="comma list of: peers,reads,postgraphile,scale,engine,live")
+    parser.add_argument("--only", default="", help="comma list of: reads,scale,live,engine (default: all)")
     parser.add_argument("--keep-db", action="store_true", help="do not drop the bench databases at the end")
     parser.add_argument("--out", default=str(BENCH / "results.json"))
     parser.add_argument("--chart", default=str(BENCH / "results.png"))
@@ -657,10 +718,12 @@ def main(argv: list[str] | None = None) -> int:
     redis_url = args.redis_url if redis_ok(args.redis_url) else None
     if redis_url is None:
         notes.append("Redis not reachable: API processes ran embedded; engine and live not measured")
+    ensure_tools()
     if not loadgen.wrk_available():
         log("wrk is missing: apt-get install -y wrk")
         return 2
-    log(f"mode {mode.name}; machine {machine()}")
+    machine_start = machine()
+    log(f"mode {mode.name}; machine {machine_start}")
     info: SeedInfo | None = None
     try:
         main_url = args.database_url
@@ -677,9 +740,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         log(f"seeded in {info.seconds}s")
         steps: list[tuple[str, Callable[[], None]]] = [
-            ("peers", lambda: run_http_peers(results, mode)),
             ("reads", lambda: run_reads(results, mode, info, namespace, redis_url)),
-            ("postgraphile", lambda: run_postgraphile(results, mode, info)),
             ("scale", lambda: run_scale(results, mode, info, main_url, namespace, redis_url, seeded)),
             ("live", lambda: run_live(results, mode, info, namespace, redis_url)),
             # Last: it writes to the database.
@@ -708,7 +769,8 @@ def main(argv: list[str] | None = None) -> int:
         "mode": mode.name,
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "seconds": elapsed,
-        "machine": machine(),
+        "machine": machine_start,
+        "loadavg_end": loadavg(),
         "loadgen": {
             "tool": "wrk",
             "connections": loadgen.CONNECTIONS,

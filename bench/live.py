@@ -104,18 +104,30 @@ async def _measure_rounds(
     }
 
 
-async def bare_broadcast(proc: Proc, base: str, n: int, rounds: int) -> dict[str, Any]:
-    """N plain websocket clients of the bare Starlette broadcast server."""
+async def bare_broadcast(
+    proc: Proc, base: str, n: int, rounds: int, *, compression: str | None = "deflate"
+) -> dict[str, Any]:
+    """N plain websocket clients of the bare Starlette broadcast server.
+
+    Clients offer permessage-deflate as browsers do (compression="deflate"); None measures without it.
+    """
     clients = Clients()
-    rss0 = proc.rss_bytes()
     ws_url = base.replace("http://", "ws://") + "/ws"
+    # Warm-up: the first connections load code and buffers that N clients share; not per-subscriber memory.
+    warm = [await connect(ws_url, compression=compression) for _ in range(5)]
+    async with httpx.AsyncClient(timeout=30) as http:
+        await http.post(base + "/fire?v=-1")
+    for conn in warm:
+        await conn.close()
+    await asyncio.sleep(0.3)
+    rss0 = proc.rss_bytes()
 
     async def reader(conn: ClientConnection) -> None:
         async for _ in conn:
             clients.got()
 
     async def factory(i: int) -> ClientConnection:
-        conn = await connect(ws_url, open_timeout=60, ping_interval=None, max_queue=64)
+        conn = await connect(ws_url, open_timeout=60, ping_interval=None, max_queue=64, compression=compression)
         clients.readers.append(asyncio.create_task(reader(conn)))
         return conn
 
@@ -135,7 +147,7 @@ async def bare_broadcast(proc: Proc, base: str, n: int, rounds: int) -> dict[str
             result = await _measure_rounds(clients, n, rounds, trigger, wait_s=15)
     finally:
         await clients.close()
-    result.update(subscribers=n, kb_per_subscriber=round((rss1 - rss0) / n / 1024, 1))
+    result.update(subscribers=n, kb_per_subscriber=round((rss1 - rss0) / n / 1024, 1), compression=compression)
     return result
 
 
@@ -188,6 +200,12 @@ async def outbound_live(
     trigger: Callable[[int], Awaitable[None]],
 ) -> dict[str, Any]:
     clients = Clients()
+    warm = [(await outbound_subscribe(url, api_key, campaign_gid))[0] for _ in range(5)]
+    await trigger(-1)
+    await asyncio.sleep(0.5)
+    for conn in warm:
+        await conn.close()
+    await asyncio.sleep(0.3)
     rss0 = proc.rss_bytes()
 
     async def reader(conn: ClientConnection) -> None:

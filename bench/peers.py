@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -135,6 +135,9 @@ broadcast = Starlette(
 
 # ------------------------------------------------------------------------------------------ engine bound
 
+#: The moved lead waits a day for its next step (so nothing else picks it up as due).
+NEXT_STEP_DELAY = timedelta(days=1)
+
 
 async def engine_bound(dsn: str, campaign_id: int, *, clients: int = 4, duration: float = 5.0) -> dict[str, Any]:
     """Steps/s of the writes of one engine step, nothing else: in one transaction a CAS UPDATE of the lead
@@ -186,7 +189,7 @@ async def engine_bound(dsn: str, campaign_id: int, *, clients: int = 4, duration
                         " RETURNING state_version",
                         new,
                         now,
-                        now,
+                        now + NEXT_STEP_DELAY,
                         lead["id"],
                         lead["state_version"],
                     )

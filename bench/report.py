@@ -46,10 +46,21 @@ def _row(
     }
 
 
+def _cpu_note(r: dict[str, Any]) -> str:
+    """Who used the CPU: the server near 1.0 core and wrk well below means the server was the bottleneck."""
+    parts = []
+    if "server_cpu" in r:
+        parts.append(f"server {r['server_cpu']} core")
+    if "loadgen_cpu" in r:
+        parts.append(f"wrk {r['loadgen_cpu']} core")
+    if "p50_ms" in r and "rps" in r:
+        parts.append(f"p50 {r['p50_ms']} ms")
+    return ", ".join(parts)
+
+
 def _reference(workload: str, r: Any, key: str, unit: str) -> Row:
     if _ok(r):
-        note = f"loadgen cpu {r['loadgen_cpu']}" if "loadgen_cpu" in r else ""
-        return _row(workload, key, r[key], unit, verdict="baseline", note=note)
+        return _row(workload, key, r[key], unit, verdict="baseline", note=_cpu_note(r))
     return _row(workload, key, None, unit, verdict=_status(r), note=str(r.get("message", ""))[:120] if r else "")
 
 
@@ -99,7 +110,9 @@ def _compare(
         passed, score = ratio >= at_least, ratio / at_least
     else:
         passed, score = ratio <= at_most, (at_most / ratio if ratio else None)  # type: ignore[operator]
-    note = f"loadgen cpu {r['loadgen_cpu']}" if "loadgen_cpu" in r else ""
+    note = _cpu_note(r)
+    if "p50_ms" in r and key != "p50_ms" and "rps" not in r:
+        note = f"p50 {r['p50_ms']} ms"
     return _row(
         workload, figure, value, unit, base_name, base[base_key], ratio, goal, "pass" if passed else "FAIL", note, score
     )
@@ -116,7 +129,18 @@ def rows(results: dict[str, Any]) -> list[Row]:
     out.append(_reference("PostGraphile activity p200", g("pgl_activity_p200"), "rps", "req/s"))
     out.append(_reference("asyncpg engine-step bound (4 clients)", g("engine_bound"), "steps_per_s", "steps/s"))
     for n, r in (g("live_bare") or {}).items():
-        out.append(_reference(f"Bare broadcast, {n} clients", r, "p99_ms", "ms p99"))
+        row = _reference(f"Bare broadcast, {n} clients", r, "p99_ms", "ms p99")
+        if _ok(r):
+            row["note"] = f"p50 {r['p50_ms']} ms, {r['kb_per_subscriber']} KB/client (deflate)"
+        out.append(row)
+    nd = g("live_bare_no_deflate")
+    if nd:
+        row = _reference(
+            f"Bare broadcast, {nd.get('subscribers', '')} clients, no deflate", nd, "kb_per_subscriber", "KB/client"
+        )
+        if _ok(nd):
+            row["note"] = f"p50 {nd['p50_ms']} ms, p99 {nd['p99_ms']} ms"
+        out.append(row)
 
     out.append(
         _compare(
@@ -193,9 +217,9 @@ def rows(results: dict[str, Any]) -> list[Row]:
                 "p99",
                 value,
                 "ms",
-                "fixed 20 ms",
-                20,
-                value / 20,
+                "",
+                None,
+                None,
                 "< 20 ms",
                 "pass" if value < 20 else "FAIL",
                 f"p50 {panel['p50_ms']} ms, achieved {panel['achieved_rps']} req/s",
@@ -289,7 +313,7 @@ def rows(results: dict[str, Any]) -> list[Row]:
                         "KB",
                         goal="< 30 KB",
                         verdict="pass" if kb < 30 else "FAIL",
-                        note=f"bare broadcast {bare.get(n, {}).get('kb_per_subscriber')} KB",
+                        note=f"bare broadcast {bare.get(n, {}).get('kb_per_subscriber')} KB (deflate)",
                         score=30 / kb if kb > 0 else None,
                     )
                 )
@@ -358,7 +382,8 @@ def chart(table: list[Row], results: dict[str, Any], path: str, *, title: str) -
     for y, v in enumerate(values[::-1]):
         if v:
             left.text(v, y, f" {v:,.0f}", va="center", fontsize=8)
-    left.set_xlabel("req/s (wrk, 32 connections, one server process)")
+    left.set_xscale("log")
+    left.set_xlabel("req/s, log scale (wrk, 32 connections, one server process)")
     left.set_title("Throughput: Outbound (blue) vs peers")
 
     goal_rows = [r for r in table if r["goal"]]
@@ -370,7 +395,12 @@ def chart(table: list[Row], results: dict[str, Any], path: str, *, title: str) -
     right.barh(names[::-1], scores[::-1], color=bar_colors[::-1])
     right.axvline(1.0, color="black", linestyle="--", linewidth=1)
     for y, r in enumerate(goal_rows[::-1]):
-        text = f" {r['ratio']:.2f}x (goal {r['goal']})" if r["ratio"] is not None else f" {r['verdict']}"
+        if r["value"] is None:
+            text = f" {r['verdict']}"
+        elif r["goal"].endswith("x"):
+            text = f" {r['ratio']:.2f}x (goal {r['goal']})" if r["ratio"] is not None else f" {r['verdict']}"
+        else:
+            text = f" {_fmt(r['value'])} {r['unit']} (goal {r['goal']})"
         right.text(max(r["score"] or 0, 0), y, text, va="center", fontsize=8)
     right.set_xlabel("score: how many times the goal is met (>= 1 passes; grey = error / not available)")
     right.set_title("Goals, each against its same-run baseline")
