@@ -1,7 +1,12 @@
-"""Field resolvers of the object types. Relations go through the request's dataloaders."""
+"""Field resolvers of the object types. Relations go through the request's dataloaders.
+
+Relation resolvers are plain functions returning the loader's future (graphql-core awaits it): no coroutine
+per row and field, which is most of what a 50-row page with three relations costs.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from types import SimpleNamespace
 from typing import Any
 
@@ -54,18 +59,18 @@ async def step_lead_count(root: SequenceStep, info: Info) -> int:
 # ------------------------------------------------------------------ Lead
 
 
-async def lead_campaign(root: Lead, info: Info) -> Any:
-    return await info.context.loaders.campaign.load(root.campaign_id)
+def lead_campaign(root: Lead, info: Info) -> Awaitable[Any]:
+    return info.context.loaders.campaign.load(root.campaign_id)
 
 
-async def lead_contact(root: Lead, info: Info) -> Any:
-    return await info.context.loaders.contact.load(root.contact_id)
+def lead_contact(root: Lead, info: Info) -> Awaitable[Any]:
+    return info.context.loaders.contact.load(root.contact_id)
 
 
-async def lead_current_step(root: Lead, info: Info) -> Any:
+def lead_current_step(root: Lead, info: Info) -> Awaitable[Any] | None:
     if root.current_step_id is None:
         return None
-    return await info.context.loaders.step.load(root.current_step_id)
+    return info.context.loaders.step.load(root.current_step_id)
 
 
 def lead_error(root: Lead) -> Any:
@@ -88,24 +93,24 @@ async def lead_timeline(root: Lead, info: Info) -> Any:
 # ------------------------------------------------------------------ Activity / Task
 
 
-async def activity_lead(root: Activity, info: Info) -> Any:
-    return await info.context.loaders.lead.load(root.lead_id)
+def activity_lead(root: Activity, info: Info) -> Awaitable[Any]:
+    return info.context.loaders.lead.load(root.lead_id)
 
 
-async def activity_contact(root: Activity, info: Info) -> Any:
-    return await info.context.loaders.contact.load(root.contact_id)
+def activity_contact(root: Activity, info: Info) -> Awaitable[Any]:
+    return info.context.loaders.contact.load(root.contact_id)
 
 
-async def activity_step(root: Activity, info: Info) -> Any:
-    return None if root.step_id is None else await info.context.loaders.step.load(root.step_id)
+def activity_step(root: Activity, info: Info) -> Awaitable[Any] | None:
+    return None if root.step_id is None else info.context.loaders.step.load(root.step_id)
 
 
-async def task_lead(root: Task, info: Info) -> Any:
-    return await info.context.loaders.lead.load(root.lead_id)
+def task_lead(root: Task, info: Info) -> Awaitable[Any]:
+    return info.context.loaders.lead.load(root.lead_id)
 
 
-async def task_step(root: Task, info: Info) -> Any:
-    return None if root.step_id is None else await info.context.loaders.step.load(root.step_id)
+def task_step(root: Task, info: Info) -> Awaitable[Any] | None:
+    return None if root.step_id is None else info.context.loaders.step.load(root.step_id)
 
 
 # ------------------------------------------------------------------ Campaign
