@@ -213,3 +213,16 @@ async def test_a_deep_page_is_one_keyset_query_like_page_one(gql: GraphQLClient,
     assert not any("OFFSET" in s.upper() for s in statements["deep"])
     page_query = next(s for s in statements["deep"] if 'FROM "activity"' in s)
     assert '"occurred_at"<=' in page_query and "LIMIT" in page_query
+
+
+async def test_tasks_of_removed_leads_are_left_out(gql: GraphQLClient, big: dict[str, Any]) -> None:
+    # given a lead with a task is removed, then its task leaves the list and the count (as in the Overview)
+    await f.remove(big["leads"][0])
+    data = await gql(
+        """query($id: ID!) { campaign(id: $id) {
+            tasks(first: 100) { totalCount nodes { id } } stats { tasks { pending } } } }""",
+        {"id": f.gid(big["campaign"])},
+    )
+    tasks = data["campaign"]["tasks"]
+    assert tasks["totalCount"] == len(tasks["nodes"]) == 22 == data["campaign"]["stats"]["tasks"]["pending"]
+    assert f.gid(big["tasks"][0]) not in [n["id"] for n in tasks["nodes"]]
