@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from strawberry import UNSET
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
@@ -37,8 +38,6 @@ CONTACT_SEARCH_FIELDS = ("first_name", "last_name", "email", "company")
 
 def given(value: Any) -> bool:
     """Whether an optional input field was set to something (UNSET and null both mean 'no filter')."""
-    from strawberry import UNSET
-
     return value is not None and value is not UNSET
 
 
