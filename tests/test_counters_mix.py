@@ -3,6 +3,7 @@ GraphQL Overview equals the numbers counted from the leads, after every round.""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -108,3 +109,24 @@ async def test_scripted_mix_keeps_counters_and_stats_equal_to_the_leads(gql: Gra
         assert page["audience"]["totalCount"] == len(page["audience"]["nodes"]) == step["leadCount"]
     removed = sum(1 for lead in await Lead.filter(campaign=campaign) if lead.removed_at is not None)
     assert removed > 0 and stats["allChannels"]["totalContacts"] == 45 - removed
+
+
+async def test_concurrent_changes_keep_counters_equal_to_the_leads(gql: GraphQLClient, workspace: Any) -> None:
+    # given 30 leads, when rounds of changes to different leads commit at the same time (separate
+    # transactions, on PostgreSQL separate connections upserting the same counter rows)
+    ws, _ = workspace
+    campaign, steps = await f.campaign(ws, "Rush", CampaignStatus.ACTIVE, [StepType.EMAIL, StepType.LINKEDIN_MESSAGE])
+    leads = await f.leads(campaign, await f.contacts(ws, 30))
+    rng = random.Random(7)
+    for _ in range(4):
+        batch = rng.sample(leads, 15)
+        changed = await asyncio.gather(
+            *(f.change(lead, **random_change(rng, lead, [s.id for s in steps])) for lead in batch)
+        )
+        by_id = {lead.id: lead for lead in changed}
+        leads = [by_id.get(lead.id, lead) for lead in leads]
+        # then the counters and the Overview still equal a recount
+        numbers, _, _ = await counters.read(campaign.id)
+        assert {k: v for k, v in numbers.items() if v} == await counters.recompute(campaign.id)
+        stats = (await gql(f.STATS_QUERY, {"id": f.gid(campaign)}))["campaign"]["stats"]
+        assert f.without_version(stats) == await f.stats_from_leads(campaign)
