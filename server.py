@@ -29,6 +29,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from config import Settings, get_settings
 from domain.auth import parse_bearer, workspace_for_key
+from live.fastpath import LiveTransportWSHandler
 from models.db import close_db, init_db
 from resolvers.context import Context, Loaders
 from schema import build_schema
@@ -47,6 +48,9 @@ UNAUTHORIZED = {
 
 class OutboundGraphQL(GraphQL):
     """Strawberry's ASGI app with our context and websocket authentication."""
+
+    # Our two subscriptions are rendered once per change and shared by all their subscribers (live/fastpath.py).
+    graphql_transport_ws_handler_class = LiveTransportWSHandler
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None = None) -> Context:
         workspace = request.scope.get("outbound.workspace")

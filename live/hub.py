@@ -42,6 +42,15 @@ class Snapshot:
     renders: dict[Any, Any] = field(default_factory=dict)
 
 
+@dataclass(slots=True, eq=False)
+class Entry:
+    """One activity row, shared (read-only) by all the campaign's activity subscribers."""
+
+    id: int
+    row: Any
+    renders: dict[Any, Any] = field(default_factory=dict)
+
+
 StatsReader = Callable[[int], Awaitable[Snapshot | None]]
 ActivityReader = Callable[[int, int, list[int], int], Awaitable[list[Any]]]
 MaxActivityReader = Callable[[int], Awaitable[int]]
@@ -211,6 +220,7 @@ class CampaignTopic:
     def _deliver(self, row: Any, *, late: bool) -> None:
         if row.id in self._delivered:
             return
+        entry = Entry(row.id, row)
         self._delivered[row.id] = None
         if len(self._delivered) > 4096:
             self._delivered.popitem(last=False)
@@ -219,7 +229,7 @@ class CampaignTopic:
         for mailbox in list(self.activity_subscribers):
             # A late row (its id was taken before `seen`, its commit came after) is new to everyone.
             if late or row.id > mailbox.position:
-                mailbox.put(row)
+                mailbox.put(entry)
 
     # ---------------------------------------------------------------- closing
 

@@ -56,11 +56,11 @@ async def _activity_stream(info: Info, campaign_id: int) -> AsyncIterator[Any]:
     hub = get_hub()
     mailbox = await hub.subscribe_activity(campaign_id)
     try:
-        async for row in _drain(mailbox):
+        async for entry in _drain(mailbox):
             # The websocket's context lives as long as the socket: each entry resolves its lead, contact and
             # step through new loaders, never through ones that cached rows of an earlier entry.
             info.context.fresh_loaders()
-            yield row
+            yield entry.row
     finally:
         hub.unsubscribe(mailbox)
 

@@ -458,3 +458,28 @@ async def test_after_the_bus_reconnects_every_subscriber_gets_a_fresh_snapshot(
     # And the stream carries on after the reconnect.
     await _add_leads_directly(ws, campaign.id, 1)
     await client.stats_until("s", lambda s: s["allChannels"]["totalContacts"] == 6)
+
+
+async def test_the_shared_render_path_sends_what_strawberry_would(
+    server: Server, workspace: Any, clients: list[Client]
+) -> None:
+    """A root field behind a fragment is not served by live/fastpath.py: Strawberry runs it, as reference."""
+    key = workspace[1]
+    campaign_id, contacts = await make_campaign(server, key, 2)
+    client = await open_client(clients, server.ws_url, key)
+
+    def via_fragment(query: str) -> str:
+        head, _, body = query.partition("{")
+        return f"{head}{{ ...F }} fragment F on Subscription {{{body}"
+
+    reference_stats, reference_activity = via_fragment(STATS), via_fragment(ACTIVITY)
+    for op, query in {"fast": STATS, "ref": reference_stats, "fast-a": ACTIVITY, "ref-a": reference_activity}.items():
+        await client.subscribe(op, query, campaign_id)
+    assert await client.data("fast") == await client.data("ref")
+    await asyncio.sleep(0.3)
+    leads = await add_leads(server, key, campaign_id, contacts)
+    await reply(server, key, leads[1])
+    fast = await client.stats_until("fast", lambda s: s["allChannels"]["replied"] == 1)
+    ref = await client.stats_until("ref", lambda s: s["allChannels"]["replied"] == 1)
+    assert fast[-1] == ref[-1]
+    assert await client.data("fast-a") == await client.data("ref-a")

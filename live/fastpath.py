@@ -1,0 +1,219 @@
+"""The shared-render path for live subscriptions: execute once per change and document, send to everyone.
+
+Strawberry runs a subscription by executing its selection set once per event *per subscriber*. With thousands
+of clients watching one campaign that is thousands of identical executions and serializations per change.
+Here the graphql-transport-ws handler recognises our two subscriptions (one root field, `campaignStats` or
+`campaignActivity`) and serves them from the hub itself:
+
+- each snapshot/entry is executed and serialized ONCE per (query document, variables), the result cached on
+  the shared object (`Snapshot.renders` / `Entry.renders`); concurrent subscribers await the same render;
+- the per-subscriber work is a dict lookup, one string concatenation (the operation id) and one send.
+
+The result is what Strawberry would send (same schema, same resolvers, same error masking); anything else
+(other operations, several or aliased-away root fields, directives on the root field, invalid documents)
+falls back to Strawberry's own handler, which stays the reference behaviour.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from graphql import (
+    DocumentNode,
+    Executor,
+    FieldNode,
+    GraphQLError,
+    OperationType,
+    StringValueNode,
+    VariableNode,
+    execute_subscription_event,
+    get_operation_ast,
+    parse,
+    validate,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
+
+from domain.errors import PublicError
+from live.hub import get_hub
+from live.mailbox import Completed, Mailbox
+from resolvers.context import Context, Loaders
+from resolvers.subscription import authorized_campaign_id
+from schema.masking import ErrorIdMasking, is_fault
+
+log = logging.getLogger("outbound.live")
+
+FIELDS = ("campaignStats", "campaignActivity")
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What a subscription document asks for, parsed and validated once for every subscriber that sends it."""
+
+    document: DocumentNode
+    operation_name: str | None
+    field: str
+    root: FieldNode
+    #: The campaignId argument: ("literal", value) or ("variable", name).
+    campaign_arg: tuple[str, str]
+
+
+_plans: OrderedDict[tuple[str, str | None], Plan | None] = OrderedDict()
+_PLAN_CACHE = 1024
+
+
+def plan_for(schema: Any, query: str, operation_name: str | None) -> Plan | None:
+    """A Plan if the shared path can serve this document, else None (Strawberry handles it). Cached."""
+    key = (query, operation_name)
+    if key in _plans:
+        _plans.move_to_end(key)
+        return _plans[key]
+    plan = _make_plan(schema, query, operation_name)
+    _plans[key] = plan
+    if len(_plans) > _PLAN_CACHE:
+        _plans.popitem(last=False)
+    return plan
+
+
+def _make_plan(schema: Any, query: str, operation_name: str | None) -> Plan | None:
+    try:
+        document = parse(query)
+    except GraphQLError:
+        return None
+    if validate(schema, document):
+        return None
+    operation = get_operation_ast(document, operation_name)
+    if operation is None or operation.operation != OperationType.SUBSCRIPTION:
+        return None
+    selections = operation.selection_set.selections
+    if len(selections) != 1 or not isinstance(selections[0], FieldNode):
+        return None
+    root = selections[0]
+    if root.name.value not in FIELDS or root.directives:
+        return None
+    arg = next((a for a in root.arguments or () if a.name.value == "campaignId"), None)
+    if arg is None:
+        return None
+    if isinstance(arg.value, StringValueNode):
+        campaign_arg = ("literal", arg.value.value)
+    elif isinstance(arg.value, VariableNode):
+        campaign_arg = ("variable", arg.value.name.value)
+    else:
+        return None
+    return Plan(document, operation_name, root.name.value, root, campaign_arg)
+
+
+_masking = ErrorIdMasking()
+
+
+async def render(graphql_schema: Any, plan: Plan, variables: dict[str, Any], workspace: Any, item: Any) -> str:
+    """The `payload` JSON of a `next` message for one snapshot/entry, as Strawberry would produce it."""
+    # A fresh context per render: resolvers of an activity entry (lead, contact, step) use new loaders.
+    context = Context(workspace=workspace, loaders=Loaders(workspace.id))
+    executor = Executor.build(
+        graphql_schema,
+        plan.document,
+        context_value=context,
+        raw_variable_values=variables,
+        operation_name=plan.operation_name,
+    )
+    if isinstance(executor, list):  # cannot happen: variables were checked at subscribe time
+        return _payload(None, executor)
+    root = item.stats if hasattr(item, "stats") else item.row
+    result = execute_subscription_event(executor.build_per_event_executor(root))
+    if executor.is_awaitable(result):
+        result = await result
+    return _payload(result.data, result.errors)
+
+
+def _payload(data: Any, errors: list[GraphQLError] | None) -> str:
+    body: dict[str, Any] = {"data": data}
+    if errors:
+        body["errors"] = [(_masking.anonymise_error(e) if is_fault(e) else e).formatted for e in errors]
+    return orjson.dumps(body).decode()
+
+
+async def shared_render(graphql_schema: Any, plan: Plan, variables: dict[str, Any], workspace: Any, item: Any) -> str:
+    """Render once per (item, document, variables); every other subscriber awaits or reuses that render."""
+    key = (plan, orjson.dumps(variables, option=orjson.OPT_SORT_KEYS))
+    pending = item.renders.get(key)
+    if pending is None:
+        pending = item.renders[key] = asyncio.ensure_future(render(graphql_schema, plan, variables, workspace, item))
+    # Shielded: a subscriber leaving mid-render must not cancel the render that others are waiting for.
+    return await asyncio.shield(pending)
+
+
+class LiveTransportWSHandler(BaseGraphQLTransportWSHandler):
+    """graphql-transport-ws with our two subscriptions served from the hub's shared renders."""
+
+    async def run_operation(self, operation: Operation) -> None:
+        graphql_schema = self.schema._schema  # type: ignore[attr-defined]
+        plan = plan_for(graphql_schema, operation.query, operation.operation_name)
+        variables = operation.variables or {}
+        if plan is not None:
+            checked = Executor.build(
+                graphql_schema, plan.document, raw_variable_values=variables, operation_name=plan.operation_name
+            )
+            if isinstance(checked, list):  # bad variables: Strawberry reports them as it always does
+                plan = None
+        if plan is None:
+            await super().run_operation(operation)
+            return
+        try:
+            await self._serve(operation, plan, variables)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # a fault: log it, end this operation, keep the socket
+            await self.handle_task_exception(error)
+            with contextlib.suppress(Exception):
+                await operation.send_operation_message({"id": operation.id, "type": "complete"})
+
+    async def _serve(self, operation: Operation, plan: Plan, variables: dict[str, Any]) -> None:
+        context: Context = self.context  # type: ignore[assignment]
+        kind, value = plan.campaign_arg
+        raw_id = value if kind == "literal" else variables.get(value)
+        try:
+            campaign_id = await authorized_campaign_id(context.workspace_id, raw_id)  # type: ignore[arg-type]
+        except PublicError as error:
+            # The same `error` message Strawberry sends when a subscription resolver raises before its stream.
+            formatted = GraphQLError(str(error), nodes=[plan.root], path=[plan.field]).formatted
+            await operation.send_operation_message({"id": operation.id, "type": "error", "payload": [formatted]})
+            return
+        hub = get_hub()
+        if plan.field == "campaignStats":
+            mailbox = hub.subscribe_stats(campaign_id)
+        else:
+            mailbox = await hub.subscribe_activity(campaign_id)
+        try:
+            await self._pump(operation, plan, variables, mailbox)
+        finally:
+            hub.unsubscribe(mailbox)
+
+    async def _pump(self, operation: Operation, plan: Plan, variables: dict[str, Any], mailbox: Mailbox) -> None:
+        graphql_schema = self.schema._schema  # type: ignore[attr-defined]
+        workspace = self.context.workspace  # type: ignore[attr-defined]
+        prefix = '{"id":' + orjson.dumps(operation.id).decode() + ',"type":"next","payload":'
+        send = self.websocket.ws.send_text  # type: ignore[attr-defined]
+        while True:
+            try:
+                item = await mailbox.get()
+            except Completed:
+                await operation.send_operation_message({"id": operation.id, "type": "complete"})
+                return
+            except PublicError as error:  # too far behind: say so, then end the operation
+                payload = _payload(None, [GraphQLError(str(error), nodes=[plan.root], path=[plan.field])])
+                await send(prefix + payload + "}")
+                await operation.send_operation_message({"id": operation.id, "type": "complete"})
+                return
+            payload = await shared_render(graphql_schema, plan, variables, workspace, item)
+            if operation.completed:
+                return
+            try:
+                await send(prefix + payload + "}")
+            except Exception:  # the socket is gone: the handler's reader sees it and cleans up
+                return
