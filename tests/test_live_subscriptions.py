@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import socket
 import subprocess
 import sys
@@ -483,3 +484,53 @@ async def test_the_shared_render_path_sends_what_strawberry_would(
     ref = await client.stats_until("ref", lambda s: s["allChannels"]["replied"] == 1)
     assert fast[-1] == ref[-1]
     assert await client.data("fast-a") == await client.data("ref-a")
+
+
+async def test_server_shutdown_closes_sockets_cleanly(backend: Backend, workspace: Any, clients: list[Client]) -> None:
+    """SIGTERM: every socket gets a close frame 1012 (service restart: clients reconnect), the process exits."""
+    own = Server(backend)
+    try:
+        await own.ready()
+        campaign_id, _ = await make_campaign(own, workspace[1], 0)
+        client = await open_client(clients, own.ws_url, workspace[1])
+        await client.subscribe("s", STATS, campaign_id)
+        await client.data("s")
+        own.proc.terminate()
+        await asyncio.wait_for(client.reader, 10)
+        assert client.conn.close_code == 1012
+        # uvicorn re-raises the signal once its graceful shutdown (lifespan included) is done.
+        assert await asyncio.to_thread(own.proc.wait, 10) in (0, -signal.SIGTERM)
+    finally:
+        own.stop()
+
+
+async def test_watch_script_prints_the_numbers_and_ends_with_the_campaign(server: Server, workspace: Any) -> None:
+    key = workspace[1]
+    campaign_id, contacts = await make_campaign(server, key, 2)
+    watcher = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "live.watch",
+        campaign_id,
+        "--key",
+        key,
+        "--url",
+        server.ws_url,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        assert watcher.stdout is not None
+        first = await asyncio.wait_for(watcher.stdout.readline(), 10)
+        assert b"leads 0" in first
+        leads = await add_leads(server, key, campaign_id, contacts)
+        await reply(server, key, leads[0])
+        await server.gql(key, "mutation($id: ID!) { deleteCampaign(id: $id) { deletedId } }", {"id": campaign_id})
+        rest = (await asyncio.wait_for(watcher.stdout.read(), 10)).decode()
+        assert await watcher.wait() == 0
+        assert "leads 2" in rest and "REPLY_RECEIVED" in rest and "streams completed" in rest
+    finally:
+        if watcher.returncode is None:
+            watcher.kill()
+            await watcher.wait()

@@ -1,0 +1,128 @@
+"""Watch a campaign live from a terminal: its Overview numbers and its Activity log, as they change.
+
+    python -m live.watch CAMPAIGN_ID --key KEY [--url ws://127.0.0.1:8000/graphql] [--no-activity]
+
+The key may also come from OUTBOUND_API_KEY. Speaks graphql-transport-ws like any client would (no server
+internals): a handy check that a deployment's live path works end to end. Ctrl-C to stop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+from datetime import datetime
+from typing import Any
+
+import orjson
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+STATS = """subscription Stats($id: ID!) { campaignStats(campaignId: $id) {
+  version updatedAt
+  allChannels { totalContacts started contacted replied positive }
+  linkedin { engaged invited accepted contacted replied positive }
+  email { sent clicked replied positive bounced }
+  tasks { pending completed }
+  statuses { status count }
+} }"""
+
+ACTIVITY = """subscription Activity($id: ID!) { campaignActivity(campaignId: $id) {
+  kind channel occurredAt detail contact { fullName } step { position }
+} }"""
+
+
+def format_stats(s: dict[str, Any]) -> str:
+    a, li, em, t = s["allChannels"], s["linkedin"], s["email"], s["tasks"]
+    statuses = " ".join(f"{x['status'].lower()}={x['count']}" for x in s["statuses"] if x["count"])
+    return (
+        f"v{s['version']:<5} leads {a['totalContacts']} started {a['started']} contacted {a['contacted']} "
+        f"replied {a['replied']} (+{a['positive']}) | li engaged {li['engaged']} invited {li['invited']} "
+        f"accepted {li['accepted']} | email sent {em['sent']} clicked {em['clicked']} bounced {em['bounced']} "
+        f"| tasks {t['pending']}/{t['completed']} | {statuses}"
+    )
+
+
+def format_activity(e: dict[str, Any]) -> str:
+    step = f" step {e['step']['position']}" if e.get("step") else ""
+    detail = f" - {e['detail'][:60]}" if e.get("detail") else ""
+    return f"  + {e['kind']:<22} {e['contact']['fullName']}{step}{detail}"
+
+
+#: Close codes after which reconnecting makes sense: going away, abnormal, restart, try again later.
+RECONNECT_CODES = {1001, 1006, 1011, 1012, 1013}
+
+
+async def watch(url: str, key: str, campaign_id: str, activity: bool = True) -> int:
+    """Print every snapshot and entry until the campaign is deleted (0) or the server refuses (1).
+
+    A server restart (close 1012) or a dropped connection reconnects: the stream resumes with a fresh
+    snapshot (activity recorded while disconnected is in Campaign.activity, not replayed here).
+    """
+    while True:
+        try:
+            return await _watch_once(url, key, campaign_id, activity)
+        except (ConnectionClosed, OSError) as exc:
+            code = getattr(getattr(exc, "rcvd", None), "code", None)
+            if isinstance(exc, ConnectionClosed) and code not in RECONNECT_CODES:
+                print(f"the server closed the connection (code {code})", file=sys.stderr)
+                return 1
+            print(f"disconnected ({code or exc}); reconnecting in 1s", file=sys.stderr)
+            await asyncio.sleep(1)
+
+
+async def _watch_once(url: str, key: str, campaign_id: str, activity: bool) -> int:
+    async with connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        await ws.send(orjson.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}}).decode())
+        try:
+            ack = orjson.loads(await ws.recv())
+        except ConnectionClosed as closed:
+            code = closed.rcvd.code if closed.rcvd else None
+            print(f"refused (close code {code}): check the key", file=sys.stderr)
+            return 1
+        assert ack["type"] == "connection_ack", ack
+        operations = {"stats": STATS, **({"activity": ACTIVITY} if activity else {})}
+        for op, query in operations.items():
+            message = {"id": op, "type": "subscribe", "payload": {"query": query, "variables": {"id": campaign_id}}}
+            await ws.send(orjson.dumps(message).decode())
+        open_ops = set(operations)
+        while True:  # recv() raises ConnectionClosed on any close: watch() decides whether to reconnect
+            message = orjson.loads(await ws.recv())
+            op, kind = message.get("id"), message["type"]
+            now = datetime.now().strftime("%H:%M:%S")
+            if kind == "next" and message["payload"].get("errors"):
+                print(f"{now} {op}: {message['payload']['errors'][0]['message']}", file=sys.stderr)
+            elif kind == "next" and op == "stats":
+                print(f"{now} {format_stats(message['payload']['data']['campaignStats'])}", flush=True)
+            elif kind == "next":
+                print(f"{now} {format_activity(message['payload']['data']['campaignActivity'])}", flush=True)
+            elif kind == "error":
+                print(f"{now} {op}: {message['payload'][0]['message']}", file=sys.stderr)
+                return 1
+            elif kind == "complete":
+                open_ops.discard(op)
+                if not open_ops:
+                    print(f"{now} the campaign is gone: streams completed")
+                    return 0
+            elif kind == "ping":
+                await ws.send('{"type":"pong"}')
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m live.watch", description=__doc__.splitlines()[0])
+    parser.add_argument("campaign_id", help="the campaign's ID, as the API returns it")
+    parser.add_argument("--key", default=os.environ.get("OUTBOUND_API_KEY"), help="API key (or OUTBOUND_API_KEY)")
+    parser.add_argument("--url", default="ws://127.0.0.1:8000/graphql")
+    parser.add_argument("--no-activity", action="store_true", help="only the numbers")
+    args = parser.parse_args(argv)
+    if not args.key:
+        parser.error("an API key is needed: --key KEY or OUTBOUND_API_KEY")
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(watch(args.url, args.key, args.campaign_id, activity=not args.no_activity))
+    return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
