@@ -27,8 +27,10 @@ from domain.activity import record_activity
 from domain.leads import update_lead
 from domain.tx import after_commit, transaction
 from engine import channels, placement, queue, usage
-from engine.decide import Act, Decision, Error, Rendered, Wait, Withdraw, error, limit_wait
+from engine.decide import limit_wait
+from engine.decisions import Act, Decision, Error, Wait, Withdraw, error
 from engine.snapshot import Snapshot
+from engine.views import Rendered
 from live import events
 from models import Activity, Lead, Task
 from models.enums import ActivityKind, LeadStatus, LeadSubstatus, TaskStatus, TaskType

@@ -8,12 +8,12 @@ A `Branch` is applied in memory and `decide` is asked again, so a chain of condi
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from engine import hours
-from engine.problems import PROBLEMS
+from engine.decisions import Act, Branch, Decision, Error, Finish, Noop, Wait, Withdraw, error
 from engine.sequence import Sequence, StepView
+from engine.views import IdentityView, LeadView, Rendered
 from models import enums
 from models.enums import ActivityKind, ConditionType, LeadStatus, LeadSubstatus, StepType
 
@@ -44,116 +44,6 @@ DAILY_ALLOWANCE: dict[StepType, str] = {
 #: Steps that open a conversation with a lead not contacted before (the monthly quota).
 CONVERSATION_STEPS = {StepType.LINKEDIN_MESSAGE, StepType.LINKEDIN_INMAIL, StepType.EMAIL}
 LINKEDIN_STEPS = {t for t, kind in ACTION_KIND.items() if t.name.startswith("LINKEDIN_")}
-
-
-# ----------------------------------------------------------------------------------------- inputs
-
-
-@dataclass(frozen=True)
-class LeadView:
-    status: LeadStatus
-    substatus: LeadSubstatus | None = None
-    current_step_id: int | None = None
-    started_at: datetime | None = None
-    last_action_at: datetime | None = None
-    connected: bool = False
-    invitation_sent_at: datetime | None = None
-    contacted: bool = False
-    em_clicked: bool = False
-    email: str | None = None  # the contact's
-    linkedin_url: str | None = None  # the contact's
-
-
-@dataclass(frozen=True)
-class IdentityView:
-    linkedin_url: str | None = None
-    linkedin_connected: bool = False
-    email_address: str | None = None
-    email_connected: bool = False
-    working_hours: hours.WorkingHours = field(default_factory=hours.WorkingHours)
-    daily_connection_requests: int = 20
-    daily_linkedin_messages: int = 100
-    daily_emails: int = 30
-    monthly_conversations: int = 300
-    inmail_credits: int = 20
-    #: {(allowance, period): used}, e.g. {("email", "2026-11-26"): 30, ("conversation", "2026-11"): 12}
-    usage: dict[tuple[str, str], int] = field(default_factory=dict)
-
-    def cap(self, allowance: str) -> int:
-        return {
-            "connection": self.daily_connection_requests,
-            "linkedin_message": self.daily_linkedin_messages,
-            "email": self.daily_emails,
-            "conversation": self.monthly_conversations,
-        }[allowance]
-
-
-@dataclass(frozen=True)
-class Rendered:
-    """The step's texts filled for this lead (domain/templates.render), as they would be sent."""
-
-    subject: str | None = None
-    body: str | None = None
-
-
-# -------------------------------------------------------------------------------------- decisions
-
-
-@dataclass(frozen=True)
-class Act:
-    step: StepView
-    kind: ActivityKind
-    #: Allowances to reserve: [("email", "2026-11-26"), ("conversation", "2026-11")].
-    reserve: tuple[tuple[str, str], ...] = ()
-    spend_inmail: bool = False
-
-
-@dataclass(frozen=True)
-class Withdraw:
-    """The invitation was not accepted in time: withdraw it and take the NOT_ACCEPTED branch."""
-
-    step: StepView
-
-
-@dataclass(frozen=True)
-class Wait:
-    step: StepView
-    until: datetime
-    substatus: LeadSubstatus
-
-
-@dataclass(frozen=True)
-class Branch:
-    """Move to `to` without an action (a CONDITION, or an invitation already accepted)."""
-
-    step: StepView
-    to: StepView
-
-
-@dataclass(frozen=True)
-class Finish:
-    substatus: LeadSubstatus
-
-
-@dataclass(frozen=True)
-class Error:
-    step: StepView
-    substatus: LeadSubstatus
-    message: str
-    hint: str
-
-
-@dataclass(frozen=True)
-class Noop:
-    reason: str
-
-
-Decision = Act | Withdraw | Wait | Branch | Finish | Error | Noop
-
-
-def error(step: StepView, substatus: LeadSubstatus, detail: str | None = None) -> Error:
-    message, hint = PROBLEMS[substatus]
-    return Error(step, substatus, f"{message} {detail}".strip() if detail else message, hint)
 
 
 # --------------------------------------------------------------------------------------- decide
@@ -328,3 +218,21 @@ def _problem(lead: LeadView, identity: IdentityView | None, step: StepView, rend
         if not (rendered.subject or "").strip():
             return error(step, S.MISSING_EMAIL_SUBJECT)
     return None
+
+
+__all__ = [
+    "Act",
+    "Branch",
+    "Decision",
+    "Error",
+    "Finish",
+    "IdentityView",
+    "LeadView",
+    "Noop",
+    "Rendered",
+    "Wait",
+    "Withdraw",
+    "decide",
+    "error",
+    "limit_wait",
+]

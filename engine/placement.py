@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from engine.decide import Error, Wait
+from engine.decisions import Error, Wait
 from engine.sequence import Sequence, StepView
 from models import Lead
 from models.enums import ActivityKind, Branch, Channel, LeadStatus, LeadSubstatus, StepType

@@ -13,9 +13,11 @@ from datetime import datetime
 from domain import templates
 from engine import clock
 from engine.actions import apply_simple, perform
-from engine.decide import Act, Branch, Decision, LeadView, Noop, Rendered, Withdraw, decide, error
+from engine.decide import decide
+from engine.decisions import Act, Branch, Decision, Noop, Withdraw, error
 from engine.sequence import Sequence, StepView
 from engine.snapshot import Snapshot, load
+from engine.views import LeadView, Rendered
 from models import Contact, Lead
 from models.enums import CampaignStatus, LeadStatus, LeadSubstatus, StepType
 

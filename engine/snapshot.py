@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from engine import hours, usage
-from engine.decide import IdentityView, LeadView
 from engine.sequence import Sequence, StepView
+from engine.views import IdentityView, LeadView
 from models import Campaign, Contact, Identity, Lead, SequenceStep
 
 
