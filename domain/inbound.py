@@ -14,6 +14,7 @@ from typing import Any
 from domain.activity import record_activity
 from domain.errors import InvalidTransition, NotFound
 from domain.leads import update_lead
+from domain.steps import stamp
 from domain.tx import transaction
 from engine import clock, placement
 from engine.snapshot import load_sequence
@@ -140,6 +141,10 @@ async def _changes(
             if step is not None and step.type == StepType.LINKEDIN_CONNECTION:
                 to = sequence.branch_entry(step, Branch.ACCEPTED)
                 changes |= placement.move_to(lead, sequence, to, at) | {"last_action_at": at}
+        paused = lead.paused_state or {}
+        if lead.status == LeadStatus.PAUSED and paused.get("substatus") == LeadSubstatus.WAITING_TO_CONNECT.value:
+            # Paused while waiting: on resume it is due at once, and takes the ACCEPTED branch.
+            changes["paused_state"] = {**paused, "next_action_at": stamp(at)}
         return changes
     if kind == E.REPLY_RECEIVED:
         changes = {"replied": True, "positive": lead.positive or positive}

@@ -163,3 +163,33 @@ async def test_mutations_through_graphql(gql: Any, workspace: Any, frozen: Any, 
         {"id": to_global_id("Task", 999999)},
     )
     assert data["completeTask"] == {"task": None, "errors": [{"code": "NOT_FOUND"}]}
+
+
+async def test_acceptance_while_paused_takes_the_accepted_branch_on_resume(
+    workspace: Any, frozen: Any, pump: Pump
+) -> None:
+    from domain.lifecycle import pause_campaign, resume_campaign
+
+    ws, _ = workspace
+    campaign, _ = await make_campaign(
+        ws,
+        await make_identity(ws),
+        [
+            step(
+                StepType.LINKEDIN_CONNECTION,
+                wait_for_acceptance_days=30,
+                on_accepted=[step(StepType.LINKEDIN_VISIT_PROFILE)],
+            )
+        ],
+    )
+    (lead,) = await add_leads(ws, campaign, [person(1)])
+    await pump.run()
+    await pause_campaign(ws.id, campaign.id)
+    await record_lead_event(ws.id, lead.id, E.INVITATION_ACCEPTED)
+    assert (await reload(lead)).status == LeadStatus.PAUSED
+    await resume_campaign(ws.id, campaign.id)
+    await pump.run()
+    lead = await reload(lead)
+    assert (lead.status, lead.substatus) == (LeadStatus.FINISHED, LeadSubstatus.COMPLETED)
+    assert await activity_kinds(lead) == ["INVITATION_SENT", "INVITATION_ACCEPTED", "PROFILE_VISITED"]
+    await assert_counters_match(campaign.id)
