@@ -228,13 +228,11 @@ async def duplicate_campaign(
     workspace_id: int, campaign_id: int | None, name: str | None, include_leads: bool
 ) -> Campaign:
     """A new, independent DRAFT: new step rows, same tree and settings; optionally the live audience."""
-    if name is not None:
-        errors = _name_errors(name, ["name"])
-        if errors:
-            raise DomainErrors(errors)
     async with transaction():
         # The source's row lock: its sequence and audience do not change while they are copied.
         source = await get_campaign(workspace_id, campaign_id, lock=True)
+        if name is not None and _name_errors(name, ["name"]):
+            raise DomainErrors(_name_errors(name, ["name"]))
         copy = await Campaign.create(
             workspace_id=workspace_id,
             name=(name.strip() if name else f"{source.name} (copy)")[:MAX_NAME],

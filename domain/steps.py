@@ -386,7 +386,8 @@ async def apply_step_updates(campaign_id: int, time_scale: float, updates: Seque
         if values:
             await SequenceStep.filter(id=step_id).update(**values)
         if "delay_seconds" in values:
-            await _reschedule(campaign_id, step_id, values["delay_seconds"] * time_scale)
+            # time_scale divides every delay (the demo runs a day in a minute), as the engine does.
+            await _reschedule(campaign_id, step_id, values["delay_seconds"] / (time_scale or 1.0))
 
 
 def _set_paths(specs: list[StepSpec], paths: dict[int, dict[str, list[str]]]) -> None:
@@ -410,9 +411,11 @@ async def _reschedule(campaign_id: int, step_id: int, delay: float) -> None:
         .select_for_update()
     )
     for lead in leads:
-        if lead.last_action_at is None:
+        # The engine's anchor: the previous action, or (before any) when the lead started.
+        anchor = lead.last_action_at or lead.started_at
+        if anchor is None:
             continue
-        due = lead.last_action_at + timedelta(seconds=delay)
+        due = anchor + timedelta(seconds=delay)
         if lead.status == LeadStatus.IN_PROGRESS and lead.substatus == LeadSubstatus.SCHEDULED:
             changes: dict[str, Any] = {"next_action_at": due}
         elif (

@@ -79,8 +79,10 @@ async def update_campaign(info: Info, id: strawberry.ID, input: UpdateCampaignIn
         changes["identity_id"] = decode_optional(changes["identity_id"], "Identity")
     if "steps" in changes and changes["steps"] is None:
         changes.pop("steps")  # null: no change (an empty list clears the sequence)
+    if "step_updates" in changes and changes["step_updates"] is None:
+        changes.pop("step_updates")
     if "step_updates" in changes:
-        changes["step_updates"] = _decode_step_updates(changes["step_updates"]) or []
+        changes["step_updates"] = _decode_step_updates(changes["step_updates"])
     return await _campaign_payload(
         lambda: lifecycle.update_campaign(info.context.workspace_id, decode_id(id, "Campaign"), changes)
     )
