@@ -13,7 +13,7 @@ from domain.errors import InvalidTransition, NotFound
 from domain.ids import to_global_id
 from domain.inbound import record_lead_event
 from engine import channels, clock
-from models import Activity
+from models import Activity, Identity, Task
 from models.enums import ActivityKind, Channel, LeadEventKind, LeadStatus, LeadSubstatus, StepType
 from tests.engine_helpers import (
     Pump,
@@ -192,4 +192,46 @@ async def test_acceptance_while_paused_takes_the_accepted_branch_on_resume(
     lead = await reload(lead)
     assert (lead.status, lead.substatus) == (LeadStatus.FINISHED, LeadSubstatus.COMPLETED)
     assert await activity_kinds(lead) == ["INVITATION_SENT", "INVITATION_ACCEPTED", "PROFILE_VISITED"]
+    await assert_counters_match(campaign.id)
+
+
+async def test_retry_and_complete_task_through_graphql(gql: Any, workspace: Any, frozen: Any, pump: Pump) -> None:
+    ws, _ = workspace
+    identity = await make_identity(ws, email_connected=False)
+    campaign, _ = await make_campaign(
+        ws, identity, [step(StepType.EMAIL, subject="S", content="B"), step(StepType.TASK, title="Call")]
+    )
+    (lead,) = await add_leads(ws, campaign, [person(1)])
+    await pump.run()
+    lead_id = to_global_id("Lead", lead.id)
+    data = await gql(
+        "query($id: ID!) { lead(id: $id) { status substatus error { substatus message hint } currentStep { type } } }",
+        {"id": lead_id},
+    )
+    assert data["lead"]["status"] == "ERROR" and data["lead"]["currentStep"] == {"type": "EMAIL"}
+    assert data["lead"]["error"]["substatus"] == "EMAIL_DISCONNECTED" and data["lead"]["error"]["hint"]
+
+    await Identity.filter(id=identity.id).update(email_connected=True)
+    data = await gql(
+        "mutation($id: ID!) { retryLead(id: $id) { lead { status substatus error { message } } errors { code } } }",
+        {"id": lead_id},
+    )
+    assert data["retryLead"] == {
+        "lead": {"status": "IN_PROGRESS", "substatus": "SCHEDULED", "error": None},
+        "errors": [],
+    }
+    await pump.run()
+    task = await Task.get(lead_id=lead.id)
+    data = await gql(
+        "mutation($id: ID!) { completeTask(id: $id) { task { status completedAt lead { status } } errors { code } } }",
+        {"id": to_global_id("Task", task.id)},
+    )
+    assert data["completeTask"]["errors"] == []
+    assert data["completeTask"]["task"]["status"] == "COMPLETED"
+    assert data["completeTask"]["task"]["lead"]["status"] == "FINISHED"
+    data = await gql(
+        "mutation($id: ID!) { completeTask(id: $id) { task { status } errors { code } } }",
+        {"id": to_global_id("Task", task.id)},
+    )
+    assert data["completeTask"] == {"task": None, "errors": [{"code": "INVALID_TRANSITION"}]}
     await assert_counters_match(campaign.id)
