@@ -187,3 +187,32 @@ async def test_crash_after_send_before_advance_does_not_send_again(
     assert len(channels.email_sandbox.actions) == 1
     assert await activity_kinds(lead) == ["EMAIL_SENT"]
     await assert_counters_match(campaign.id)
+
+
+async def test_retry_while_paused_waits_for_resume_and_not_when_archived(
+    workspace: Any, frozen: Any, pump: Pump
+) -> None:
+    from domain.lifecycle import archive_campaign, pause_campaign, resume_campaign
+
+    ws, _ = workspace
+    identity = await make_identity(ws, linkedin_connected=False)
+    campaign, _ = await make_campaign(ws, identity, [VISIT])
+    (lead,) = await add_leads(ws, campaign, [person(1)])
+    await pump.run()
+    await pause_campaign(ws.id, campaign.id)
+    await Identity.filter(id=identity.id).update(linkedin_connected=True)
+    lead = await retry_lead(ws.id, lead.id)
+    assert (lead.status, lead.substatus, lead.attempt) == (LeadStatus.PAUSED, S.CAMPAIGN_PAUSED, 1)
+    await pump.run()
+    assert await activity_kinds(lead) == ["LEAD_ERROR"]
+    await resume_campaign(ws.id, campaign.id)
+    await pump.run()
+    assert (await reload(lead)).status == LeadStatus.FINISHED
+    await assert_counters_match(campaign.id)
+
+    other, _ = await make_campaign(ws, await make_identity(ws, linkedin_connected=False), [VISIT])
+    (stuck,) = await add_leads(ws, other, [person(2)])
+    await pump.run()
+    await archive_campaign(ws.id, other.id)
+    with pytest.raises(InvalidTransition):
+        await retry_lead(ws.id, stuck.id)
