@@ -113,6 +113,10 @@ def _compare(
     note = _cpu_note(r)
     if "p50_ms" in r and key != "p50_ms" and "rps" not in r:
         note = f"p50 {r['p50_ms']} ms"
+    if "activities_per_s" in r:
+        note = f"{r['activities_per_s']} activities/s, {r['leads_due']} leads due" + (
+            ", ran out of due leads" if r.get("drained") else ""
+        )
     return _row(
         workload, figure, value, unit, base_name, base[base_key], ratio, goal, "pass" if passed else "FAIL", note, score
     )
@@ -382,7 +386,8 @@ def chart(table: list[Row], results: dict[str, Any], path: str, *, title: str) -
     for y, v in enumerate(values[::-1]):
         if v:
             left.text(v, y, f" {v:,.0f}", va="center", fontsize=8)
-    left.set_xscale("log")
+    if any(values):
+        left.set_xscale("log")
     left.set_xlabel("req/s, log scale (wrk, 32 connections, one server process)")
     left.set_title("Throughput: Outbound (blue) vs peers")
 

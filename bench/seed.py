@@ -35,6 +35,7 @@ from models.workspace import hash_api_key, new_api_key
 PANEL_LEADS = 200
 PANEL_TIMELINE = 30
 DAYS = 90
+ENGINE_IDENTITY = 2
 
 FIRST = ["Ada", "Alan", "Grace", "Linus", "Barbara", "Ken", "Margaret", "Dennis", "Frances", "John", "Radia", "Tim"]
 LAST = ["Lovelace", "Turing", "Hopper", "Torvalds", "Liskov", "Thompson", "Hamilton", "Ritchie", "Allen", "Perlman"]
@@ -56,7 +57,8 @@ class SeedInfo:
     leads_per_campaign: list[int]
     activities: int
     panel_lead_ids: list[int]
-    #: Leads of campaign_id that are NOT_STARTED: the engine workload makes them due.
+    #: The campaign the engine workload runs (its identity is always in working hours, with no caps).
+    engine_campaign_id: int = 0
     seconds: float = 0.0
     step_ids: list[int] = field(default_factory=list)
 
@@ -348,12 +350,34 @@ async def _fill(
                 "monthly_conversations": 300,
                 "inmail_credits": 20,
                 "created_at": now - timedelta(days=DAYS),
-            }
+            },
+            {
+                # The engine workload's sender: always in working hours, no caps worth the name, so the
+                # benchmark measures the engine and not the identity's limits or the time of day.
+                "id": ENGINE_IDENTITY,
+                "workspace_id": 1,
+                "name": "Bench engine sender (24/7, no caps)",
+                "linkedin_url": "https://linkedin.com/in/bench-engine",
+                "linkedin_connected": True,
+                "email_address": "engine@bench.example",
+                "email_connected": True,
+                "timezone": "UTC",
+                "work_days": 0b1111111,
+                "work_start": "00:00",
+                "work_end": "24:00",
+                "daily_connection_requests": 1_000_000_000,
+                "daily_linkedin_messages": 1_000_000_000,
+                "daily_emails": 1_000_000_000,
+                "monthly_conversations": 1_000_000_000,
+                "inmail_credits": 1_000_000_000,
+                "created_at": now - timedelta(days=DAYS),
+            },
         ],
     )
 
     # Campaigns and their sequences.
     campaign_rows, step_rows = [], []
+    engine_campaign = min(3, n_campaigns)
     step_id = {}  # (campaign index, position) -> id
     for c in range(n_campaigns):
         cid = c + 1
@@ -364,7 +388,7 @@ async def _fill(
                 "workspace_id": 1,
                 "name": f"Bench campaign {cid}",
                 "status": "ACTIVE",
-                "identity_id": 1,
+                "identity_id": ENGINE_IDENTITY if cid == engine_campaign else 1,
                 "created_at": created,
                 "launched_at": created,
                 "paused_at": None,
@@ -629,6 +653,7 @@ async def _fill(
         leads_per_campaign=per_campaign,
         activities=act_id,
         panel_lead_ids=panel,
+        engine_campaign_id=engine_campaign,
         step_ids=[step_id[(0, p[0])] for p in SEQUENCE],
     )
 
