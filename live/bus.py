@@ -146,7 +146,9 @@ class RedisBus(Bus):
 
     async def _listen(self, pubsub: Any) -> None:
         while True:
-            message = await pubsub.get_message(timeout=None)
+            # A bounded wait, not a blocking one: between reads redis-py PINGs an idle connection
+            # (health_check_interval), so a silently dead connection is noticed and replaced.
+            message = await pubsub.get_message(timeout=5.0)
             if message is None or message.get("type") != "pmessage":
                 continue
             raw_channel = message["channel"]
@@ -164,14 +166,23 @@ def _glob_escape(text: str) -> str:
     return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
 
 
-_bus: Bus = LocalBus()
+_bus: Bus | None = None
 
 
 def get_bus() -> Bus:
+    """This process's bus. Unless a process installed one (the API server does, in its lifespan), it is made
+    from the settings on first use: a Dramatiq worker then publishes on Redis (no subscription: it has no
+    listeners) without any wiring of its own, and an embedded process keeps events in-process."""
+    global _bus
+    if _bus is None:
+        from config import get_settings
+
+        settings = get_settings()
+        _bus = bus_for(settings.redis_url, settings.namespace)
     return _bus
 
 
-def set_bus(bus: Bus) -> None:
+def set_bus(bus: Bus | None) -> None:
     global _bus
     _bus = bus
 
@@ -179,18 +190,3 @@ def set_bus(bus: Bus) -> None:
 def bus_for(redis_url: str | None, namespace: str) -> Bus:
     """The bus a process with these settings uses: Redis when configured, else in-process."""
     return RedisBus(redis_url, namespace) if redis_url else LocalBus()
-
-
-async def start_bus(redis_url: str | None, namespace: str) -> Bus:
-    """Install and start this process's bus (API servers, workers, and tests that publish)."""
-    bus = bus_for(redis_url, namespace)
-    set_bus(bus)
-    await bus.start()
-    return bus
-
-
-async def stop_bus() -> None:
-    """Stop this process's bus and fall back to an in-process one."""
-    bus = get_bus()
-    set_bus(LocalBus())
-    await bus.stop()

@@ -111,10 +111,14 @@ def _make_plan(schema: Any, query: str, operation_name: str | None) -> Plan | No
 _masking = ErrorIdMasking()
 
 
-async def render(graphql_schema: Any, plan: Plan, variables: dict[str, Any], workspace: Any, item: Any) -> str:
-    """The `payload` JSON of a `next` message for one snapshot/entry, as Strawberry would produce it."""
+def render(graphql_schema: Any, plan: Plan, variables: dict[str, Any], workspace: Any, item: Any) -> str | Any:
+    """The `payload` JSON of a `next` message for one snapshot/entry, as Strawberry would produce it.
+
+    Returns the string itself when execution completes synchronously (stats: plain objects), so the first
+    subscriber renders inline and sends at once; else an awaitable of it (activity: resolvers that load).
+    """
     # A fresh context per render: resolvers of an activity entry (lead, contact, step) use new loaders.
-    context = Context(workspace=workspace, loaders=Loaders(workspace.id))
+    context = Context(workspace=workspace, loaders=Loaders(workspace.id) if workspace is not None else None)
     executor = Executor.build(
         graphql_schema,
         plan.document,
@@ -127,7 +131,12 @@ async def render(graphql_schema: Any, plan: Plan, variables: dict[str, Any], wor
     root = item.stats if hasattr(item, "stats") else item.row
     result = execute_subscription_event(executor.build_per_event_executor(root))
     if executor.is_awaitable(result):
-        result = await result
+        return _finish(result)
+    return _payload(result.data, result.errors)
+
+
+async def _finish(pending: Any) -> str:
+    result = await pending
     return _payload(result.data, result.errors)
 
 
@@ -138,14 +147,26 @@ def _payload(data: Any, errors: list[GraphQLError] | None) -> str:
     return orjson.dumps(body).decode()
 
 
-async def shared_render(graphql_schema: Any, plan: Plan, variables: dict[str, Any], workspace: Any, item: Any) -> str:
-    """Render once per (item, document, variables); every other subscriber awaits or reuses that render."""
-    key = (plan, orjson.dumps(variables, option=orjson.OPT_SORT_KEYS))
-    pending = item.renders.get(key)
-    if pending is None:
-        pending = item.renders[key] = asyncio.ensure_future(render(graphql_schema, plan, variables, workspace, item))
+def render_key(plan: Plan, variables: dict[str, Any]) -> tuple[Plan, bytes]:
+    return (plan, orjson.dumps(variables, option=orjson.OPT_SORT_KEYS))
+
+
+async def shared_render(
+    graphql_schema: Any, plan: Plan, variables: dict[str, Any], workspace: Any, item: Any, key: Any = None
+) -> str:
+    """Render once per (item, document, variables); every other subscriber reuses or awaits that render."""
+    key = key or render_key(plan, variables)
+    cached = item.renders.get(key)
+    if cached is None:
+        out = render(graphql_schema, plan, variables, workspace, item)
+        if isinstance(out, str):
+            item.renders[key] = out
+            return out
+        cached = item.renders[key] = asyncio.ensure_future(out)
+    if isinstance(cached, str):
+        return cached
     # Shielded: a subscriber leaving mid-render must not cancel the render that others are waiting for.
-    return await asyncio.shield(pending)
+    return await asyncio.shield(cached)
 
 
 class LiveTransportWSHandler(BaseGraphQLTransportWSHandler):
@@ -199,6 +220,7 @@ class LiveTransportWSHandler(BaseGraphQLTransportWSHandler):
         workspace = self.context.workspace  # type: ignore[attr-defined]
         prefix = '{"id":' + orjson.dumps(operation.id).decode() + ',"type":"next","payload":'
         send = self.websocket.ws.send_text  # type: ignore[attr-defined]
+        key = render_key(plan, variables)
         while True:
             try:
                 item = await mailbox.get()
@@ -210,7 +232,10 @@ class LiveTransportWSHandler(BaseGraphQLTransportWSHandler):
                 await send(prefix + payload + "}")
                 await operation.send_operation_message({"id": operation.id, "type": "complete"})
                 return
-            payload = await shared_render(graphql_schema, plan, variables, workspace, item)
+            # The hot path for every subscriber but the first: one dict lookup, no await before the send.
+            payload = item.renders.get(key)
+            if not isinstance(payload, str):
+                payload = await shared_render(graphql_schema, plan, variables, workspace, item, key)
             if operation.completed:
                 return
             try:

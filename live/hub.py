@@ -23,6 +23,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from live.bus import Bus
@@ -57,15 +58,31 @@ MaxActivityReader = Callable[[int], Awaitable[int]]
 
 
 async def read_snapshot(campaign_id: int) -> Snapshot | None:
-    """The campaign's stats from its counters; None if the campaign is gone."""
-    from domain.stats import campaign_stats
-    from models import Campaign, SequenceStep
+    """The campaign's stats from its counters; None if the campaign is gone.
 
-    created = await Campaign.filter(id=campaign_id).values_list("created_at", flat=True)
-    if not created:
+    Two statements side by side (the campaign with its step ids, and the counters): a push waits for one
+    round trip, not three.
+    """
+    from domain import counters
+    from domain.sql import db, fetch, placeholders
+    from domain.stats import build_stats
+
+    conn = db()
+    mark = placeholders(conn, 1)[0]
+    steps_sql = (
+        "SELECT c.created_at AS created_at, s.id AS step_id FROM campaign c"
+        f" LEFT JOIN sequence_step s ON s.campaign_id = c.id WHERE c.id = {mark} ORDER BY s.position"
+    )
+    rows, (numbers, version, updated_at) = await asyncio.gather(
+        fetch(conn, steps_sql, [campaign_id]), counters.read(campaign_id)
+    )
+    if not rows:
         return None
-    step_ids = await SequenceStep.filter(campaign_id=campaign_id).order_by("position").values_list("id", flat=True)
-    stats = await campaign_stats(campaign_id, list(step_ids), created[0])
+    created_at = rows[0]["created_at"]
+    if isinstance(created_at, str):  # SQLite returns text
+        created_at = datetime.fromisoformat(created_at)
+    step_ids = [row["step_id"] for row in rows if row["step_id"] is not None]
+    stats = build_stats(campaign_id, numbers, version, updated_at, step_ids, created_at)
     return Snapshot(stats.version, stats)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -38,11 +39,15 @@ async def test_one_render_per_snapshot_and_document_whatever_the_number_of_subsc
 ) -> None:
     calls = 0
 
-    async def fake_render(schema: Any, plan: Any, variables: Any, workspace: Any, item: Any) -> str:
+    def fake_render(schema: Any, plan: Any, variables: Any, workspace: Any, item: Any) -> Any:
         nonlocal calls
         calls += 1
-        await asyncio.sleep(0.01)
-        return '{"data":{}}'
+
+        async def finish() -> str:  # an asynchronous render (like an activity entry's): others await it
+            await asyncio.sleep(0.01)
+            return '{"data":{}}'
+
+        return finish()
 
     monkeypatch.setattr(fastpath, "render", fake_render)
     plan = fastpath.plan_for(SCHEMA, "subscription($id: ID!) { campaignStats(campaignId: $id) { version } }", None)
@@ -54,3 +59,12 @@ async def test_one_render_per_snapshot_and_document_whatever_the_number_of_subsc
     assert set(results) == {'{"data":{}}'} and calls == 1
     await fastpath.shared_render(SCHEMA, plan, {"id": "other"}, None, snapshot)
     assert calls == 2  # other variables, other render
+
+
+async def test_a_synchronous_render_is_cached_as_the_string_itself() -> None:
+    plan = fastpath.plan_for(SCHEMA, "subscription($id: ID!) { campaignStats(campaignId: $id) { version } }", None)
+    assert plan is not None
+    snapshot = Snapshot(3, SimpleNamespace(version=3))
+    payload = await fastpath.shared_render(SCHEMA, plan, {"id": "c"}, None, snapshot)
+    assert payload == '{"data":{"campaignStats":{"version":3}}}'
+    assert list(snapshot.renders.values()) == [payload]
