@@ -122,12 +122,14 @@ async def perform(snap: Snapshot, decision: Act | Withdraw, rendered: Rendered, 
     async with transaction():
         if failure is not None:
             assert activity_id is not None
-            await Activity.filter(id=activity_id).delete()
-            if isinstance(decision, Act):
-                await _release(snap, decision)
+            # Lead first, then usage: the lock order of step 1, so the two never deadlock.
             problem = error(step, LeadSubstatus.SYSTEM_ERROR, failure)
             if await update_lead(lead, **placement.error(lead, problem, now)):
                 await _record_error(lead, problem, now)
+            # Taken back even if the lead moved meanwhile (paused): a later run sends under the same key.
+            await Activity.filter(id=activity_id).delete()
+            if isinstance(decision, Act):
+                await _release(snap, decision)
             return "failed"
         changes = placement.after_action(lead, sequence, step, kind, now)
         if kind == ActivityKind.TASK_CREATED and await _task_done(key):
