@@ -409,3 +409,43 @@ async def test_duplicate_without_leads_and_with_a_name(gql: Any) -> None:
     assert copy["stats"]["allChannels"]["totalContacts"] == 0
     bad = await mutate(gql, DUPLICATE, {"id": source["id"], "name": "  "})
     assert bad["campaign"] is None and bad["errors"][0]["field"] == ["name"]
+
+
+async def test_duplicate_keeps_time_scale_and_leaves_removed_and_paused_state_behind(gql: Any) -> None:
+    source, leads = await campaign_in(gql, "PAUSED", 3)
+    await Campaign.filter(id=decode_id(source["id"], "Campaign")).update(time_scale=1440.0)
+    copy = (await ok(gql, DUPLICATE, {"id": source["id"], "inc": True}))["campaign"]
+    row = await Campaign.get(id=decode_id(copy["id"], "Campaign"))
+    assert row.time_scale == 1440.0
+    copied = await Lead.filter(campaign_id=row.id)
+    assert len(copied) == 3
+    assert {(lead.status, lead.substatus, lead.paused_state, lead.next_action_at) for lead in copied} == {
+        (LeadStatus.NOT_STARTED, None, None, None)
+    }
+    assert {lead.contact_id for lead in copied} == {(await lead_row(lead)).contact_id for lead in leads}
+
+
+async def test_pause_cascade_on_a_larger_audience(gql: Any) -> None:
+    campaign, leads = await campaign_in(gql, "ACTIVE", 120)
+    states = [
+        (LeadStatus.IN_PROGRESS, LeadSubstatus.SCHEDULED),
+        (LeadStatus.IN_PROGRESS, LeadSubstatus.IDENTITY_LIMITS),
+        (LeadStatus.ERROR, LeadSubstatus.MISSING_CONTACT_EMAIL),
+        (LeadStatus.REPLIED, None),
+        (LeadStatus.NOT_STARTED, None),
+    ]
+    for i, lead in enumerate(leads[:60]):
+        status, substatus = states[i % len(states)]
+        await set_lead(lead, status=status, substatus=substatus, started_at=datetime.now(UTC))
+    for lead in leads[60:70]:
+        await mutate(gql, "mutation($id: ID!) { pauseLead(id: $id) { errors { code } } }", {"id": lead})
+    before = {s["status"]: s["count"] for s in (await get_campaign(gql, campaign["id"]))["stats"]["statuses"]}
+    paused = (await campaign_action(gql, "pauseCampaign", campaign["id"]))["campaign"]
+    # NOT_STARTED and IN_PROGRESS all pause; ERROR and REPLIED stay; the 10 paused by hand stay paused.
+    assert statuses(paused) == {
+        "PAUSED": before["NOT_STARTED"] + before["IN_PROGRESS"] + 10,
+        "ERROR": before["ERROR"],
+        "REPLIED": before["REPLIED"],
+    }
+    resumed = (await campaign_action(gql, "resumeCampaign", campaign["id"]))["campaign"]
+    assert {s["status"]: s["count"] for s in resumed["stats"]["statuses"]} == before

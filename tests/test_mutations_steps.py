@@ -11,7 +11,7 @@ from domain.ids import decode_id
 from domain.leads import update_lead
 from domain.steps import unstamp
 from domain.tx import transaction
-from models import Lead, SequenceStep
+from models import Campaign, Lead, SequenceStep
 from models.enums import LeadStatus, LeadSubstatus
 from tests.factories_mutations import (
     CAMPAIGN_FIELDS,
@@ -311,3 +311,14 @@ async def test_step_updates_cannot_reach_another_campaigns_steps(gql: Any) -> No
     )
     assert codes(payload) == ["NOT_FOUND"]
     assert await get_campaign(gql, other["id"]) == other
+
+
+async def test_rescheduling_follows_the_campaigns_time_scale(gql: Any) -> None:
+    campaign, leads, steps = await _leads_waiting(gql, ["launchCampaign"])
+    await Campaign.filter(id=decode_id(campaign["id"], "Campaign")).update(time_scale=1440.0)
+    payload = await mutate(
+        gql, UPDATE, {"id": campaign["id"], "i": {"stepUpdates": [{"stepId": steps[1]["id"], "delay": {"days": 1}}]}}
+    )
+    assert payload["errors"] == []
+    row = await Lead.get(id=leads[0].id)
+    assert row.next_action_at == leads[0].last_action_at + timedelta(minutes=1)  # a day passes in a minute
