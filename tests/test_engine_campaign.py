@@ -1,8 +1,9 @@
 """A branching campaign of 200 leads from launch to the end, on the backend's real broker and workers.
 
 Embedded: the in-process broker with worker threads on this event loop, and the scheduler in-process.
-Real: the scheduler here, two `dramatiq tasks` worker processes on Redis, PostgreSQL; then a worker is
-killed with SIGKILL mid-run. Emails go through a real SMTP server (aiosmtpd) started by the test.
+Real (PostgreSQL + Redis): two `python -m engine.scheduler` and two `dramatiq tasks` processes on one
+campaign; then a worker killed with SIGKILL mid-run while this process schedules.
+Emails go through a real SMTP server (aiosmtpd) started by the test.
 """
 
 from __future__ import annotations
@@ -139,17 +140,25 @@ async def test_branching_campaign_runs_to_the_end_embedded(
 # ------------------------------------------------------------------------------------------ real backend
 
 
-def _start_worker(backend: Any, sink: SmtpSink, tmp: Path, name: str) -> subprocess.Popen[bytes]:
+def _spawn(backend: Any, sink: SmtpSink, name: str, command: list[str]) -> subprocess.Popen[bytes]:
     env = backend.env() | {"SMTP_URL": sink.url, "OUTBOUND_LEASE_SECONDS": "3"}
-    log = (tmp / f"{name}.log").open("wb")
+    log = (backend.tmp / f"{name}.log").open("wb")
     return subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "dramatiq"), "tasks", "--processes", "1", "--threads", "4"],
+        command,
         cwd=ROOT,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group: killed with its forked worker process
     )
+
+
+def _start_worker(backend: Any, sink: SmtpSink, name: str) -> subprocess.Popen[bytes]:
+    return _spawn(backend, sink, name, [str(ROOT / ".venv" / "bin" / "dramatiq"), "tasks", "-p", "1", "-t", "4"])
+
+
+def _start_scheduler(backend: Any, sink: SmtpSink, name: str) -> subprocess.Popen[bytes]:
+    return _spawn(backend, sink, name, [sys.executable, "-m", "engine.scheduler"])
 
 
 def _stop(process: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
@@ -164,38 +173,42 @@ def _stop(process: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
 
 
 @pytest.fixture
-async def real_engine(settings: Any, backend: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Any]:
+async def real_broker(settings: Any, backend: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
+    """This process as the API: it enqueues on Redis, workers are separate processes."""
     if not backend.real:
         pytest.skip("worker processes need Redis")
     monkeypatch.setattr(queue, "LEASE_SECONDS", 3.0)
     await runtime.start(settings.model_copy(update={"scheduler": False}))
-    scheduler = Scheduler(interval=0.5, lease=3.0)
-    scheduler.start()
     try:
-        yield scheduler
+        yield
     finally:
-        await scheduler.stop()
         await runtime.stop()
 
 
-async def test_two_worker_processes_never_send_twice(workspace: Any, real_engine: Any, backend: Any) -> None:
+async def test_separate_scheduler_and_worker_processes_never_send_twice(
+    workspace: Any, real_broker: None, backend: Any
+) -> None:
     with SmtpSink() as sink:
-        workers = [_start_worker(backend, sink, backend.tmp, f"worker{i}") for i in range(2)]
+        # Two schedulers and two workers, each its own process, on one campaign.
+        processes = [_start_scheduler(backend, sink, f"scheduler{i}") for i in range(2)]
+        processes += [_start_worker(backend, sink, f"worker{i}") for i in range(2)]
         try:
             campaign, _ = await _launch(workspace)
             await wait_for(lambda: _all_finished(campaign), seconds=120)
         finally:
-            for worker in workers:
-                _stop(worker)
+            for process in processes:
+                _stop(process)
         await _assert_outcome(campaign, sink)
     _reconcile(backend)
 
 
 async def test_a_worker_killed_mid_run_every_lead_still_finishes_once(
-    workspace: Any, real_engine: Any, backend: Any
+    workspace: Any, real_broker: None, backend: Any
 ) -> None:
+    scheduler = Scheduler(interval=0.5, lease=3.0)  # in this process, as in an API with SCHEDULER=true
+    scheduler.start()
     with SmtpSink(delay=0.05) as sink:
-        doomed = _start_worker(backend, sink, backend.tmp, "doomed")
+        doomed = _start_worker(backend, sink, "doomed")
         survivor = None
         try:
             campaign, _ = await _launch(workspace)
@@ -205,12 +218,13 @@ async def test_a_worker_killed_mid_run_every_lead_still_finishes_once(
 
             await wait_for(some_sent, seconds=60, interval=0.05)
             _stop(doomed)
-            survivor = _start_worker(backend, sink, backend.tmp, "survivor")
+            survivor = _start_worker(backend, sink, "survivor")
             await wait_for(lambda: _all_finished(campaign), seconds=120)
         finally:
             _stop(doomed)
             if survivor is not None:
                 _stop(survivor)
+            await scheduler.stop()
         # At most once: an email claimed by the killed worker but not yet handed to SMTP is not resent.
         await _assert_outcome(campaign, sink, lost_allowed=4)
     _reconcile(backend)
