@@ -7,14 +7,18 @@ see exactly what would have been sent. `fail_next` makes the next sends fail (pr
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 
 from engine.channels.base import ChannelFailure, Outbound
+
+#: A long-running worker keeps only the latest actions (exactly-once is the database's job, not this log's).
+KEEP = 10_000
 
 
 class SandboxProvider:
     def __init__(self, name: str) -> None:
         self.name = name
-        self.actions: dict[str, Outbound] = {}
+        self.actions: OrderedDict[str, Outbound] = OrderedDict()
         self._failures = 0
         self._lock = threading.Lock()
 
@@ -28,6 +32,8 @@ class SandboxProvider:
                 raise ChannelFailure(f"{self.name} sandbox: simulated provider failure")
             # Keyed: a repeated key is the same action, not a second one.
             self.actions.setdefault(outbound.key, outbound)
+            while len(self.actions) > KEEP:
+                self.actions.popitem(last=False)
 
     def fail_next(self, times: int) -> None:
         with self._lock:
