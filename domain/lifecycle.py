@@ -135,7 +135,8 @@ async def update_campaign(workspace_id: int, campaign_id: int | None, changes: M
         if "name" in changes:
             errors += _name_errors(changes["name"], ["input", "name"])
             values["name"] = (changes["name"] or "").strip()
-        if "identity_id" in changes:
+        # The same sender again is no change (a form may send every field back with its stepUpdates).
+        if "identity_id" in changes and changes["identity_id"] != campaign.identity_id:
             if not campaign.can_edit_sequence():
                 errors.append(SequenceLocked("The sender cannot change once launched.", ["input", "identityId"]))
             else:

@@ -17,7 +17,7 @@ async def add_leads(info: Info, campaign_id: strawberry.ID, contact_ids: list[st
         added, errors = await audience.add_leads(
             info.context.workspace_id,
             decode_id(campaign_id, "Campaign"),
-            [decode_id(c, "Contact") for c in contact_ids[: audience.MAX_ITEMS + 1]],
+            [decode_id(c, "Contact") for c in contact_ids],
         )
     except (DomainError, DomainErrors) as exc:
         return AddLeadsPayload(leads=[], errors=user_errors(exc))
@@ -25,8 +25,6 @@ async def add_leads(info: Info, campaign_id: strawberry.ID, contact_ids: list[st
 
 
 async def remove_leads(info: Info, campaign_id: strawberry.ID, lead_ids: list[strawberry.ID]) -> RemoveLeadsPayload:
-    if len(lead_ids) > audience.MAX_ITEMS:
-        lead_ids = lead_ids[: audience.MAX_ITEMS + 1]  # enough to be refused, without decoding a huge list
     try:
         removed, errors = await audience.remove_leads(
             info.context.workspace_id, decode_id(campaign_id, "Campaign"), [decode_id(i, "Lead") for i in lead_ids]

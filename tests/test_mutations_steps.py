@@ -189,6 +189,9 @@ async def test_sequence_is_locked_once_launched(gql: Any, status_path: list[str]
     other = await create_identity(gql, name="Bo")
     locked = await mutate(gql, UPDATE, {"id": campaign["id"], "i": {"identityId": other}})
     assert codes(locked) == ["SEQUENCE_LOCKED"]
+    # Sending the current sender back is no change, so it is not refused.
+    same = await mutate(gql, UPDATE, {"id": campaign["id"], "i": {"identityId": before["identity"]["id"]}})
+    assert same["errors"] == []
     # A rename alone is fine in any status.
     renamed = await mutate(gql, UPDATE, {"id": campaign["id"], "i": {"name": "Renamed"}})
     assert renamed["errors"] == [] and renamed["campaign"]["name"] == "Renamed"
