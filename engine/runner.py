@@ -53,6 +53,7 @@ async def run_step(lead_id: int, version: int | None = None, now: datetime | Non
 
     decision, rendered = await _resolve(snap, now)
     if isinstance(decision, Noop):
+        await _release_claim(lead)
         return "noop"
     if isinstance(decision, Act | Withdraw):
         return await perform(snap, decision, rendered, now)
