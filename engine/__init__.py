@@ -1,6 +1,12 @@
-"""The sequence engine: pure decisions (`decide`), step execution (`runner`), the scheduler, channels.
+"""The sequence engine: pure decisions (`decide`), step execution (`runner`, `actions`), the scheduler, channels.
 
 The database is the source of truth and the queue only transport: the scheduler claims due leads with a
 conditional UPDATE and enqueues `sequences.run_step(lead_id, version)`; a worker re-reads the lead,
 asks `decide` what to do, and applies it by compare-and-set, so any delivery may be repeated safely.
+
+Where it runs:
+- embedded (no REDIS_URL, `make run`): scheduler and worker threads inside the server, on its event loop.
+- PostgreSQL + Redis: the scheduler in the API (SCHEDULER=true) or alone (`python -m engine.scheduler`,
+  as many as wanted), workers as `dramatiq tasks` processes. OUTBOUND_LEASE_SECONDS (default 30) is how
+  long a claim holds a lead before another scheduler may take it again (a worker died).
 """
