@@ -31,6 +31,7 @@ from config import Settings, get_settings
 from domain.auth import parse_bearer, workspace_for_key
 from live.fastpath import LiveTransportWSHandler
 from models.db import close_db, init_db
+from readcache import OrjsonMixin, ReadCache
 from resolvers.context import Context, Loaders
 from schema import build_schema
 
@@ -46,7 +47,7 @@ UNAUTHORIZED = {
 }
 
 
-class OutboundGraphQL(GraphQL):
+class OutboundGraphQL(OrjsonMixin, GraphQL):
     """Strawberry's ASGI app with our context and websocket authentication."""
 
     # Our two subscriptions are rendered once per change and shared by all their subscribers (live/fastpath.py).
@@ -101,11 +102,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
     schema = build_schema()
     graphql = RequireApiKey(
-        OutboundGraphQL(
-            schema,
-            graphql_ide="graphiql",
-            subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
-            connection_init_wait_timeout=timedelta(seconds=3),
+        ReadCache(  # answers a repeated query from memory while the database holds the same commits
+            OutboundGraphQL(
+                schema,
+                graphql_ide="graphiql",
+                subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+                connection_init_wait_timeout=timedelta(seconds=3),
+            )
         )
     )
 

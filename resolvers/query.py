@@ -7,7 +7,7 @@ from typing import Any
 import strawberry
 
 from domain.ids import decode_id, parse_global_id
-from models import Activity, Campaign, Contact, Identity, Lead, SequenceStep, Task
+from models import Activity, Campaign, Contact, Identity, Lead, SequenceStep, Task, Workspace
 from models.enums import CampaignStatus
 from resolvers.context import Info
 from resolvers.pagination import Page, build_page, check_first, decode_id_cursor, id_cursor
@@ -15,8 +15,15 @@ from resolvers.reads import given, search_q
 from schema.inputs import CampaignFilter
 
 
-def viewer(info: Info) -> Any:
-    return info.context.workspace
+async def viewer(info: Info) -> Any:
+    return await _workspace(info)
+
+
+async def _workspace(info: Info) -> Workspace | None:
+    """The request's workspace as stored now. The one on the context comes from the API-key cache (30 s), and
+    an answer built from it could be kept by the read cache as long as no commit happens: read it fresh."""
+    ctx = info.context
+    return await Workspace.get_or_none(id=ctx.workspace_id) or ctx.workspace
 
 
 async def node(info: Info, id: strawberry.ID) -> Any:
@@ -27,7 +34,7 @@ async def node(info: Info, id: strawberry.ID) -> Any:
     ctx = info.context
     ws = ctx.workspace_id
     if type_name == "Workspace":
-        return ctx.workspace if pk == ws else None
+        return await _workspace(info) if pk == ws else None
     if type_name == "Campaign":
         return await ctx.loaders.campaign.load(pk)
     if type_name == "Contact":

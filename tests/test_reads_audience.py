@@ -150,13 +150,17 @@ class QueryCounter(logging.Handler):
 
 @contextmanager
 def counting_queries() -> Iterator[QueryCounter]:
+    """Counts what *executing* the requests inside costs: the read cache (readcache/) is bypassed."""
+    import readcache
+
     logger = logging.getLogger("tortoise.db_client")
     counter = QueryCounter()
     level = logger.level
     logger.setLevel(logging.DEBUG)
     logger.addHandler(counter)
     try:
-        yield counter
+        with readcache.bypass():
+            yield counter
     finally:
         logger.removeHandler(counter)
         logger.setLevel(level)
