@@ -32,7 +32,7 @@ import httpx
 from bench import live, loadgen, peers, queries, report
 from bench.procs import PYTHON, ROOT, WORK, Proc, free_port, install_cleanup, uvicorn_app
 from bench.queries import body, dig
-from bench.seed import SeedInfo, _asyncpg_dsn, drop_database, seed, with_database
+from bench.seed import SeedInfo, _asyncpg_dsn, database_name, drop_database, seed, with_database
 from domain.ids import to_global_id
 
 BENCH = ROOT / "bench"
@@ -132,15 +132,19 @@ def wrk_workload(
     *,
     auth: str | None = None,
     check: Callable[[Any], str | None] | None = None,
+    bust: bool = False,
 ) -> dict[str, Any]:
-    """Validate one response, warm up, then measure with wrk. Errors are reported, never timed."""
+    """Validate one response, warm up, then measure with wrk. Errors are reported, never timed.
+
+    `bust`: every request differs (an unused variable), so Outbound's read cache cannot answer it.
+    """
     first = post(url, payload, auth)
     problem = error_of(first) or (check(first) if check else None)
     if problem:
         return {"status": "error", "message": problem}
-    loadgen.run_wrk(url, payload, duration=mode.warmup, auth=auth)
+    loadgen.run_wrk(url, payload, duration=mode.warmup, auth=auth, bust=bust)
     cpu0 = server.cpu_seconds() if server else 0.0
-    result = loadgen.run_wrk(url, payload, duration=mode.duration, auth=auth)
+    result = loadgen.run_wrk(url, payload, duration=mode.duration, auth=auth, bust=bust)
     if server:
         # Share of one core the server process used: about 1.0 means the server was the bottleneck.
         result["server_cpu"] = round((server.cpu_seconds() - cpu0) / result["seconds"], 2)
@@ -290,7 +294,16 @@ def brief(r: dict[str, Any]) -> str:
     if r.get("status") != "ok":
         return f"{r.get('status')}: {r.get('message', '')}"
     parts = []
-    for key in ("rps", "steps_per_s", "p50_ms", "p99_ms", "loadgen_cpu", "server_cpu", "kb_per_subscriber"):
+    for key in (
+        "rps",
+        "steps_per_s",
+        "p50_ms",
+        "p99_ms",
+        "loadgen_cpu",
+        "server_cpu",
+        "cache_hit_ratio",
+        "kb_per_subscriber",
+    ):
         if key in r:
             parts.append(f"{key}={r[key]}")
     return " ".join(parts)
@@ -329,15 +342,20 @@ def run_reads(results: dict[str, Any], mode: Mode, info: SeedInfo, namespace: st
         )
         log(f"bare strawberry: {brief(results['bare_strawberry'])}")
         strawberry.stop()
-        results["overview"] = wrk_workload(
-            api,
-            url,
+
+        def ours(key: str, payload: dict[str, Any], check: Callable[[Any], str | None]) -> None:
+            """Executed (each request unique: the read cache cannot answer), then the same request repeated
+            (a warm read cache answers it while the data does not change)."""
+            results[key] = wrk_workload(api, url, payload, mode, auth=auth, check=check, bust=True)
+            log(f"{key}: {brief(results[key])}")
+            results[key + "_cached"] = wrk_workload(api, url, payload, mode, auth=auth, check=check)
+            log(f"{key} (repeated request): {brief(results[key + '_cached'])}")
+
+        ours(
+            "overview",
             body(queries.OVERVIEW, id=cid),
-            mode,
-            auth=auth,
-            check=lambda p: None if dig(p, "data", "campaign", "stats") else "campaign or stats missing",
+            lambda p: None if dig(p, "data", "campaign", "stats") else "campaign or stats missing",
         )
-        log(f"overview: {brief(results['overview'])}")
 
         def peer(key: str, run: Callable[[], dict[str, Any]]) -> None:
             if pgl is None:
@@ -349,15 +367,11 @@ def run_reads(results: dict[str, Any], mode: Mode, info: SeedInfo, namespace: st
                     results[key] = failed(exc)
             log(f"{key}: {brief(results[key])}")
 
-        results["audience"] = wrk_workload(
-            api,
-            url,
+        ours(
+            "audience",
             body(queries.AUDIENCE, id=cid, status=status, substatus=substatus),
-            mode,
-            auth=auth,
-            check=lambda p: None if dig(p, "data", "campaign", "audience", "nodes") else "no audience nodes",
+            lambda p: None if dig(p, "data", "campaign", "audience", "nodes") else "no audience nodes",
         )
-        log(f"audience: {brief(results['audience'])}")
         peer(
             "pgl_audience",
             lambda: wrk_workload(
@@ -372,10 +386,7 @@ def run_reads(results: dict[str, Any], mode: Mode, info: SeedInfo, namespace: st
         def check_activity(p: Any) -> str | None:
             return None if dig(p, "data", "campaign", "activity", "nodes") else "no activity nodes"
 
-        results["activity_p1"] = wrk_workload(
-            api, url, body(queries.ACTIVITY, id=cid), mode, auth=auth, check=check_activity
-        )
-        log(f"activity p1: {brief(results['activity_p1'])}")
+        ours("activity_p1", body(queries.ACTIVITY, id=cid), check_activity)
         peer(
             "pgl_activity_p1",
             lambda: wrk_workload(pgl, pgl_url, body(queries.PGL_ACTIVITY, campaignId=pgl_campaign), mode),
@@ -384,12 +395,10 @@ def run_reads(results: dict[str, Any], mode: Mode, info: SeedInfo, namespace: st
             cursor = walk_cursor(
                 url, lambda after: body(queries.ACTIVITY, id=cid, after=after), ("campaign", "activity"), 200, auth
             )
-            results["activity_p200"] = wrk_workload(
-                api, url, body(queries.ACTIVITY, id=cid, after=cursor), mode, auth=auth, check=check_activity
-            )
+            ours("activity_p200", body(queries.ACTIVITY, id=cid, after=cursor), check_activity)
         except Exception as exc:
             results["activity_p200"] = failed(exc)
-        log(f"activity p200: {brief(results['activity_p200'])}")
+            log(f"activity_p200: {brief(results['activity_p200'])}")
 
         def pgl_p200() -> dict[str, Any]:
             cursor = walk_cursor(
@@ -428,7 +437,7 @@ def run_side_panel(url: str, auth: str, info: SeedInfo, mode: Mode) -> dict[str,
         return {"status": "error", "message": problem}
     result = asyncio.run(
         loadgen.fixed_rate(
-            url, bodies, rate=100, duration=mode.panel_seconds, auth=auth, check=lambda p: check(p) is None
+            url, bodies, rate=100, duration=mode.panel_seconds, auth=auth, check=lambda p: check(p) is None, bust=True
         )
     )
     if result["bad_responses"]:
@@ -452,7 +461,7 @@ def run_scale(
             if size == main.leads:
                 info = main
             else:
-                url = with_database(base_url, f"outbound_bench_scale_{size}")
+                url = with_database(base_url, f"{database_name(base_url)}_scale_{size}")
                 seeded.append(url)
                 log(f"seeding {size} leads for scale")
                 info = asyncio.run(
@@ -472,13 +481,16 @@ def run_scale(
                 point = {
                     "leads": size,
                     "leads_in_campaign": info.leads_per_campaign[0],
-                    "overview": wrk_workload(proc, base + "/graphql", body(queries.OVERVIEW, id=cid), mode, auth=auth),
+                    "overview": wrk_workload(
+                        proc, base + "/graphql", body(queries.OVERVIEW, id=cid), mode, auth=auth, bust=True
+                    ),
                     "audience": wrk_workload(
                         proc,
                         base + "/graphql",
                         body(queries.AUDIENCE, id=cid, status=status, substatus=substatus),
                         mode,
                         auth=auth,
+                        bust=True,
                     ),
                 }
             finally:
@@ -721,8 +733,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes and short runs (about 2 minutes)")
     parser.add_argument(
         "--database-url",
-        default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/outbound_bench"),
-        help="where to create the bench database (its name must start with outbound_bench)",
+        default=os.environ.get(
+            "BENCH_DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/outbound_bench_{os.getpid()}"
+        ),
+        help="where to create the bench database; its name must start with outbound_bench (default: "
+        "outbound_bench_<pid>, so that two runs at once never share or drop each other's database)",
     )
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
     parser.add_argument("--only", default="", help="comma list of: reads,scale,live,engine (default: all)")

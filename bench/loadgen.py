@@ -19,40 +19,84 @@ from bench.procs import WORK
 CONNECTIONS = 32
 THREADS = 2
 
-#: POST a GraphQL body read from a file; count non-200s and GraphQL errors; report in microseconds.
+#: The placeholder that makes each request's variables unique (see `run_wrk(bust=True)`).
+BUST = "@@BENCH_BUST@@"
+
+#: POST a GraphQL body read from a file; count non-200s, GraphQL errors and read-cache hits; report in
+#: microseconds. With WRK_BUST set, every BUST placeholder of the body is replaced by an id unique to the
+#: request: a trailing comment of the query text and an extra, unused variable `_bench` differ on every
+#: request, so a response cache keyed by the text or the variables never answers it.
 WRK_LUA = r"""
 local body_file = os.getenv("WRK_BODY_FILE")
 local f = assert(io.open(body_file, "rb"))
-wrk.method = "POST"
-wrk.body = f:read("*a")
+local raw = f:read("*a")
 f:close()
+wrk.method = "POST"
+wrk.body = raw
 wrk.headers["Content-Type"] = "application/json"
 local auth = os.getenv("WRK_AUTH")
 if auth and auth ~= "" then wrk.headers["Authorization"] = auth end
+local bust = os.getenv("WRK_BUST") == "1"
+local parts = {}
+if bust then
+  local start = 1
+  while true do
+    local i, j = string.find(raw, "@@BENCH_BUST@@", start, true)
+    if not i then break end
+    table.insert(parts, string.sub(raw, start, i - 1))
+    start = j + 1
+  end
+  table.insert(parts, string.sub(raw, start))
+end
 
 local threads = {}
+local next_id = 0
 function setup(thread)
+  next_id = next_id + 1
+  thread:set("tid", next_id)
   table.insert(threads, thread)
 end
 function init(args)
   bad = 0
+  hits = 0
+  n = 0
+end
+if bust then
+  function request()
+    n = n + 1
+    return wrk.format(nil, nil, nil, table.concat(parts, tid .. "-" .. n))
+  end
 end
 function response(status, headers, body)
   if status ~= 200 or (body and string.find(body, '"errors"', 1, true)) then
     bad = bad + 1
   end
+  local c = headers["x-outbound-cache"] or headers["X-Outbound-Cache"]
+  if c == "hit" then hits = hits + 1 end
 end
 function done(summary, latency, requests)
-  local b = 0
-  for _, t in ipairs(threads) do b = b + (t:get("bad") or 0) end
+  local b, h = 0, 0
+  for _, t in ipairs(threads) do
+    b = b + (t:get("bad") or 0)
+    h = h + (t:get("hits") or 0)
+  end
   local e = summary.errors
   io.write(string.format(
-    'WRKJSON {"requests": %d, "duration_us": %d, "bad": %d, "connect": %d, "read": %d, "write": %d, '
-    .. '"status": %d, "timeout": %d, "p50": %d, "p90": %d, "p99": %d, "mean": %.1f, "max": %d}\n',
-    summary.requests, summary.duration, b, e.connect, e.read, e.write, e.status, e.timeout,
+    'WRKJSON {"requests": %d, "duration_us": %d, "bad": %d, "hits": %d, "connect": %d, "read": %d, '
+    .. '"write": %d, "status": %d, "timeout": %d, "p50": %d, "p90": %d, "p99": %d, "mean": %.1f, "max": %d}\n',
+    summary.requests, summary.duration, b, h, e.connect, e.read, e.write, e.status, e.timeout,
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.mean, latency.max))
 end
 """
+
+
+def busted(body: dict[str, Any], token: object) -> dict[str, Any]:
+    """The same GraphQL request made unique by `token`: a comment after the query and an unused variable."""
+    out = dict(body)
+    if "query" in out:
+        out["query"] = f"{out['query']}\n# bench {token}"
+    out["variables"] = {**(out.get("variables") or {}), "_bench": str(token)}
+    return out
 
 
 def wrk_available() -> bool:
@@ -67,14 +111,18 @@ def run_wrk(
     auth: str | None = None,
     connections: int = CONNECTIONS,
     threads: int = THREADS,
+    bust: bool = False,
 ) -> dict[str, Any]:
-    """Closed-loop load with wrk. Returns req/s, latency percentiles (ms), bad responses and wrk's own CPU."""
+    """Closed-loop load with wrk. Returns req/s, latency percentiles (ms), bad responses, read-cache hits and
+    wrk's own CPU. `bust`: every request carries a unique unused variable, so no response cache answers it.
+    """
     WORK.mkdir(parents=True, exist_ok=True)
     script = WORK / "graphql.lua"
     script.write_text(WRK_LUA)
     body_file = WORK / f"body-{os.getpid()}.json"
-    body_file.write_bytes(orjson.dumps(body) if body is not None else b"{}")
-    env = {**os.environ, "WRK_BODY_FILE": str(body_file), "WRK_AUTH": auth or ""}
+    payload = busted(body or {}, BUST) if bust else dict(body or {})
+    body_file.write_bytes(orjson.dumps(payload))
+    env = {**os.environ, "WRK_BODY_FILE": str(body_file), "WRK_AUTH": auth or "", "WRK_BUST": "1" if bust else ""}
     cmd = [
         "wrk",
         "-t",
@@ -107,6 +155,9 @@ def run_wrk(
         "p99_ms": round(raw["p99"] / 1000, 2),
         "mean_ms": round(raw["mean"] / 1000, 2),
         "bad_responses": raw["bad"],
+        # Answered by Outbound's read cache (X-Outbound-Cache: hit), as a share of all responses.
+        "cache_hit_ratio": round(raw["hits"] / raw["requests"], 3) if raw["requests"] else 0.0,
+        "bust": bust,
         "socket_errors": socket_errors,
         # Share of one core that wrk itself used: far below 1.0 means the generator was not the bottleneck.
         "loadgen_cpu": round(cpu / seconds, 2),
@@ -122,31 +173,41 @@ async def fixed_rate(
     duration: float,
     auth: str | None = None,
     check: Any = None,
+    bust: bool = False,
 ) -> dict[str, Any]:
-    """Open loop at `rate` req/s: latency counts from the scheduled send time (no coordinated omission)."""
-    n = max(1, int(rate * duration))
+    """Open loop at `rate` req/s: latency counts from the scheduled send time (no coordinated omission).
+
+    `bust`: each request carries a unique unused variable, so no response cache answers it.
+    """
     latencies: list[float] = []
     bad = 0
     headers = {"Content-Type": "application/json"}
     if auth:
         headers["Authorization"] = auth
-    payloads = [orjson.dumps(b) for b in bodies]
+    n = max(1, int(rate * duration))
+    if bust:
+        payloads = [orjson.dumps(busted(bodies[i % len(bodies)], i)) for i in range(n)]
+    else:
+        payloads = [orjson.dumps(bodies[i % len(bodies)]) for i in range(n)]
+    hits = 0
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     async with httpx.AsyncClient(headers=headers, limits=limits, timeout=10.0) as client:
 
         async def one(i: int, scheduled: float) -> None:
-            nonlocal bad
+            nonlocal bad, hits
             try:
-                response = await client.post(url, content=payloads[i % len(payloads)])
+                response = await client.post(url, content=payloads[i])
                 ok = response.status_code == 200 and (check is None or check(response.json()))
+                hits += response.headers.get("x-outbound-cache") == "hit"
             except httpx.HTTPError:
                 ok = False
             latencies.append(time.perf_counter() - scheduled)
             if not ok:
                 bad += 1
 
-        # Warm the connection pool first.
-        await asyncio.gather(*(client.post(url, content=payloads[0]) for _ in range(4)))
+        # Warm the connection pool first (with a request that is not part of the measured ones).
+        warm = orjson.dumps(busted(bodies[0], "warm"))
+        await asyncio.gather(*(client.post(url, content=warm) for _ in range(4)))
         start = time.perf_counter()
         tasks = []
         for i in range(n):
@@ -166,6 +227,8 @@ async def fixed_rate(
         "p99_ms": round(percentile(latencies, 99) * 1000, 2),
         "max_ms": round(latencies[-1] * 1000, 2),
         "bad_responses": bad,
+        "cache_hit_ratio": round(hits / n, 3),
+        "bust": bust,
     }
 
 
