@@ -8,7 +8,6 @@ lock first, so the lead and counter writes that follow keep the lock order (camp
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -263,17 +262,23 @@ async def duplicate_campaign(
 # ------------------------------------------------------------------ the pause cascade
 
 
-async def _lock_leads(conn: BaseDBAsyncClient, campaign_id: int, where: str, values: list[Any]) -> list[dict]:
-    """Lock (PostgreSQL) and read the leads a bulk UPDATE with the same WHERE will change.
+async def _lock_and_group(
+    conn: BaseDBAsyncClient, campaign_id: int, where: str, values: list[Any], status: str, substatus: str
+) -> Counter[tuple[Any, Any]]:
+    """Lock (PostgreSQL) the leads a bulk UPDATE with the same WHERE will change; count them by group.
 
-    Locked, they cannot change before the UPDATE, so the counter delta computed from them is exact. SQLite
-    runs one transaction at a time, so the read alone is enough there.
+    Locked, they cannot change before the UPDATE, so the counter delta computed from the groups is exact.
+    Only the groups travel back, whatever the audience size. SQLite runs one transaction at a time, so the
+    read alone is enough there. `status` / `substatus`: the SQL expressions to group by.
     """
     mark = placeholders(conn, 1)[0]
-    sql = f"SELECT id, status, substatus, paused_state FROM lead WHERE campaign_id = {mark} AND {where}"
+    inner = f"SELECT {status} AS s, {substatus} AS sub FROM lead WHERE campaign_id = {mark} AND {where}"
     if is_postgres(conn):
-        sql += " FOR UPDATE"
-    return await fetch(conn, sql, [campaign_id, *values])
+        inner += " FOR UPDATE"
+    rows = await fetch(
+        conn, f"SELECT s, sub, COUNT(*) AS n FROM ({inner}) locked GROUP BY s, sub", [campaign_id, *values]
+    )
+    return Counter({(row["s"], row["sub"]): int(row["n"]) for row in rows})
 
 
 def _status_delta(before: Counter[tuple[Any, Any]], after: Counter[tuple[Any, Any]]) -> dict[str, int]:
@@ -299,10 +304,9 @@ async def _pause_leads(conn: BaseDBAsyncClient, workspace_id: int, campaign_id: 
     m = placeholders(conn, 3, start=2)
     where = f"removed_at IS NULL AND status IN ({m[0]}, {m[1]})"
     values = [LeadStatus.NOT_STARTED.value, LeadStatus.IN_PROGRESS.value]
-    rows = await _lock_leads(conn, campaign_id, where, values)
-    if not rows:
+    groups = await _lock_and_group(conn, campaign_id, where, values, "status", "substatus")
+    if not groups:
         return
-    groups = Counter((r["status"], r["substatus"]) for r in rows)
     # The JSON is built from the row itself by the database: one statement for any audience size.
     # (The SET expressions all read the row as it was, so paused_state captures the old status.)
     build = "jsonb_build_object" if is_postgres(conn) else "json_object"
@@ -315,7 +319,7 @@ async def _pause_leads(conn: BaseDBAsyncClient, workspace_id: int, campaign_id: 
         f" WHERE campaign_id = {p[2]} AND removed_at IS NULL AND status IN ({p[3]}, {p[4]})"
     )
     await execute(conn, sql, [LeadStatus.PAUSED.value, LeadSubstatus.CAMPAIGN_PAUSED.value, campaign_id, *values])
-    paused = Counter({(LeadStatus.PAUSED.value, LeadSubstatus.CAMPAIGN_PAUSED.value): len(rows)})
+    paused = Counter({(LeadStatus.PAUSED.value, LeadSubstatus.CAMPAIGN_PAUSED.value): groups.total()})
     delta = _status_delta(groups, paused)
     await apply_bulk_delta(workspace_id, campaign_id, delta)
 
@@ -326,27 +330,24 @@ async def _resume_leads(conn: BaseDBAsyncClient, workspace_id: int, campaign_id:
     m = placeholders(conn, 2, start=2)
     where = f"removed_at IS NULL AND status = {m[0]} AND substatus = {m[1]}"
     values = [LeadStatus.PAUSED.value, LeadSubstatus.CAMPAIGN_PAUSED.value]
-    rows = await _lock_leads(conn, campaign_id, where, values)
-    if not rows:
+    kept = (
+        ("paused_state->>'status'", "paused_state->>'substatus'")
+        if is_postgres(conn)
+        else ("json_extract(paused_state, '$.status')", "json_extract(paused_state, '$.substatus')")
+    )
+    after = await _lock_and_group(
+        conn, campaign_id, where, values, f"COALESCE({kept[0]}, '{LeadStatus.NOT_STARTED.value}')", kept[1]
+    )
+    if not after:
         return
-    before: Counter[tuple[Any, Any]] = Counter((r["status"], r["substatus"]) for r in rows)
-    after: Counter[tuple[Any, Any]] = Counter()
-    for row in rows:
-        state = row["paused_state"]
-        state = json.loads(state) if isinstance(state, str) else (state or {})
-        after[(state.get("status") or LeadStatus.NOT_STARTED.value, state.get("substatus"))] += 1
+    before = Counter({(LeadStatus.PAUSED.value, LeadSubstatus.CAMPAIGN_PAUSED.value): after.total()})
     p = placeholders(conn, 4)
-    if is_postgres(conn):
-        restore = (
-            f"status = COALESCE(paused_state->>'status', {p[0]}), substatus = paused_state->>'substatus',"
-            " next_action_at = (paused_state->>'next_action_at')::timestamptz"
-        )
-    else:
-        restore = (
-            f"status = COALESCE(json_extract(paused_state, '$.status'), {p[0]}),"
-            " substatus = json_extract(paused_state, '$.substatus'),"
-            " next_action_at = json_extract(paused_state, '$.next_action_at')"
-        )
+    kept_at = (
+        "(paused_state->>'next_action_at')::timestamptz"
+        if is_postgres(conn)
+        else "json_extract(paused_state, '$.next_action_at')"  # the same text SQLite stored it as
+    )
+    restore = f"status = COALESCE({kept[0]}, {p[0]}), substatus = {kept[1]}, next_action_at = {kept_at}"
     sql = (
         f"UPDATE lead SET {restore}, paused_state = NULL, state_version = state_version + 1"
         f" WHERE campaign_id = {p[1]} AND removed_at IS NULL AND status = {p[2]} AND substatus = {p[3]}"

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from domain.errors import DomainError, DomainErrors, InvalidInput, NotFound
+from domain.sql import db, placeholders
 from domain.templates import AI_NAME, unknown_placeholders
 from models import Lead, SequenceStep
 from models.enums import Branch, LeadStatus, LeadSubstatus, StepType
@@ -410,23 +411,30 @@ async def _reschedule(campaign_id: int, step_id: int, delay: float) -> None:
         .filter(status__in=[LeadStatus.IN_PROGRESS, LeadStatus.PAUSED])
         .select_for_update()
     )
+    scheduled: list[list[Any]] = []
     for lead in leads:
         # The engine's anchor: the previous action, or (before any) when the lead started.
         anchor = lead.last_action_at or lead.started_at
         if anchor is None:
             continue
-        due = anchor + timedelta(seconds=delay)
+        due = (anchor + timedelta(seconds=delay)).astimezone(UTC)
         if lead.status == LeadStatus.IN_PROGRESS and lead.substatus == LeadSubstatus.SCHEDULED:
-            changes: dict[str, Any] = {"next_action_at": due}
+            scheduled.append([due, lead.id])
         elif (
             lead.status == LeadStatus.PAUSED
             and lead.paused_state
             and lead.paused_state.get("substatus") == LeadSubstatus.SCHEDULED.value
         ):
-            changes = {"paused_state": {**lead.paused_state, "next_action_at": stamp(due)}}
-        else:
-            continue
-        await Lead.filter(id=lead.id).update(**changes, state_version=lead.state_version + 1)
+            await Lead.filter(id=lead.id).update(
+                paused_state={**lead.paused_state, "next_action_at": stamp(due)}, state_version=lead.state_version + 1
+            )
+    if scheduled:
+        # The common case, a running campaign: one batched statement for all its waiting leads.
+        conn = db()
+        a, b = placeholders(conn, 2)
+        await conn.execute_many(
+            f"UPDATE lead SET next_action_at = {a}, state_version = state_version + 1 WHERE id = {b}", scheduled
+        )
 
 
 def stamp(moment: datetime | None) -> str | None:
