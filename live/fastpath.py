@@ -147,8 +147,9 @@ def _payload(data: Any, errors: list[GraphQLError] | None) -> str:
     return orjson.dumps(body).decode()
 
 
-def render_key(plan: Plan, variables: dict[str, Any]) -> tuple[Plan, bytes]:
-    return (plan, orjson.dumps(variables, option=orjson.OPT_SORT_KEYS))
+def render_key(plan: Plan, variables: dict[str, Any]) -> tuple[Plan, str]:
+    # A str copy, not orjson's bytes: those keep a ~1 KB output buffer, per subscriber, for as long as it lives.
+    return (plan, orjson.dumps(variables, option=orjson.OPT_SORT_KEYS).decode())
 
 
 async def shared_render(
@@ -182,6 +183,7 @@ class LiveTransportWSHandler(BaseGraphQLTransportWSHandler):
             )
             if isinstance(checked, list):  # bad variables: Strawberry reports them as it always does
                 plan = None
+            del checked  # not kept alive by this frame for the whole subscription
         if plan is None:
             await super().run_operation(operation)
             return
