@@ -54,7 +54,7 @@ class Entry:
 
 StatsReader = Callable[[int], Awaitable[Snapshot | None]]
 ActivityReader = Callable[[int, int, list[int], int], Awaitable[list[Any]]]
-MaxActivityReader = Callable[[int], Awaitable[int]]
+MaxActivityReader = Callable[[int], Awaitable[int | None]]
 
 
 async def read_snapshot(campaign_id: int) -> Snapshot | None:
@@ -96,11 +96,21 @@ async def read_activity(campaign_id: int, after: int, extra_ids: list[int], limi
     return await Activity.filter(Q(campaign_id=campaign_id), condition).order_by("id").limit(limit)
 
 
-async def read_max_activity_id(campaign_id: int) -> int:
-    from models import Activity
+async def read_max_activity_id(campaign_id: int) -> int | None:
+    """The campaign's highest activity id (0 if none yet); None if the campaign is gone."""
+    from domain.sql import db, fetch, placeholders
 
-    rows = await Activity.filter(campaign_id=campaign_id).order_by("-id").limit(1).values_list("id", flat=True)
-    return int(rows[0]) if rows else 0
+    conn = db()
+    mark = placeholders(conn, 1)[0]
+    rows = await fetch(
+        conn,
+        "SELECT c.id AS id, (SELECT MAX(a.id) FROM activity a WHERE a.campaign_id = c.id) AS last"
+        f" FROM campaign c WHERE c.id = {mark}",
+        [campaign_id],
+    )
+    if not rows:
+        return None
+    return int(rows[0]["last"] or 0)
 
 
 class CampaignTopic:
@@ -112,6 +122,8 @@ class CampaignTopic:
         self.stats_subscribers: set[Mailbox] = set()
         self.activity_subscribers: set[Mailbox] = set()
         self.snapshot: Snapshot | None = None
+        #: Set once the campaign is gone (or the hub stops): nothing joins a closed topic.
+        self.closed = False
         self._stats_dirty = asyncio.Event()
         self._stats_task: asyncio.Task[None] | None = None
         self._activity_dirty = asyncio.Event()
@@ -131,6 +143,9 @@ class CampaignTopic:
     # ------------------------------------------------------------------ stats
 
     def add_stats(self, mailbox: Mailbox) -> None:
+        if self.closed:
+            mailbox.complete()
+            return
         mailbox.position = -1  # any snapshot, version 0 included, is newer than nothing
         self.stats_subscribers.add(mailbox)
         if self.snapshot is not None:
@@ -180,18 +195,26 @@ class CampaignTopic:
 
     async def add_activity(self, mailbox: Mailbox) -> None:
         if self._seen is None:
-            if self._seen_ready is None:
-                self._seen_ready = asyncio.get_running_loop().create_future()
+            ready = self._seen_ready
+            if ready is None:
+                ready = self._seen_ready = asyncio.get_running_loop().create_future()
                 try:
-                    self._seen = await self.hub.read_max_activity_id(self.campaign_id)
+                    last = await self.hub.read_max_activity_id(self.campaign_id)
+                    if last is None:  # deleted meanwhile: nothing will ever come
+                        self.closed = True
+                    elif self._seen is None:
+                        self._seen = last
                 finally:
-                    self._seen_ready.set_result(None)
-                    if self._seen is None:  # the read failed: let the next subscriber try again
+                    ready.set_result(None)
+                    if self._seen is None and self._seen_ready is ready:  # failed: the next one tries again
                         self._seen_ready = None
             else:
-                await asyncio.shield(self._seen_ready)
-            if self._seen is None:
-                raise RuntimeError("could not read the campaign's activity position")
+                await asyncio.shield(ready)
+        if self.closed:
+            mailbox.complete()
+            return
+        if self._seen is None:
+            raise RuntimeError("could not read the campaign's activity position")
         # "From now on": everything after what this topic has already handed out.
         mailbox.position = self._seen
         self.activity_subscribers.add(mailbox)
@@ -265,6 +288,7 @@ class CampaignTopic:
             self._late_ids.clear()
 
     def complete_all(self) -> None:
+        self.closed = True  # a subscriber still on its way in (awaiting a read) completes too
         for mailbox in [*self.stats_subscribers, *self.activity_subscribers]:
             mailbox.complete()
 
@@ -322,6 +346,8 @@ class Hub:
         topic = self._topic(campaign_id)
         mailbox.topic = topic
         topic.add_stats(mailbox)
+        if mailbox.closed:
+            self.unsubscribe(mailbox)
         return mailbox
 
     async def subscribe_activity(self, campaign_id: int) -> Mailbox:
@@ -334,6 +360,8 @@ class Hub:
         except BaseException:
             self.unsubscribe(mailbox)
             raise
+        if mailbox.closed:
+            self.unsubscribe(mailbox)
         return mailbox
 
     def unsubscribe(self, mailbox: Mailbox) -> None:
@@ -348,7 +376,7 @@ class Hub:
 
     def _topic(self, campaign_id: int) -> CampaignTopic:
         topic = self.topics.get(campaign_id)
-        if topic is None:
+        if topic is None or topic.closed:  # closed: that campaign is gone (SQLite may reuse its id)
             topic = self.topics[campaign_id] = CampaignTopic(self, campaign_id)
         return topic
 

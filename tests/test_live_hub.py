@@ -36,8 +36,8 @@ class FakeCampaign:
     async def read_activity(self, campaign_id: int, after: int, extra: list[int], limit: int) -> list[Any]:
         return [r for r in self.rows if r.id > after or r.id in extra][:limit]
 
-    async def read_max(self, campaign_id: int) -> int:
-        return max((r.id for r in self.rows), default=0)
+    async def read_max(self, campaign_id: int) -> int | None:
+        return None if self.deleted else max((r.id for r in self.rows), default=0)
 
 
 @pytest.fixture
@@ -129,6 +129,18 @@ async def test_deleted_campaign_completes_its_streams(setup: Any) -> None:
     with pytest.raises(Completed):
         await next_item(activity)
     assert 7 not in hub.topics
+
+
+async def test_subscribing_to_a_campaign_deleted_meanwhile_completes_at_once(setup: Any) -> None:
+    fake, _, hub = setup
+    fake.deleted = True  # checked by the resolver, deleted before the stream was set up
+    with pytest.raises(Completed):
+        await next_item(await hub.subscribe_activity(7))
+    with pytest.raises(Completed):
+        await next_item(hub.subscribe_stats(7))
+    assert 7 not in hub.topics
+    fake.deleted = False  # SQLite may give the id to a new campaign: it streams normally
+    assert (await next_item(hub.subscribe_stats(7))).version == 0
 
 
 async def test_a_campaign_gone_on_read_completes_too(setup: Any) -> None:
