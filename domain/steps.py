@@ -10,7 +10,7 @@ then its second branch, then the next sibling); `parent` + `branch` place a step
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -237,10 +237,6 @@ def _validate_step(spec: StepSpec, first_email_possible: bool, errors: list[Doma
             errors.append(_error(spec, f"Unknown placeholder(s) {listed}.", name))
 
 
-def has_action_step(specs: Iterable[StepSpec]) -> bool:
-    return any(s.type.is_action or has_action_step(c for _, cs in s.branches for c in cs) for s in specs)
-
-
 # ------------------------------------------------------------------ rows
 
 
@@ -353,6 +349,8 @@ async def apply_step_updates(campaign_id: int, time_scale: float, updates: Seque
         if step_id not in by_id:
             errors.append(NotFound("No such step in this campaign.", [*path, "stepId"]))
             continue
+        if update.get("delay", ...) is None:
+            update = {k: v for k, v in update.items() if k != "delay"}  # a null delay: no change
         errors += _delay_errors(update.get("delay"), path)
         values = changed.setdefault(step_id, {})
         step_paths = paths.setdefault(step_id, {})

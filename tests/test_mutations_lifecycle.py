@@ -449,3 +449,16 @@ async def test_pause_cascade_on_a_larger_audience(gql: Any) -> None:
     }
     resumed = (await campaign_action(gql, "resumeCampaign", campaign["id"]))["campaign"]
     assert {s["status"]: s["count"] for s in resumed["stats"]["statuses"]} == before
+
+
+async def test_leads_added_while_launching_are_all_scheduled(gql: Any) -> None:
+    campaign, _ = await campaign_in(gql, "DRAFT", 1)
+    batches = [await import_contacts(gql, 3, prefix=f"B{i}") for i in range(5)]
+    calls = [add_leads(gql, campaign["id"], batch) for batch in batches]
+    calls.insert(2, campaign_action(gql, "launchCampaign", campaign["id"]))
+    results = await asyncio.gather(*calls)
+    assert all(r["errors"] == [] for r in results)
+    pk = decode_id(campaign["id"], "Campaign")
+    assert await Lead.filter(campaign_id=pk).count() == 16
+    # Whichever ran first, no lead of the now ACTIVE campaign is left unscheduled.
+    assert await Lead.filter(campaign_id=pk, next_action_at__isnull=True).count() == 0
