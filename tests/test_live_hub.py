@@ -237,3 +237,25 @@ async def test_a_rolled_back_change_publishes_nothing(workspace: Any) -> None:
         assert received == [(campaign_channel(ws.id, campaign.id), campaign_event("stats", campaign.id))]
     finally:
         bus_module.set_bus(previous)
+
+
+async def test_a_process_that_installed_no_bus_publishes_where_its_settings_say(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Dramatiq workers never install a bus: with REDIS_URL their events still reach the API processes."""
+    import config
+    from live import bus as bus_module
+
+    previous = bus_module._bus
+    try:
+        for redis_url, kind in (("redis://127.0.0.1:6379/0", bus_module.RedisBus), (None, LocalBus)):
+            settings = config.Settings(redis_url=redis_url, namespace="ns-x", _env_file=None)
+            monkeypatch.setattr(config, "get_settings", lambda settings=settings: settings)
+            bus_module.set_bus(None)
+            made = bus_module.get_bus()
+            assert isinstance(made, kind) and bus_module.get_bus() is made
+            if isinstance(made, bus_module.RedisBus):
+                assert made.namespace == "ns-x"
+                await made.stop()
+    finally:
+        bus_module.set_bus(previous)
