@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import resource
+import secrets
 import shutil
 import subprocess
 import time
@@ -37,6 +38,7 @@ wrk.headers["Content-Type"] = "application/json"
 local auth = os.getenv("WRK_AUTH")
 if auth and auth ~= "" then wrk.headers["Authorization"] = auth end
 local bust = os.getenv("WRK_BUST") == "1"
+local salt = os.getenv("WRK_SALT") or ""
 local parts = {}
 if bust then
   local start = 1
@@ -64,7 +66,7 @@ end
 if bust then
   function request()
     n = n + 1
-    return wrk.format(nil, nil, nil, table.concat(parts, tid .. "-" .. n))
+    return wrk.format(nil, nil, nil, table.concat(parts, salt .. "-" .. tid .. "-" .. n))
   end
 end
 function response(status, headers, body)
@@ -117,12 +119,19 @@ def run_wrk(
     wrk's own CPU. `bust`: every request carries a unique unused variable, so no response cache answers it.
     """
     WORK.mkdir(parents=True, exist_ok=True)
-    script = WORK / "graphql.lua"
+    # Per-process file names: other runs of the harness (maybe of another version) may share bench/.work.
+    script = WORK / f"graphql-{os.getpid()}.lua"
     script.write_text(WRK_LUA)
     body_file = WORK / f"body-{os.getpid()}.json"
     payload = busted(body or {}, BUST) if bust else dict(body or {})
     body_file.write_bytes(orjson.dumps(payload))
-    env = {**os.environ, "WRK_BODY_FILE": str(body_file), "WRK_AUTH": auth or "", "WRK_BUST": "1" if bust else ""}
+    env = {
+        **os.environ,
+        "WRK_BODY_FILE": str(body_file),
+        "WRK_AUTH": auth or "",
+        "WRK_BUST": "1" if bust else "",
+        "WRK_SALT": secrets.token_hex(6),
+    }
     cmd = [
         "wrk",
         "-t",
@@ -138,7 +147,11 @@ def run_wrk(
         url,
     ]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=duration + 60, check=False)
+    try:
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=duration + 60, check=False)
+    finally:
+        body_file.unlink(missing_ok=True)
+        script.unlink(missing_ok=True)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     line = next((x for x in out.stdout.splitlines() if x.startswith("WRKJSON ")), None)
     if line is None:
@@ -186,7 +199,8 @@ async def fixed_rate(
         headers["Authorization"] = auth
     n = max(1, int(rate * duration))
     if bust:
-        payloads = [orjson.dumps(busted(bodies[i % len(bodies)], i)) for i in range(n)]
+        salt = secrets.token_hex(6)
+        payloads = [orjson.dumps(busted(bodies[i % len(bodies)], f"{salt}-{i}")) for i in range(n)]
     else:
         payloads = [orjson.dumps(bodies[i % len(bodies)]) for i in range(n)]
     hits = 0

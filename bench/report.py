@@ -55,6 +55,8 @@ def _cpu_note(r: dict[str, Any]) -> str:
         parts.append(f"wrk {r['loadgen_cpu']} core")
     if "p50_ms" in r and "rps" in r:
         parts.append(f"p50 {r['p50_ms']} ms")
+    if r.get("cache_hit_ratio") or r.get("bust"):
+        parts.append(f"read-cache hits {r.get('cache_hit_ratio', 0):.0%}")
     return ", ".join(parts)
 
 
