@@ -89,6 +89,9 @@ class Lead(Model):
         indexes = (
             # audience(filter: {status, substatus}): keyset on id within a status.
             ("campaign_id", "status", "substatus", "id"),
+            # audience(filter: {status}) alone: the index above would need a sort across substatuses, so
+            # PostgreSQL walked the primary key instead (23 ms for the last campaign of 100k leads, 0.15 with this).
+            ("campaign_id", "status", "id"),
             # audience(filter: {stepId}) and the sequence flow preview.
             ("campaign_id", "current_step_id", "id"),
             # audience() unfiltered, keyset on id; removed_at filters the tombstones.

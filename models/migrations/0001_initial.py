@@ -1,9 +1,9 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
-import functools
-from json import dumps, loads
 from models.enums import ActivityKind, Branch, CampaignStatus, Channel, ConditionType, LeadStatus, LeadSubstatus, StepType, TaskStatus, TaskType
+from orjson import loads
 from tortoise.fields.base import OnDelete
+from tortoise.fields.data import JSON_DUMPS
 from tortoise import fields
 from tortoise.indexes import Index
 
@@ -133,7 +133,7 @@ class Migration(migrations.Migration):
                 ('wait_for_acceptance_days', fields.IntField(null=True)),
                 ('task_type', fields.CharEnumField(null=True, description='EMAIL: EMAIL\nCALL: CALL\nTODO: TODO', enum_type=TaskType, max_length=16)),
                 ('title', fields.CharField(null=True, max_length=500)),
-                ('ai_variables', fields.JSONField(default=list, description='[{"name": ..., "prompt": ...}]', encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('ai_variables', fields.JSONField(default=list, description='[{"name": ..., "prompt": ...}]', encoder=JSON_DUMPS, decoder=loads)),
             ],
             options={'table': 'sequence_step', 'app': 'models', 'unique_together': (('campaign_id', 'position'),), 'pk_attr': 'id', 'table_description': 'One node of the sequence tree: parent and branch place it, position orders a depth-first walk.'},
             bases=['Model'],
@@ -154,7 +154,7 @@ class Migration(migrations.Migration):
                 ('claimed_until', fields.DatetimeField(null=True, description="Lease of the scheduler's claim: a lead whose worker died is claimed again once it passes.", auto_now=False, auto_now_add=False)),
                 ('attempt', fields.IntField(default=0, description='Bumped by retryLead: part of the exactly-once key (lead, step, attempt).')),
                 ('state_version', fields.IntField(default=0, description='Compare-and-set guard: every engine write is `WHERE state_version = <read>`.')),
-                ('paused_state', fields.JSONField(null=True, description='What a paused lead was before the pause: {"status", "substatus", "next_action_at"}.', encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('paused_state', fields.JSONField(null=True, description='What a paused lead was before the pause: {"status", "substatus", "next_action_at"}.', encoder=JSON_DUMPS, decoder=loads)),
                 ('connected', fields.BooleanField(default=False)),
                 ('invitation_sent_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('last_channel', fields.CharEnumField(null=True, description='LINKEDIN: LINKEDIN\nEMAIL: EMAIL\nTASK: TASK', enum_type=Channel, max_length=16)),
@@ -178,7 +178,7 @@ class Migration(migrations.Migration):
                 ('em_replied', fields.BooleanField(default=False)),
                 ('em_bounced', fields.BooleanField(default=False)),
             ],
-            options={'table': 'lead', 'app': 'models', 'unique_together': (('campaign_id', 'contact_id'),), 'indexes': [Index(fields=['campaign_id', 'status', 'substatus', 'id']), Index(fields=['campaign_id', 'current_step_id', 'id']), Index(fields=['campaign_id', 'removed_at', 'id']), Index(fields=['next_action_at'])], 'pk_attr': 'id'},
+            options={'table': 'lead', 'app': 'models', 'unique_together': (('campaign_id', 'contact_id'),), 'indexes': [Index(fields=['campaign_id', 'status', 'substatus', 'id']), Index(fields=['campaign_id', 'status', 'id']), Index(fields=['campaign_id', 'current_step_id', 'id']), Index(fields=['campaign_id', 'removed_at', 'id']), Index(fields=['next_action_at'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(
