@@ -806,7 +806,7 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = round(time.perf_counter() - started, 1)
     document = {
         "mode": mode.name,
-        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "seconds": elapsed,
         "machine": machine_start,
         "loadavg_end": loadavg(),
