@@ -17,6 +17,7 @@ Responses carry `X-Outbound-Cache: hit | miss` when the request was cacheable (m
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Hashable, Iterator
@@ -109,6 +110,8 @@ class ReadCache:
         self.store = store or Store()
         self._explicit_reader = version_reader
         self._versions: Coalesced | None = None
+        #: full key -> the answer of the request executing it now (None if that answer is not storable).
+        self._inflight: dict[Hashable, asyncio.Future[Entry | None]] = {}
 
     def _version_source(self) -> Coalesced | None:
         # Chosen on first use: the database is only configured once the app's lifespan (or a test) started it.
@@ -143,16 +146,39 @@ class ReadCache:
         self.store.observe(version)
         full_key = (*key[0], version)
         entry = self.store.get(full_key)
+        if entry is None:
+            leader = self._inflight.get(full_key)
+            if leader is not None:
+                # The same query at the same version is executing: its answer is this one's answer too (it
+                # read data no older than this request's version), unless it turns out not storable.
+                entry = await asyncio.shield(leader)
         if entry is not None:
             await _send(send, entry.status, entry.headers + HIT, entry.body)
             return
-        await self._execute_and_store(scope, receive, send, version, full_key, key[1])
+        await self._lead(scope, receive, send, version, full_key, key[1])
+
+    async def _lead(
+        self, scope: Scope, receive: Receive, send: Send, version: Version, key: Hashable, key_bytes: int
+    ) -> None:
+        """Execute, with identical requests arriving meanwhile waiting for this answer instead of executing too:
+        after a new version, 32 clients asking the same thing cost one execution, not 32."""
+        done: asyncio.Future[Entry | None] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = done
+        entry = None
+        try:
+            entry = await self._execute_and_store(scope, receive, send, version, key, key_bytes)
+        finally:
+            if self._inflight.get(key) is done:
+                del self._inflight[key]
+            done.set_result(entry)  # None: the followers execute for themselves
 
     async def _execute_and_store(
         self, scope: Scope, receive: Receive, send: Send, version: Version, key: Hashable, key_bytes: int
-    ) -> None:
+    ) -> Entry | None:
+        """Run Strawberry; a storable answer is stored and returned."""
         start: Message | None = None
         chunks: list[bytes] = []
+        stored: list[Entry] = []
 
         async def capture(message: Message) -> None:
             nonlocal start
@@ -173,10 +199,13 @@ class ReadCache:
             headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != HEADER]
             status = start["status"]
             if _storable(status, headers, body):
-                self.store.put(version, key, Entry(status, headers, body), key_bytes)
+                entry = Entry(status, headers, body)
+                self.store.put(version, key, entry, key_bytes)
+                stored.append(entry)
             await _send(send, status, headers + MISS, body)
 
         await self.app(scope, receive, capture)
+        return stored[0] if stored else None
 
 
 def _inside_transaction() -> bool:
