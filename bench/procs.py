@@ -149,6 +149,9 @@ def uvicorn_app(name: str, app: str, port: int, *, factory: bool = False, env: d
         "warning",
         "--ws",
         "websockets-sansio",
+        # Same websocket settings as server.py, so the broadcast baseline is like for like.
+        "--ws-per-message-deflate",
+        "false",
     ]
     if factory:
         cmd.append("--factory")
