@@ -240,7 +240,7 @@ async def _demo_leads(
     leads: list[Lead] = []
     for i, contact in enumerate(people):
         lead = Lead(workspace=workspace, campaign=campaign, contact=contact)
-        ago = now - timedelta(minutes=rnd.randint(5, 110))
+        ago = now - timedelta(minutes=rnd.randint(10, 110))
         kind = _demo_kind(i, contact)
         lead.added_at = now - timedelta(hours=2)
         if kind == "fresh":
@@ -266,18 +266,18 @@ async def _demo_leads(
         elif kind == "replied":
             lead.status, lead.replied, lead.li_replied = LeadStatus.REPLIED, True, True
             lead.li_invited = lead.li_accepted = lead.li_contacted = lead.contacted = lead.connected = True
-            lead.positive = i % 2 == 0
-            lead.replied_at = ago
+            lead.positive = (i // 16) % 2 == 0
+            lead.replied_at = ago + timedelta(minutes=6)
             lead.last_channel = Channel.LINKEDIN
         elif kind == "finished":
             lead.status, lead.substatus = LeadStatus.FINISHED, LeadSubstatus.COMPLETED
             lead.li_invited = lead.li_accepted = lead.li_contacted = lead.contacted = lead.connected = True
             lead.em_sent = True
-            lead.finished_at = ago
+            lead.finished_at = ago + timedelta(minutes=6)
         elif kind == "bounced":
             lead.status, lead.substatus = LeadStatus.FINISHED, LeadSubstatus.BOUNCED
             lead.li_invited = lead.em_sent = lead.contacted = lead.em_bounced = True
-            lead.finished_at = ago
+            lead.finished_at = ago + timedelta(minutes=6)
         elif kind == "error_email":
             lead.status, lead.substatus = LeadStatus.ERROR, LeadSubstatus.MISSING_CONTACT_EMAIL
             lead.current_step = steps["follow_up"]
@@ -302,7 +302,7 @@ async def _demo_leads(
             }
         leads.append(lead)
     await Lead.bulk_create(leads)
-    leads = await Lead.filter(campaign=campaign).order_by("id")
+    leads = await Lead.filter(campaign=campaign).order_by("id").select_related("contact")
     await _demo_history(leads, steps, now)
     return leads
 
@@ -350,7 +350,8 @@ async def _demo_history(leads: list[Lead], steps: dict[str, SequenceStep], now: 
                 channel=Channel.LINKEDIN,
                 step_id=steps["invite"].id,
                 occurred_at=at + timedelta(minutes=1),
-                detail="Hi, I enjoy what your company is doing. Happy to connect!",
+                detail=f"Note: Hi {lead.contact.first_name}, I enjoy what {lead.contact.company} is doing."
+                " Happy to connect!",
             )
         if lead.li_accepted:
             await record_activity(
