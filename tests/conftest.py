@@ -225,3 +225,26 @@ async def other_workspace(database: None) -> Any:
 @pytest.fixture
 async def gql(http: httpx.AsyncClient, workspace: Any) -> GraphQLClient:
     return GraphQLClient(http, workspace[1])
+
+
+@pytest.fixture
+def frozen() -> Any:
+    """The engine's clock frozen at engine_helpers.T0, with empty sandboxes and no SMTP configured."""
+    from engine import channels, clock
+    from tests.engine_helpers import T0
+
+    frozen = clock.FrozenClock(T0)
+    clock.set_clock(frozen)
+    channels.linkedin_sandbox.clear()
+    channels.email_sandbox.clear()
+    channels.configure(None)
+    yield frozen
+    clock.reset_clock()
+
+
+@pytest.fixture
+def pump(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Runs the engine step by step in-process (tests/engine_helpers.Pump)."""
+    from tests.engine_helpers import Pump
+
+    return Pump(monkeypatch)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from domain import counters
@@ -26,6 +26,9 @@ CHILD_LISTS = {
     "on_accepted": Branch.ACCEPTED,
     "on_not_accepted": Branch.NOT_ACCEPTED,
 }
+
+#: The engine tests' frozen start: a Monday, 10:00 UTC, inside default working hours.
+T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
 
 async def make_identity(workspace: Any, **fields: Any) -> Identity:

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from domain.errors import InvalidTransition
 from domain.retry import retry_lead
-from engine import actions, channels, clock, placement, runner
+from engine import actions, channels, placement, runner
 from models import Activity, Contact, Identity, IdentityUsage
 from models.enums import ActivityKind, LeadStatus, LeadSubstatus, StepType
 from tests.engine_helpers import (
+    T0,
     Pump,
     activity_kinds,
     add_leads,
@@ -26,27 +25,10 @@ from tests.engine_helpers import (
     step,
 )
 
-T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 S = LeadSubstatus
 EMAIL = step(StepType.EMAIL, subject="Hi {{firstName}}", content="Body")
 INMAIL = step(StepType.LINKEDIN_INMAIL, subject="Hi", content="Body")
 VISIT = step(StepType.LINKEDIN_VISIT_PROFILE)
-
-
-@pytest.fixture
-def frozen() -> Iterator[clock.FrozenClock]:
-    frozen = clock.FrozenClock(T0)
-    clock.set_clock(frozen)
-    channels.linkedin_sandbox.clear()
-    channels.email_sandbox.clear()
-    channels.configure(None)
-    yield frozen
-    clock.reset_clock()
-
-
-@pytest.fixture
-def pump(monkeypatch: pytest.MonkeyPatch) -> Pump:
-    return Pump(monkeypatch)
 
 
 # (substatus, step, identity fields, contact fields, the fix applied before retrying)

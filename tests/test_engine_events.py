@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,10 +11,10 @@ from domain import counters
 from domain.errors import InvalidTransition, NotFound
 from domain.ids import to_global_id
 from domain.inbound import record_lead_event
-from engine import channels, clock
 from models import Activity, Identity, Task
 from models.enums import ActivityKind, Channel, LeadEventKind, LeadStatus, LeadSubstatus, StepType
 from tests.engine_helpers import (
+    T0,
     Pump,
     activity_kinds,
     add_leads,
@@ -27,23 +26,7 @@ from tests.engine_helpers import (
     step,
 )
 
-T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 E = LeadEventKind
-
-
-@pytest.fixture
-def frozen() -> Iterator[clock.FrozenClock]:
-    frozen = clock.FrozenClock(T0)
-    clock.set_clock(frozen)
-    channels.email_sandbox.clear()
-    channels.configure(None)
-    yield frozen
-    clock.reset_clock()
-
-
-@pytest.fixture
-def pump(monkeypatch: pytest.MonkeyPatch) -> Pump:
-    return Pump(monkeypatch)
 
 
 async def _emailed(workspace: Any, pump: Pump, count: int = 1) -> tuple[Any, list[Any]]:

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
-
 from domain.lifecycle import pause_campaign, resume_campaign
-from engine import channels, clock, runner, usage
+from engine import channels, runner, usage
 from models import Identity, IdentityUsage, Lead
 from models.enums import LeadStatus, LeadSubstatus, StepType
 from tests.engine_helpers import (
@@ -25,25 +22,8 @@ from tests.engine_helpers import (
     step,
 )
 
-T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # Monday
 S = LeadSubstatus
 EMAIL = step(StepType.EMAIL, subject="Hi", content="Body")
-
-
-@pytest.fixture
-def frozen() -> Iterator[clock.FrozenClock]:
-    frozen = clock.FrozenClock(T0)
-    clock.set_clock(frozen)
-    channels.linkedin_sandbox.clear()
-    channels.email_sandbox.clear()
-    channels.configure(None)
-    yield frozen
-    clock.reset_clock()
-
-
-@pytest.fixture
-def pump(monkeypatch: pytest.MonkeyPatch) -> Pump:
-    return Pump(monkeypatch)
 
 
 async def test_daily_email_cap_waits_for_the_next_local_day(workspace: Any, frozen: Any, pump: Pump) -> None:

@@ -3,35 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-import pytest
-
 from domain.lifecycle import archive_campaign, delete_campaign
-from engine import channels, clock, runner, scheduler, simulator
+from engine import channels, runner, scheduler, simulator
 from models import Activity, Lead
 from models.enums import ActivityKind, LeadStatus, StepType
-from tests.engine_helpers import Pump, add_leads, assert_counters_match, make_campaign, make_identity, person, step
-
-T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def frozen() -> Iterator[clock.FrozenClock]:
-    frozen = clock.FrozenClock(T0)
-    clock.set_clock(frozen)
-    channels.linkedin_sandbox.clear()
-    channels.email_sandbox.clear()
-    channels.configure(None)
-    yield frozen
-    clock.reset_clock()
-
-
-@pytest.fixture
-def pump(monkeypatch: pytest.MonkeyPatch) -> Pump:
-    return Pump(monkeypatch)
+from tests.engine_helpers import (
+    T0,
+    Pump,
+    add_leads,
+    assert_counters_match,
+    make_campaign,
+    make_identity,
+    person,
+    step,
+)
 
 
 async def test_concurrent_schedulers_claim_disjoint_leads_and_leases_expire(workspace: Any, frozen: Any) -> None:

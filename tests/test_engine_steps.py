@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,7 +10,7 @@ import pytest
 from domain.errors import InvalidTransition
 from domain.inbound import record_lead_event
 from domain.manual_tasks import complete_task
-from engine import channels, clock
+from engine import channels
 from models import Activity, Task
 from models.enums import (
     ActivityKind,
@@ -23,6 +22,7 @@ from models.enums import (
     TaskStatus,
 )
 from tests.engine_helpers import (
+    T0,
     Pump,
     activity_kinds,
     add_leads,
@@ -34,24 +34,7 @@ from tests.engine_helpers import (
     step,
 )
 
-T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday
 DAY = 86400
-
-
-@pytest.fixture
-def frozen() -> Iterator[clock.FrozenClock]:
-    frozen = clock.FrozenClock(T0)
-    clock.set_clock(frozen)
-    channels.linkedin_sandbox.clear()
-    channels.email_sandbox.clear()
-    channels.configure(None)
-    yield frozen
-    clock.reset_clock()
-
-
-@pytest.fixture
-def pump(monkeypatch: pytest.MonkeyPatch) -> Pump:
-    return Pump(monkeypatch)
 
 
 async def test_linear_sequence_runs_every_action_and_finishes(workspace: Any, frozen: Any, pump: Pump) -> None:
