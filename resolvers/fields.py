@@ -1,12 +1,12 @@
-"""Field resolvers of the object types. Relations go through the request's dataloaders.
+"""Field resolvers of the object types.
 
-Relation resolvers are plain functions returning the loader's future (graphql-core awaits it): no coroutine
-per row and field, which is most of what a 50-row page with three relations costs.
+A relation returns the object that the page resolver prefetched onto the row (`resolvers/prefetch.py`): a plain
+value, so graphql-core completes the list without a task per row. A row reached another way falls back to
+the loader's future (a plain function, not a coroutine: graphql-core awaits the future itself).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from types import SimpleNamespace
 from typing import Any
 
@@ -14,6 +14,7 @@ from domain.ids import to_global_id
 from models import Activity, Campaign, Identity, Lead, SequenceStep, Task
 from models.enums import LeadStatus
 from resolvers.context import Info
+from resolvers.prefetch import MISSING, attached
 from schema.enums import TaskStatus
 from schema.inputs import ActivityFilter, AudienceFilter
 
@@ -59,17 +60,20 @@ async def step_lead_count(root: SequenceStep, info: Info) -> int:
 # ------------------------------------------------------------------ Lead
 
 
-def lead_campaign(root: Lead, info: Info) -> Awaitable[Any]:
-    return info.context.loaders.campaign.load(root.campaign_id)
+def lead_campaign(root: Lead, info: Info) -> Any:
+    found = attached(root, "campaign")
+    return info.context.loaders.campaign.load(root.campaign_id) if found is MISSING else found
 
 
-def lead_contact(root: Lead, info: Info) -> Awaitable[Any]:
-    return info.context.loaders.contact.load(root.contact_id)
+def lead_contact(root: Lead, info: Info) -> Any:
+    found = attached(root, "contact")
+    return info.context.loaders.contact.load(root.contact_id) if found is MISSING else found
 
 
-def lead_current_step(root: Lead, info: Info) -> Awaitable[Any] | None:
-    if root.current_step_id is None:
-        return None
+def lead_current_step(root: Lead, info: Info) -> Any:
+    found = attached(root, "currentStep")
+    if found is not MISSING or root.current_step_id is None:
+        return None if found is MISSING else found
     return info.context.loaders.step.load(root.current_step_id)
 
 
@@ -84,33 +88,42 @@ def lead_error(root: Lead) -> Any:
     )
 
 
-async def lead_timeline(root: Lead, info: Info) -> Any:
-    from resolvers import reads
-
-    return await reads.lead_timeline(info, root)
+def lead_timeline(root: Lead, info: Info) -> Any:
+    found = attached(root, "timeline")
+    return info.context.loaders.timeline.load(root.id) if found is MISSING else found
 
 
 # ------------------------------------------------------------------ Activity / Task
 
 
-def activity_lead(root: Activity, info: Info) -> Awaitable[Any]:
-    return info.context.loaders.lead.load(root.lead_id)
+def _step(root: Activity | Task, info: Info) -> Any:
+    found = attached(root, "step")
+    if found is not MISSING or root.step_id is None:
+        return None if found is MISSING else found
+    return info.context.loaders.step.load(root.step_id)
 
 
-def activity_contact(root: Activity, info: Info) -> Awaitable[Any]:
-    return info.context.loaders.contact.load(root.contact_id)
+def activity_lead(root: Activity, info: Info) -> Any:
+    found = attached(root, "lead")
+    return info.context.loaders.lead.load(root.lead_id) if found is MISSING else found
 
 
-def activity_step(root: Activity, info: Info) -> Awaitable[Any] | None:
-    return None if root.step_id is None else info.context.loaders.step.load(root.step_id)
+def activity_contact(root: Activity, info: Info) -> Any:
+    found = attached(root, "contact")
+    return info.context.loaders.contact.load(root.contact_id) if found is MISSING else found
 
 
-def task_lead(root: Task, info: Info) -> Awaitable[Any]:
-    return info.context.loaders.lead.load(root.lead_id)
+def activity_step(root: Activity, info: Info) -> Any:
+    return _step(root, info)
 
 
-def task_step(root: Task, info: Info) -> Awaitable[Any] | None:
-    return None if root.step_id is None else info.context.loaders.step.load(root.step_id)
+def task_lead(root: Task, info: Info) -> Any:
+    found = attached(root, "lead")
+    return info.context.loaders.lead.load(root.lead_id) if found is MISSING else found
+
+
+def task_step(root: Task, info: Info) -> Any:
+    return _step(root, info)
 
 
 # ------------------------------------------------------------------ Campaign

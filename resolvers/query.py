@@ -11,6 +11,7 @@ from models import Activity, Campaign, Contact, Identity, Lead, SequenceStep, Ta
 from models.enums import CampaignStatus
 from resolvers.context import Info
 from resolvers.pagination import Page, build_page, check_first, decode_id_cursor, id_cursor
+from resolvers.prefetch import prefetch
 from resolvers.reads import given, search_q
 from schema.inputs import CampaignFilter
 
@@ -83,7 +84,11 @@ async def lead(info: Info, id: strawberry.ID) -> Lead | None:
     if pk is None:
         return None
     found = await info.context.loaders.lead.load(pk)
-    return found if found is not None and found.removed_at is None else None
+    if found is None or found.removed_at is not None:
+        return None
+    # The side panel: contact, campaign, steps and timeline in one round of queries, not one after another.
+    await prefetch(info, [found], [s for field in info.selected_fields for s in field.selections])
+    return found
 
 
 async def identities(info: Info) -> list[Identity]:

@@ -2,7 +2,8 @@
 
 Every list is keyset-paginated (resolvers/pagination.py): one query per page and one COUNT, or a counter
 read where the counters already hold the number (audience by status/substatus/step, tasks by status), so
-`totalCount` stays flat however large the campaign is. Relations go through the request's dataloaders.
+`totalCount` stays flat however large the campaign is. The relations a page's selection asks for are
+prefetched onto its rows (resolvers/prefetch.py): one query per relation, whatever the page's size.
 Every query is scoped to the request's workspace; an ID of another workspace, of the wrong type or
 malformed filters to nothing, exactly like an ID that does not exist.
 """
@@ -31,6 +32,7 @@ from resolvers.pagination import (
     id_cursor,
     time_cursor,
 )
+from resolvers.prefetch import connection_nodes, prefetch
 
 #: Contact columns that a `search` matches, case-insensitively.
 CONTACT_SEARCH_FIELDS = ("first_name", "last_name", "email", "company")
@@ -76,8 +78,10 @@ async def step_lead_count(info: Info, step: SequenceStep) -> int:
     return numbers.get(c.step_key(step.id), 0)
 
 
-async def lead_timeline(info: Info, lead: Lead) -> list[Activity]:
-    return await info.context.loaders.timeline.load(lead.id)
+async def _prefetched(info: Info, page: Page) -> Page:
+    """The page, with the relations its selection asks for attached to its nodes."""
+    await prefetch(info, page.nodes, connection_nodes(info))
+    return page
 
 
 # ------------------------------------------------------------------ Audience
@@ -134,7 +138,7 @@ async def campaign_audience(info: Info, campaign: Campaign, filter: Any, first: 
         numbers, _, _ = await info.context.loaders.counters.load(campaign.id)
         return numbers.get(key, 0)
 
-    return build_page(rows, limit, lambda lead: id_cursor("Lead", lead.id), after, count)
+    return await _prefetched(info, build_page(rows, limit, lambda lead: id_cursor("Lead", lead.id), after, count))
 
 
 # ------------------------------------------------------------------ Activity
@@ -179,7 +183,8 @@ async def campaign_activity(info: Info, campaign: Campaign, filter: Any, first: 
         # (occurred_at, id) < (at, pk), written so that the index range starts at `at` on both backends.
         page_qs = qs.filter(occurred_at__lte=at).filter(Q(occurred_at__lt=at) | Q(id__lt=pk))
     rows = await page_qs.order_by("-occurred_at", "-id").limit(limit + 1)
-    return build_page(rows, limit, lambda a: time_cursor("Activity", a.occurred_at, a.id), after, qs.count)
+    page = build_page(rows, limit, lambda a: time_cursor("Activity", a.occurred_at, a.id), after, qs.count)
+    return await _prefetched(info, page)
 
 
 # ------------------------------------------------------------------ Tasks
@@ -201,4 +206,4 @@ async def campaign_tasks(info: Info, campaign: Campaign, status: Any, first: int
         wanted = [TaskStatus(status)] if status is not None else list(TaskStatus)
         return sum(numbers.get(c.task_key(s), 0) for s in wanted)
 
-    return build_page(rows, limit, lambda t: id_cursor("Task", t.id), after, count)
+    return await _prefetched(info, build_page(rows, limit, lambda t: id_cursor("Task", t.id), after, count))

@@ -8,6 +8,7 @@ import strawberry
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 
+from schema.execution import ExecutionContext
 from schema.masking import ErrorIdMasking
 from schema.mutation import Mutation
 from schema.query import Query
@@ -28,6 +29,8 @@ def build_schema() -> strawberry.Schema:
             lambda: ValidationCache(maxsize=1024),
             ErrorIdMasking,
         ],
+        # Rows are values, not awaitables: no asyncio task per row (schema/execution.py).
+        execution_context_class=ExecutionContext,
     )
 
 

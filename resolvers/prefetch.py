@@ -1,0 +1,135 @@
+"""Relations of a page's rows loaded up front and attached to the rows, so that their fields return plain values.
+
+A relation field that returns a dataloader future makes graphql-core gather it in an asyncio task: four tasks
+per row on a 50-row page with three relations, plus the per-task bookkeeping around them. Loaded here (one
+query per relation and level, through the same dataloaders, so the request's caches are shared and primed),
+the fields return the attached objects and graphql-core completes the whole list synchronously. A row that
+was not prefetched (reached another way) still goes through the dataloaders (`resolvers/fields.py`).
+
+Steps are read as the campaign's whole sequence (`loaders.sequence`, a handful of rows): a lead's current step
+and its timeline's steps then come from one query that is also the one `sequence` and `stats` use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from strawberry.types.nodes import FragmentSpread, InlineFragment, Selection
+
+from models import Activity, Lead, SequenceStep, Task
+from resolvers.context import Info, Loaders
+
+#: The row attribute holding {GraphQL field name: attached value}; set around Tortoise's __setattr__.
+_ATTR = "_prefetched"
+
+#: What `attached` returns for a relation that was not prefetched on that row.
+MISSING: Any = object()
+
+
+def attached(row: Any, name: str) -> Any:
+    """The value prefetched for relation `name` of `row` (None is a value), or MISSING."""
+    values = row.__dict__.get(_ATTR)
+    return MISSING if values is None else values.get(name, MISSING)
+
+
+def _attach(row: Any, name: str, value: Any) -> None:
+    values = row.__dict__.get(_ATTR)
+    if values is None:
+        values = row.__dict__[_ATTR] = {}
+    values[name] = value
+
+
+@dataclass(frozen=True, slots=True)
+class Relation:
+    """How a relation field of a model is loaded: the loader, the row's key for it, and the value picked."""
+
+    loader: Callable[[Loaders], Any]
+    key: Callable[[Any], int | None]
+    #: From what the loader returned for the key to the field's value (the default: the loaded value itself).
+    pick: Callable[[Any, Any], Any] | None = None
+
+
+def _step_of(step_id: Callable[[Any], int | None]) -> Relation:
+    """A step relation read from the campaign's sequence: None when the row has no step (or it is gone)."""
+
+    def pick(row: Any, steps: list[SequenceStep]) -> SequenceStep | None:
+        wanted = step_id(row)
+        return next((s for s in steps if s.id == wanted), None)
+
+    return Relation(lambda ls: ls.sequence, lambda row: row.campaign_id if step_id(row) is not None else None, pick)
+
+
+_CONTACT = Relation(lambda ls: ls.contact, lambda row: row.contact_id)
+_LEAD = Relation(lambda ls: ls.lead, lambda row: row.lead_id)
+
+#: The relation fields of each model, by GraphQL field name (as `SelectedField.name` spells it).
+RELATIONS: dict[type, dict[str, Relation]] = {
+    Lead: {
+        "contact": _CONTACT,
+        "campaign": Relation(lambda ls: ls.campaign, lambda row: row.campaign_id),
+        "currentStep": _step_of(lambda row: row.current_step_id),
+        "timeline": Relation(lambda ls: ls.timeline, lambda row: row.id),
+    },
+    Activity: {"lead": _LEAD, "contact": _CONTACT, "step": _step_of(lambda row: row.step_id)},
+    Task: {"lead": _LEAD, "step": _step_of(lambda row: row.step_id)},
+}
+
+
+def fields_of(selections: Iterable[Selection]) -> dict[str, list[Selection]]:
+    """Selected field name -> the sub-selections of every occurrence (aliases merged, fragments flattened)."""
+    found: dict[str, list[Selection]] = {}
+    pending = list(selections)
+    while pending:
+        sel = pending.pop()
+        if isinstance(sel, (FragmentSpread, InlineFragment)):
+            pending.extend(sel.selections)
+        else:
+            found.setdefault(sel.name, []).extend(sel.selections)
+    return found
+
+
+def connection_nodes(info: Info) -> list[Selection]:
+    """What a connection field's selection asks of each node, under `nodes` and under `edges { node }`."""
+    top = fields_of(s for field in info.selected_fields for s in field.selections)
+    return top.get("nodes", []) + fields_of(top.get("edges", [])).get("node", [])
+
+
+async def prefetch(info: Info, rows: list[Any], selections: list[Selection]) -> None:
+    """Attach to `rows` every relation that `selections` asks for, level by level (a level's loads run at once)."""
+    loaders = info.context.loaders
+    level = [(rows, selections)]
+    while level:
+        jobs = []
+        for group, sels in level:
+            relations = RELATIONS.get(type(group[0])) if group else None
+            if relations is None:
+                continue
+            for name, subselections in fields_of(sels).items():
+                relation = relations.get(name)
+                if relation is not None:
+                    keys = list({k for k in map(relation.key, group) if k is not None})
+                    jobs.append((group, name, relation, subselections, keys))
+        results = await asyncio.gather(*(job[2].loader(loaders).load_many(job[4]) for job in jobs))
+        level = []
+        for (group, name, relation, subselections, keys), values in zip(jobs, results, strict=True):
+            loaded = _attach_all(group, name, relation, dict(zip(keys, values, strict=True)))
+            if subselections and loaded:
+                level.append((loaded, subselections))
+
+
+def _attach_all(group: list[Any], name: str, relation: Relation, by_key: dict[int, Any]) -> list[Any]:
+    """Attach each row's value; the distinct objects attached (a list field's items flattened) for the next level."""
+    seen: dict[int, Any] = {}
+    for row in group:
+        key = relation.key(row)
+        value = None if key is None else by_key.get(key)
+        if relation.pick is not None and value is not None:
+            value = relation.pick(row, value)
+        _attach(row, name, value)
+        for item in value if isinstance(value, list) else (value,):
+            if item is not None:
+                seen[id(item)] = item
+    return list(seen.values())
