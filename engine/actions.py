@@ -27,6 +27,7 @@ from domain.activity import record_activity
 from domain.leads import update_lead
 from domain.tx import after_commit, transaction
 from engine import channels, placement, queue, usage
+from engine.chain import hand_on
 from engine.decide import limit_wait
 from engine.decisions import Act, Decision, Error, Wait, Withdraw, error
 from engine.snapshot import Snapshot
@@ -139,7 +140,7 @@ async def perform(snap: Snapshot, decision: Act | Withdraw, rendered: Rendered, 
             return "moved"
         if chain:
             claim = (lead.id, lead.state_version)
-            after_commit(lambda: queue.enqueue_run_steps([claim]))
+            after_commit(lambda: hand_on(claim))
     return "done" if activity_id is not None else "finished-redelivery"
 
 
@@ -169,7 +170,7 @@ async def apply_simple(snap: Snapshot, decision: Decision, now: datetime) -> str
             await _record_error(lead, decision, now)
         if chain:
             claim = (lead.id, lead.state_version)
-            after_commit(lambda: queue.enqueue_run_steps([claim]))
+            after_commit(lambda: hand_on(claim))
     return type(decision).__name__.lower()
 
 

@@ -16,7 +16,7 @@ from engine.actions import apply_simple, perform
 from engine.decide import decide
 from engine.decisions import Act, Branch, Decision, Noop, Withdraw, error
 from engine.sequence import Sequence, StepView
-from engine.snapshot import Snapshot, load
+from engine.snapshot import Snapshot, load, read_lead
 from engine.views import LeadView, Rendered
 from models import Contact, Lead
 from models.enums import CampaignStatus, LeadStatus, LeadSubstatus, StepType
@@ -38,7 +38,7 @@ MESSAGE_STEPS = {
 async def run_step(lead_id: int, version: int | None = None, now: datetime | None = None) -> str:
     """Advance one lead as far as it can go now. Returns what happened (for logs and tests)."""
     now = now or clock.now()
-    lead = await Lead.get_or_none(id=lead_id)
+    lead = await read_lead(lead_id)
     if lead is None or lead.removed_at is not None:
         return "gone"
     if lead.status not in RUNNABLE or lead.next_action_at is None or lead.next_action_at > now:

@@ -18,8 +18,17 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
     url = database_url
     if url.startswith("postgresql://"):
         url = "postgres://" + url.removeprefix("postgresql://")
+    connection: str | dict[str, Any] = url
+    if url.startswith("postgres://"):
+        from tortoise.backends.base.config_generator import expand_db_url
+
+        from models.pg import NoResetConnection
+
+        # No session reset on each release to the pool (why: models/pg.py).
+        connection = expand_db_url(url)
+        connection["credentials"]["connection_class"] = NoResetConnection
     return {
-        "connections": {"default": url},
+        "connections": {"default": connection},
         "apps": {
             "models": {
                 "models": MODEL_MODULES,
