@@ -8,6 +8,7 @@ import strawberry
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 
+from schema import direct
 from schema.execution import ExecutionContext
 from schema.masking import ErrorIdMasking
 from schema.mutation import Mutation
@@ -17,7 +18,7 @@ from schema.subscription import Subscription
 
 
 def build_schema() -> strawberry.Schema:
-    return strawberry.Schema(
+    schema = strawberry.Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -32,6 +33,9 @@ def build_schema() -> strawberry.Schema:
         # Rows are values, not awaitables: no asyncio task per row (schema/execution.py).
         execution_context_class=ExecutionContext,
     )
+    # Plain attributes and one-line sync resolvers skip Strawberry's per-call wrapper (schema/direct.py).
+    direct.install(schema)
+    return schema
 
 
 __all__ = ["build_schema"]
