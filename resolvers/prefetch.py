@@ -91,10 +91,14 @@ def fields_of(selections: Iterable[Selection]) -> dict[str, list[Selection]]:
     return found
 
 
-def connection_nodes(info: Info) -> list[Selection]:
-    """What a connection field's selection asks of each node, under `nodes` and under `edges { node }`."""
-    top = fields_of(s for field in info.selected_fields for s in field.selections)
-    return top.get("nodes", []) + fields_of(top.get("edges", [])).get("node", [])
+def connection_fields(info: Info) -> dict[str, list[Selection]]:
+    """What a connection field's selection asks for: its fields, with each one's sub-selections."""
+    return fields_of(s for field in info.selected_fields for s in field.selections)
+
+
+def connection_nodes(fields: dict[str, list[Selection]]) -> list[Selection]:
+    """What a connection's selection asks of each node, under `nodes` and under `edges { node }`."""
+    return fields.get("nodes", []) + fields_of(fields.get("edges", [])).get("node", [])
 
 
 async def prefetch(info: Info, rows: list[Any], selections: list[Selection]) -> None:
