@@ -46,6 +46,11 @@ CONVERSATION_STEPS = {StepType.LINKEDIN_MESSAGE, StepType.LINKEDIN_INMAIL, StepT
 LINKEDIN_STEPS = {t for t, kind in ACTION_KIND.items() if t.name.startswith("LINKEDIN_")}
 
 
+def needs_usage(step: StepView) -> bool:
+    """Whether deciding `step` may read the sender's usage (`_run_step` reads it for these types only)."""
+    return step.type in DAILY_ALLOWANCE or step.type in CONVERSATION_STEPS
+
+
 # --------------------------------------------------------------------------------------- decide
 
 

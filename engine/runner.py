@@ -13,7 +13,7 @@ from datetime import datetime
 from domain import templates
 from engine import clock
 from engine.actions import apply_simple, perform
-from engine.decide import decide
+from engine.decide import decide, needs_usage
 from engine.decisions import Act, Branch, Decision, Noop, Withdraw, error
 from engine.sequence import Sequence, StepView
 from engine.snapshot import Snapshot, load, read_lead
@@ -38,15 +38,16 @@ MESSAGE_STEPS = {
 async def run_step(lead_id: int, version: int | None = None, now: datetime | None = None) -> str:
     """Advance one lead as far as it can go now. Returns what happened (for logs and tests)."""
     now = now or clock.now()
-    lead = await read_lead(lead_id)
-    if lead is None or lead.removed_at is not None:
+    joined = await read_lead(lead_id)
+    if joined is None or joined.lead.removed_at is not None:
         return "gone"
+    lead = joined.lead
     if lead.status not in RUNNABLE or lead.next_action_at is None or lead.next_action_at > now:
         await _release_claim(lead)
         return "not-due"
     if version is not None and lead.state_version != version and _claimed(lead, now):
         return "stale"  # the lead moved on and a newer claim holds it: that message will do the work
-    snap = await load(lead, now)
+    snap = await load(joined, now)
     if snap is None or snap.campaign.status != CampaignStatus.ACTIVE:
         await _release_claim(lead)
         return "campaign-not-active"
@@ -79,6 +80,8 @@ async def _resolve(snap: Snapshot, now: datetime) -> tuple[Decision, Rendered]:
     for _ in range(MAX_HOPS):
         step = step_at(view, snap.sequence)
         rendered = await render(step, snap.contact) if step is not None else Rendered()
+        if step is not None and needs_usage(step):
+            await snap.with_usage(now)
         decision = decide(view, snap.sequence, snap.identity_view, now, rendered)
         if not isinstance(decision, Branch):
             return decision, rendered

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from engine import hours, rows, usage
 from engine.sequence import Sequence, StepView
@@ -20,9 +19,18 @@ class Snapshot:
     identity: Identity | None
     sequence: Sequence
     identity_view: IdentityView | None
+    usage_loaded: bool = False
 
     def lead_view(self) -> LeadView:
         return lead_view(self.lead, self.contact)
+
+    async def with_usage(self, now: datetime) -> None:
+        """Read the sender's usage, once. Only steps that a cap concerns need it (decide.needs_usage): the
+        others skip a query."""
+        if self.usage_loaded or self.identity is None:
+            return
+        self.identity_view = await identity_view(self.identity, now)
+        self.usage_loaded = True
 
 
 def lead_view(lead: Lead, contact: Contact) -> LeadView:
@@ -45,13 +53,16 @@ def working_hours(identity: Identity) -> hours.WorkingHours:
     return hours.WorkingHours(identity.timezone, identity.work_days, identity.work_start, identity.work_end)
 
 
-async def identity_view(identity: Identity, now: datetime) -> IdentityView:
+async def identity_view(identity: Identity, now: datetime, *, with_usage: bool = True) -> IdentityView:
+    """What decide knows of the sender. Without usage, `usage` is empty: only for steps that no cap concerns."""
     work = working_hours(identity)
-    try:
-        zone = work.zone()
-        used = await usage.usage_of(identity.id, [hours.day_period(now, zone), hours.month_period(now, zone)])
-    except hours.InvalidWorkingHours:
-        used = {}  # decide reports the misconfiguration
+    used: dict[tuple[str, str], int] = {}
+    if with_usage:
+        try:
+            zone = work.zone()
+            used = await usage.usage_of(identity.id, [hours.day_period(now, zone), hours.month_period(now, zone)])
+        except hours.InvalidWorkingHours:
+            pass  # decide reports the misconfiguration
     return IdentityView(
         linkedin_url=identity.linkedin_url,
         linkedin_connected=identity.linkedin_connected,
@@ -72,41 +83,45 @@ async def load_sequence(campaign: Campaign) -> Sequence:
     return Sequence([StepView.from_model(s) for s in steps], campaign.time_scale or 1.0)
 
 
-async def read_lead(lead_id: int) -> Lead | None:
-    """The lead with its contact, campaign and the campaign's identity: one query (a join), not four.
+#: Sequences this process built, by campaign: (steps digest, time_scale, Sequence). A Sequence is immutable.
+#: What invalidates an entry: any change to the campaign's stored steps (stepUpdates on a launched campaign,
+#: edits of a draft) changes the digest that the lead's own query computes (rows.read_lead), so the next
+#: step after the commit rebuilds it; a time_scale change misses too. No digest (SQLite): never cached.
+_sequences: dict[int, tuple[str, float, Sequence]] = {}
+_SEQUENCES_MAX = 1024
 
-    The related rows are kept where Tortoise's select_related keeps them (`_contact`...), for `load`. Read
-    outside any transaction, like the separate reads were: everything is applied by compare-and-set.
+
+async def _sequence(campaign: Campaign, digest: str | None) -> Sequence:
+    scale = campaign.time_scale or 1.0
+    cached = _sequences.get(campaign.id)
+    if digest is not None and cached is not None and cached[0] == digest and cached[1] == scale:
+        return cached[2]
+    sequence = await load_sequence(campaign)
+    if digest is not None:
+        if len(_sequences) >= _SEQUENCES_MAX:
+            _sequences.clear()  # bounded: a worker serving many campaigns rebuilds, never grows without end
+        _sequences[campaign.id] = (digest, scale, sequence)
+    return sequence
+
+
+async def read_lead(lead_id: int) -> rows.Joined | None:
+    """The lead with its contact, campaign, the campaign's identity and steps digest: one query, not four.
+
+    Read outside any transaction, like the separate reads were: everything is applied by compare-and-set.
     """
-    found = await rows.read_lead(lead_id)
-    if found is None:
-        return None
-    lead, contact, campaign, identity = found
-    if contact is not None:
-        lead.__dict__["_contact"] = contact
-    if campaign is not None:
-        lead.__dict__["_campaign"] = campaign
-        if identity is not None:
-            campaign.__dict__["_identity"] = identity
-    return lead
+    return await rows.read_lead(lead_id)
 
 
-def _loaded(row: Lead | Campaign, relation: str) -> Any:
-    """A relation `read_lead` joined (Tortoise keeps it as `_<name>`); None when it was not joined."""
-    return row.__dict__.get(f"_{relation}")
-
-
-async def load(lead: Lead, now: datetime) -> Snapshot | None:
-    campaign = _loaded(lead, "campaign")
-    if campaign is None:
-        campaign = await Campaign.get_or_none(id=lead.campaign_id)
-    contact = _loaded(lead, "contact")
-    if contact is None:
-        contact = await Contact.get_or_none(id=lead.contact_id)
+async def load(joined: rows.Joined, now: datetime) -> Snapshot | None:
+    """The Snapshot of a lead read by `read_lead`. Usage is left out (see `Snapshot.with_usage`)."""
+    lead = joined.lead
+    campaign = joined.campaign or await Campaign.get_or_none(id=lead.campaign_id)
+    contact = joined.contact or await Contact.get_or_none(id=lead.contact_id)
     if campaign is None or contact is None:
         return None
-    identity = _loaded(campaign, "identity") if campaign.identity_id else None
+    identity = joined.identity
     if identity is None and campaign.identity_id:
         identity = await Identity.get_or_none(id=campaign.identity_id)
-    view = await identity_view(identity, now) if identity is not None else None
-    return Snapshot(lead, contact, campaign, identity, await load_sequence(campaign), view)
+    view = await identity_view(identity, now, with_usage=False) if identity is not None else None
+    sequence = await _sequence(campaign, joined.steps_digest if joined.campaign is not None else None)
+    return Snapshot(lead, contact, campaign, identity, sequence, view)
