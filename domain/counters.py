@@ -102,6 +102,23 @@ def merge(deltas: Iterable[Mapping[str, int]]) -> dict[str, int]:
     return {k: v for k, v in total.items() if v}
 
 
+def upsert_rows(campaign_id: int, delta: Mapping[str, int], shard: int | None) -> list[tuple[Any, ...]]:
+    """(campaign_id, shard, key, change, updated_at) rows for a non-empty delta, plus one change counted.
+
+    Sorted by key: two transactions upserting the same rows lock them in the same order (no deadlock).
+    """
+    shard = random.randrange(SHARDS) if shard is None else shard % SHARDS
+    now = datetime.now(UTC)
+    return [(campaign_id, shard, key, change, now) for key, change in sorted({**delta, CHANGES: 1}.items())]
+
+
+#: The upsert's conflict clause, shared by `apply` and the lead CAS of domain/leads.py.
+ON_CONFLICT_ADD = (
+    " ON CONFLICT (campaign_id, shard, key) DO UPDATE SET"
+    " value = campaign_counter.value + excluded.value, updated_at = excluded.updated_at"
+)
+
+
 async def apply(
     campaign_id: int,
     delta: Mapping[str, int],
@@ -117,21 +134,16 @@ async def apply(
     if not delta:
         return False
     conn = db(connection)
-    shard = random.randrange(SHARDS) if shard is None else shard % SHARDS
-    now = datetime.now(UTC)
-    # Sorted keys: two transactions upserting the same rows lock them in the same order (no deadlock).
-    rows = sorted({**delta, CHANGES: 1}.items())
     values: list[Any] = []
     tuples = []
-    for key, change in rows:
+    for row in upsert_rows(campaign_id, delta, shard):
         marks = placeholders(conn, 5, start=len(values) + 1)
         tuples.append(f"({', '.join(marks)})")
-        values += [campaign_id, shard, key, change, now]
+        values += row
     sql = (
         "INSERT INTO campaign_counter (campaign_id, shard, key, value, updated_at) VALUES "
         + ", ".join(tuples)
-        + " ON CONFLICT (campaign_id, shard, key) DO UPDATE SET"
-        " value = campaign_counter.value + excluded.value, updated_at = excluded.updated_at"
+        + ON_CONFLICT_ADD
     )
     await execute(conn, sql, values)
     return True

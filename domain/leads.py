@@ -11,11 +11,12 @@ Call these inside `domain.tx.transaction()`. Lock order, to stay deadlock-free o
 
 from __future__ import annotations
 
+from collections import ChainMap
 from collections.abc import Iterable
 from typing import Any
 
 from domain import counters
-from domain.sql import db, execute, placeholders
+from domain.sql import db, execute, fetch, is_postgres, placeholders
 from live import events
 from models import Lead
 
@@ -24,38 +25,81 @@ async def update_lead(lead: Lead, **changes: Any) -> bool:
     """CAS-update one lead from the state it was read in; keep its campaign's counters exact."""
     before = counters.lead_keys(lead)
     expected_version = lead.state_version
-    rows = await _cas_update(lead.id, expected_version, changes)
-    if rows == 0:
+    # The keys the lead will count under if the CAS wins (lead_keys reads a mapping: changes over the row).
+    delta = counters.lead_delta(before, counters.lead_keys(ChainMap(changes, lead.__dict__)))
+    conn = db()
+    if delta and is_postgres(conn) and _plain(changes):
+        won = await _cas_update_counted(conn, lead, expected_version, changes, delta)
+    else:
+        won = await _cas_update(lead.id, expected_version, changes) > 0
+        if won and delta:
+            await counters.apply(lead.campaign_id, delta, shard=lead.id)
+    if not won:
         return False
     for name, value in changes.items():
         setattr(lead, name, value)
     lead.state_version = expected_version + 1
-    delta = counters.lead_delta(before, counters.lead_keys(lead))
-    if await counters.apply(lead.campaign_id, delta, shard=lead.id):
+    if delta:
         events.stats_changed(lead.workspace_id, lead.campaign_id)
     return True
 
 
+def _plain(changes: dict[str, Any]) -> bool:
+    """Only stored columns (not a relation object, not the primary key): the plain-SQL CAS can write them."""
+    columns, fields = Lead._meta.fields_db_projection, Lead._meta.fields_map
+    return all(name in columns and not fields[name].pk for name in changes)
+
+
+def _set_clause(changes: dict[str, Any], marks: list[str]) -> tuple[str, list[Any]]:
+    """`"col" = $n, ...` with values converted as Tortoise's UpdateQuery does (`field.to_db_value(v, None)`)."""
+    columns, fields = Lead._meta.fields_db_projection, Lead._meta.fields_map
+    sets = ", ".join(f'"{columns[name]}" = {mark}' for name, mark in zip(changes, marks, strict=False))
+    return sets, [fields[name].to_db_value(value, None) for name, value in changes.items()]
+
+
 async def _cas_update(lead_id: int, expected_version: int, changes: dict[str, Any]) -> int:
-    """UPDATE lead SET ... WHERE id AND state_version, as plain SQL with the values converted the way
-    Tortoise's UpdateQuery converts them (`field.to_db_value(value, None)`). The query builder cost more CPU
-    than the statement on the engine's path, where this runs for every step."""
-    fields = Lead._meta.fields_map
-    columns = Lead._meta.fields_db_projection
-    if any(name not in columns or fields[name].pk for name in changes):  # a relation object, or a typo: the ORM
+    """UPDATE lead SET ... WHERE id AND state_version, as plain SQL: the query builder cost more CPU than the
+    statement on the engine's path, where this runs for every step. Returns the rows changed (0 or 1)."""
+    if not _plain(changes):
         return await Lead.filter(id=lead_id, state_version=expected_version).update(
             **changes, state_version=expected_version + 1
         )
     conn = db()
     marks = placeholders(conn, len(changes) + 3)
-    sets = [f'"{columns[name]}" = {mark}' for name, mark in zip(changes, marks, strict=False)]
+    sets, values = _set_clause(changes, marks)
     a, b, c = marks[-3:]
-    values = [fields[name].to_db_value(value, None) for name, value in changes.items()]
     return await execute(
         conn,
-        f"UPDATE lead SET {', '.join(sets)}, state_version = {a} WHERE id = {b} AND state_version = {c}",
+        f"UPDATE lead SET {sets}, state_version = {a} WHERE id = {b} AND state_version = {c}",
         [*values, expected_version + 1, lead_id, expected_version],
     )
+
+
+async def _cas_update_counted(
+    conn: Any, lead: Lead, expected_version: int, changes: dict[str, Any], delta: dict[str, int]
+) -> bool:
+    """PostgreSQL: the CAS and its counter upsert in one statement (one round trip instead of two).
+
+    The counter rows are inserted from the UPDATE's output, so they are written only if the CAS won, and
+    only after the lead row is locked: the lock order lead -> counters holds (keys sorted, as in `apply`).
+    """
+    marks = placeholders(conn, len(changes) + 3)
+    sets, values = _set_clause(changes, marks)
+    a, b, c = marks[-3:]
+    values += [expected_version + 1, lead.id, expected_version]
+    tuples = []
+    for row in counters.upsert_rows(lead.campaign_id, delta, lead.id):
+        m = placeholders(conn, 5, start=len(values) + 1)
+        tuples.append(f"({m[0]}::bigint, {m[1]}::int, {m[2]}::text, {m[3]}::bigint, {m[4]}::timestamptz)")
+        values += row
+    sql = (
+        f"WITH u AS (UPDATE lead SET {sets}, state_version = {a} WHERE id = {b} AND state_version = {c}"
+        " RETURNING id)"
+        " INSERT INTO campaign_counter (campaign_id, shard, key, value, updated_at)"
+        f" SELECT v.campaign_id, v.shard, v.key, v.value, v.updated_at FROM u, (VALUES {', '.join(tuples)})"
+        " AS v(campaign_id, shard, key, value, updated_at) ORDER BY v.key" + counters.ON_CONFLICT_ADD + " RETURNING 1"
+    )
+    return bool(await fetch(conn, sql, values))
 
 
 async def count_leads(
