@@ -44,6 +44,12 @@ async def update_lead(lead: Lead, **changes: Any) -> bool:
     return True
 
 
+def one_statement(changes: dict[str, Any]) -> bool:
+    """Whether `update_lead(lead, **changes)` writes with one statement (lead and counters together): then a
+    caller whose only write it is may skip the transaction (domain.tx.one_statement)."""
+    return is_postgres(db()) and _plain(changes)
+
+
 def _plain(changes: dict[str, Any]) -> bool:
     """Only stored columns (not a relation object, not the primary key): the plain-SQL CAS can write them."""
     columns, fields = Lead._meta.fields_db_projection, Lead._meta.fields_map

@@ -42,6 +42,26 @@ async def transaction() -> AsyncIterator[BaseDBAsyncClient]:
         await _run(effect)
 
 
+@asynccontextmanager
+async def one_statement() -> AsyncIterator[None]:
+    """For a block whose only write is ONE statement, run outside a transaction: a single statement commits
+    atomically by itself (autocommit), so BEGIN and COMMIT would be two round trips for nothing. Effects
+    registered with `after_commit` run when the block ends without error, i.e. after that statement
+    committed; an error drops them, as a rollback does. Inside a transaction, it simply belongs to it.
+    """
+    if _pending.get() is not None:
+        yield
+        return
+    effects: list[Effect] = []
+    token = _pending.set(effects)
+    try:
+        yield
+    finally:
+        _pending.reset(token)
+    for effect in effects:
+        await _run(effect)
+
+
 def after_commit(effect: Effect) -> None:
     effects = _pending.get()
     if effects is None:

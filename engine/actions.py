@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from typing import Any
 
-from domain import counters
+from domain import counters, leads
 from domain.activity import record_activity
 from domain.leads import update_lead
-from domain.tx import after_commit, transaction
+from domain.tx import after_commit, one_statement, transaction
 from engine import channels, placement, queue, usage
 from engine.chain import hand_on
 from engine.decide import limit_wait
@@ -70,7 +71,7 @@ def _detail(kind: ActivityKind, step: Any, rendered: Rendered) -> str | None:
 
 
 async def perform(snap: Snapshot, decision: Act | Withdraw, rendered: Rendered, now: datetime) -> str:
-    lead, step, sequence = snap.lead, decision.step, snap.sequence
+    lead, step = snap.lead, decision.step
     withdraw = isinstance(decision, Withdraw)
     kind = ActivityKind.INVITATION_WITHDRAWN if withdraw else decision.kind
     key = action_key(lead, step.id, ":withdraw" if withdraw else "")
@@ -120,28 +121,40 @@ async def perform(snap: Snapshot, decision: Act | Withdraw, rendered: Rendered, 
         failure = await _send(provider, outbound)
 
     # 3. Advance, or undo the claim if the provider failed for good.
+    if failure is None:
+        return await _advance(snap, step, kind, key, activity_id is not None, now)
+    assert activity_id is not None
     async with transaction():
-        if failure is not None:
-            assert activity_id is not None
-            # Lead first, then usage: the lock order of step 1, so the two never deadlock.
-            problem = error(step, LeadSubstatus.SYSTEM_ERROR, failure)
-            if await update_lead(lead, **placement.error(lead, problem, now)):
-                await _record_error(lead, problem, now)
-            # Taken back even if the lead moved meanwhile (paused): a later run sends under the same key.
-            await Activity.filter(id=activity_id).delete()
-            if isinstance(decision, Act):
-                await _release(snap, decision)
-            return "failed"
-        changes = placement.after_action(lead, sequence, step, kind, now)
-        if kind == ActivityKind.TASK_CREATED and await _task_done(key):
-            changes |= placement.move_to(lead, sequence, sequence.successor(step), now)
-        chain = _chain(changes, now)
+        # Lead first, then usage: the lock order of step 1, so the two never deadlock.
+        problem = error(step, LeadSubstatus.SYSTEM_ERROR, failure)
+        if await update_lead(lead, **placement.error(lead, problem, now)):
+            await _record_error(lead, problem, now)
+        # Taken back even if the lead moved meanwhile (paused): a later run sends under the same key.
+        await Activity.filter(id=activity_id).delete()
+        if isinstance(decision, Act):
+            await _release(snap, decision)
+    return "failed"
+
+
+async def _advance(snap: Snapshot, step: Any, kind: ActivityKind, key: str, inserted: bool, now: datetime) -> str:
+    """Step 3 after a send (or a redelivery): the lead moves on by compare-and-set, with its counters."""
+    lead, sequence = snap.lead, snap.sequence
+    changes = placement.after_action(lead, sequence, step, kind, now)
+    if kind == ActivityKind.TASK_CREATED and await _task_done(key):
+        changes |= placement.move_to(lead, sequence, sequence.successor(step), now)
+    chain = _chain(changes, now)
+    async with _write_scope(changes):
         if not await update_lead(lead, **changes):
             return "moved"
         if chain:
             claim = (lead.id, lead.state_version)
             after_commit(lambda: hand_on(claim))
-    return "done" if activity_id is not None else "finished-redelivery"
+    return "done" if inserted else "finished-redelivery"
+
+
+def _write_scope(changes: dict[str, Any]) -> AbstractAsyncContextManager[Any]:
+    """A transaction, unless the lead's CAS is the only write and one statement (PostgreSQL): then none."""
+    return one_statement() if leads.one_statement(changes) else transaction()
 
 
 def _chain(changes: dict[str, Any], now: datetime) -> bool:
@@ -156,14 +169,15 @@ def _chain(changes: dict[str, Any], now: datetime) -> bool:
 async def apply_simple(snap: Snapshot, decision: Decision, now: datetime) -> str:
     """Apply a decision that sends nothing: a wait, the end, or an error."""
     lead = snap.lead
-    async with transaction():
-        if isinstance(decision, Wait):
-            changes = placement.wait(lead, decision, now)
-        elif isinstance(decision, Error):
-            changes = placement.error(lead, decision, now)
-        else:
-            changes = placement.finish(lead, decision.substatus, now)  # type: ignore[union-attr]
-        chain = _chain(changes, now)
+    if isinstance(decision, Wait):
+        changes = placement.wait(lead, decision, now)
+    elif isinstance(decision, Error):
+        changes = placement.error(lead, decision, now)
+    else:
+        changes = placement.finish(lead, decision.substatus, now)  # type: ignore[union-attr]
+    chain = _chain(changes, now)
+    # An error also records an activity: two writes, one transaction.
+    async with transaction() if isinstance(decision, Error) else _write_scope(changes):
         if not await update_lead(lead, **changes):
             return "moved"
         if isinstance(decision, Error):
