@@ -137,7 +137,7 @@ def rows(results: dict[str, Any]) -> list[Row]:
     for n, r in (g("live_bare") or {}).items():
         row = _reference(f"Bare broadcast, {n} clients", r, "p99_ms", "ms p99")
         if _ok(r):
-            row["note"] = f"p50 {r['p50_ms']} ms, {r['kb_per_subscriber']} KB/client (deflate)"
+            row["note"] = f"p50 {r['p50_ms']} ms, {r['kb_per_subscriber']} KB/client (clients offer deflate)"
         out.append(row)
     nd = g("live_bare_no_deflate")
     if nd:
@@ -295,7 +295,7 @@ def rows(results: dict[str, Any]) -> list[Row]:
                         "KB",
                         goal="< 30 KB",
                         verdict="pass" if kb < 30 else "FAIL",
-                        note=f"bare broadcast {bare.get(n, {}).get('kb_per_subscriber')} KB (deflate)",
+                        note=f"bare broadcast {bare.get(n, {}).get('kb_per_subscriber')} KB (clients offer deflate)",
                         score=30 / kb if kb > 0 else None,
                     )
                 )
