@@ -29,6 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from domain.counters import CHANGES, lead_keys, task_key
+from models.lead import LEAD_FLAGS
 from models.workspace import hash_api_key, new_api_key
 
 #: The leads whose side panel the benchmark opens: each gets exactly PANEL_TIMELINE activities.
@@ -140,19 +141,7 @@ ERROR_TEXT = {
     "SYSTEM_ERROR": ("Unexpected error while sending.", "Retry the lead."),
     "LEAD_NOT_SCRAPED": ("The contact has no LinkedIn URL.", "Add the contact's LinkedIn URL, then retry."),
 }
-FLAGS = (
-    "contacted",
-    "replied",
-    "li_engaged",
-    "li_invited",
-    "li_accepted",
-    "li_contacted",
-    "li_replied",
-    "em_sent",
-    "em_clicked",
-    "em_replied",
-    "em_bounced",
-)
+FLAGS = LEAD_FLAGS
 # Activity kinds by the step that produced them, and inbound ones (no step).
 KIND_BY_STEP = {
     1: "PROFILE_VISITED",

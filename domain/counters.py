@@ -16,7 +16,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from domain.sql import db, execute, fetch, placeholders
-from models import Lead
+from models import LEAD_FLAGS, Lead
 from models.enums import LeadStatus, TaskStatus
 
 SHARDS = 8
@@ -27,19 +27,8 @@ STARTED = "started"
 POSITIVE = "positive"
 LI_POSITIVE = "li_positive"
 EM_POSITIVE = "em_positive"
-FLAG_KEYS = (
-    "contacted",
-    "replied",
-    "li_engaged",
-    "li_invited",
-    "li_accepted",
-    "li_contacted",
-    "li_replied",
-    "em_sent",
-    "em_clicked",
-    "em_replied",
-    "em_bounced",
-)
+#: Each per-lead fact the Overview counts is also a counter key of the same name.
+FLAG_KEYS = LEAD_FLAGS
 
 
 def status_key(status: LeadStatus | str) -> str:
