@@ -339,53 +339,26 @@ async def _demo_history(leads: list[Lead], steps: dict[str, SequenceStep], now: 
         if lead.started_at is None:
             continue
         at = lead.started_at
-        if lead.li_engaged:
-            await record_activity(
-                lead, ActivityKind.PROFILE_VISITED, channel=Channel.LINKEDIN, step_id=steps["visit"].id, occurred_at=at
-            )
-        if lead.li_invited:
-            await record_activity(
-                lead,
-                ActivityKind.INVITATION_SENT,
-                channel=Channel.LINKEDIN,
-                step_id=steps["invite"].id,
-                occurred_at=at + timedelta(minutes=1),
-                detail=f"Note: Hi {lead.contact.first_name}, I enjoy what {lead.contact.company} is doing."
-                " Happy to connect!",
-            )
-        if lead.li_accepted:
-            await record_activity(
-                lead,
-                ActivityKind.INVITATION_ACCEPTED,
-                channel=Channel.LINKEDIN,
-                step_id=steps["invite"].id,
-                occurred_at=at + timedelta(minutes=2),
-            )
-        if lead.li_contacted:
-            await record_activity(
-                lead,
-                ActivityKind.LINKEDIN_MESSAGE_SENT,
-                channel=Channel.LINKEDIN,
-                step_id=steps["message"].id,
-                occurred_at=at + timedelta(minutes=3),
-            )
-        if lead.em_sent:
-            await record_activity(
-                lead,
-                ActivityKind.EMAIL_SENT,
-                channel=Channel.EMAIL,
-                step_id=steps["follow_up"].id,
-                occurred_at=at + timedelta(minutes=4),
-                detail="Following up",
-            )
-        if lead.em_bounced:
-            await record_activity(
-                lead,
-                ActivityKind.EMAIL_BOUNCED,
-                channel=Channel.EMAIL,
-                step_id=steps["follow_up"].id,
-                occurred_at=at + timedelta(minutes=5),
-            )
+        note = f"Note: Hi {lead.contact.first_name}, I enjoy what {lead.contact.company} is doing. Happy to connect!"
+        # (flag that implies it, kind, channel, step, minutes after the start, detail)
+        implied = [
+            (lead.li_engaged, ActivityKind.PROFILE_VISITED, Channel.LINKEDIN, "visit", 0, None),
+            (lead.li_invited, ActivityKind.INVITATION_SENT, Channel.LINKEDIN, "invite", 1, note),
+            (lead.li_accepted, ActivityKind.INVITATION_ACCEPTED, Channel.LINKEDIN, "invite", 2, None),
+            (lead.li_contacted, ActivityKind.LINKEDIN_MESSAGE_SENT, Channel.LINKEDIN, "message", 3, None),
+            (lead.em_sent, ActivityKind.EMAIL_SENT, Channel.EMAIL, "follow_up", 4, "Following up"),
+            (lead.em_bounced, ActivityKind.EMAIL_BOUNCED, Channel.EMAIL, "follow_up", 5, None),
+        ]
+        for happened, kind, channel, step, minutes, detail in implied:
+            if happened:
+                await record_activity(
+                    lead,
+                    kind,
+                    channel=channel,
+                    step_id=steps[step].id,
+                    occurred_at=at + timedelta(minutes=minutes),
+                    detail=detail,
+                )
         if lead.replied:
             await record_activity(
                 lead,
