@@ -209,6 +209,14 @@ def get_bus() -> Bus:
     return _bus
 
 
+async def close_bus() -> None:
+    """Send what is still queued and close this process's bus, if it made one (a worker shutting down)."""
+    global _bus
+    if _bus is not None:
+        bus, _bus = _bus, None
+        await bus.stop()
+
+
 def set_bus(bus: Bus | None) -> None:
     global _bus
     _bus = bus

@@ -41,10 +41,13 @@ class Database(Middleware):
         loop_thread.run_coroutine(init_db(self.settings.database_url))
 
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        from live.bus import close_bus
         from models.db import close_db
 
         loop_thread = get_event_loop_thread()
         if loop_thread is not None:
+            # The live events of the last steps are queued for a pipelined send: flush them before exit.
+            loop_thread.run_coroutine(close_bus())
             loop_thread.run_coroutine(close_db())
 
 
