@@ -29,6 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from domain.counters import CHANGES, lead_keys, task_key
+from engine.problems import PROBLEMS
 from models.lead import LEAD_FLAGS
 from models.workspace import hash_api_key, new_api_key
 
@@ -135,12 +136,7 @@ PROFILES: list[tuple[float, str, str | None, int | None, tuple[str, ...]]] = [
         ("li_engaged", "li_invited", "contacted", "em_sent", "em_clicked", "replied", "em_replied"),
     ),
 ]
-ERROR_TEXT = {
-    "MISSING_CONTACT_EMAIL": ("The contact has no email address.", "Enrich the contact's email, then retry the lead."),
-    "LINKEDIN_DISCONNECTED": ("The identity's LinkedIn account is disconnected.", "Reconnect LinkedIn, then retry."),
-    "SYSTEM_ERROR": ("Unexpected error while sending.", "Retry the lead."),
-    "LEAD_NOT_SCRAPED": ("The contact has no LinkedIn URL.", "Add the contact's LinkedIn URL, then retry."),
-}
+ERROR_TEXT = {substatus.value: text for substatus, text in PROBLEMS.items()}
 FLAGS = LEAD_FLAGS
 # Activity kinds by the step that produced them, and inbound ones (no step).
 KIND_BY_STEP = {

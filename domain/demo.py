@@ -18,6 +18,7 @@ from domain.auth import create_api_key
 from domain.counters import task_key
 from domain.leads import apply_bulk_delta, count_leads
 from domain.tx import transaction
+from engine.problems import PROBLEMS
 from models import Activity, ApiKey, Campaign, Contact, Identity, Lead, SequenceStep, Task, Workspace
 from models.enums import (
     ActivityKind,
@@ -282,15 +283,13 @@ async def _demo_leads(
             lead.status, lead.substatus = LeadStatus.ERROR, LeadSubstatus.MISSING_CONTACT_EMAIL
             lead.current_step = steps["follow_up"]
             lead.li_invited = True
-            lead.error_message = "The contact has no email address, so the email step cannot be sent."
-            lead.error_hint = "Enrich the contact's email (updateContact), then retry the lead."
+            lead.error_message, lead.error_hint = PROBLEMS[LeadSubstatus.MISSING_CONTACT_EMAIL]
             lead.error_at = ago
         elif kind == "error_linkedin":
             lead.status, lead.substatus = LeadStatus.ERROR, LeadSubstatus.LEAD_NOT_SCRAPED
             lead.current_step = steps["visit"]
             lead.li_engaged = False
-            lead.error_message = "The contact has no LinkedIn profile URL, so LinkedIn steps cannot run."
-            lead.error_hint = "Add the contact's LinkedIn URL (updateContact), then retry the lead."
+            lead.error_message, lead.error_hint = PROBLEMS[LeadSubstatus.LEAD_NOT_SCRAPED]
             lead.error_at = ago
         elif kind == "paused":
             lead.status, lead.substatus = LeadStatus.PAUSED, LeadSubstatus.PAUSED_MANUALLY
