@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from domain.sql import db, fetch, placeholders
 from live import events
-from models import Activity, Lead
+from models import Lead
 from models.enums import ActivityKind, Channel
 
 COLUMNS = (
@@ -69,7 +69,3 @@ async def record_activity(
     activity_id = int(rows[0]["id"])
     events.activity_recorded(lead.workspace_id, lead.campaign_id, activity_id)
     return activity_id
-
-
-async def get_activity(activity_id: int) -> Activity | None:
-    return await Activity.get_or_none(id=activity_id)

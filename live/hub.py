@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -426,15 +425,3 @@ async def stop_hub() -> None:
     if hub is not None:
         await hub.stop()
         set_hub(None)
-
-
-@contextlib.asynccontextmanager
-async def running(bus: Bus, hub: Hub | None = None) -> Any:
-    """Start a hub on a bus for the duration of a block (server lifespan, tests)."""
-    hub = hub or Hub()
-    set_hub(hub)
-    await hub.start(bus)
-    try:
-        yield hub
-    finally:
-        await stop_hub()
