@@ -4,8 +4,9 @@
         ...
         after_commit(lambda: publish(...))
 
-Effects registered inside are run in order after COMMIT, and dropped on rollback. Outside a transaction,
-`after_commit` runs the effect at once (there is nothing to wait for).
+Effects registered inside are run in order after COMMIT, and dropped on rollback. `after_commit` outside
+a transaction (or `one_statement`) is a programming error and raises: an effect must never run before the
+data it announces is committed.
 """
 
 from __future__ import annotations
@@ -25,21 +26,26 @@ _pending: contextvars.ContextVar[list[Effect] | None] = contextvars.ContextVar("
 
 
 @asynccontextmanager
-async def transaction() -> AsyncIterator[BaseDBAsyncClient]:
-    outer = _pending.get()
-    if outer is not None:  # nested: effects belong to the outermost transaction
-        async with in_transaction() as conn:
-            yield conn
-        return
+async def _effects() -> AsyncIterator[None]:
+    """Collect the block's after-commit effects; run them in order if it ends without error, else drop them."""
     effects: list[Effect] = []
     token = _pending.set(effects)
     try:
-        async with in_transaction() as conn:
-            yield conn
+        yield
     finally:
         _pending.reset(token)
     for effect in effects:
         await _run(effect)
+
+
+@asynccontextmanager
+async def transaction() -> AsyncIterator[BaseDBAsyncClient]:
+    if _pending.get() is not None:  # nested: effects belong to the outermost transaction
+        async with in_transaction() as conn:
+            yield conn
+        return
+    async with _effects(), in_transaction() as conn:
+        yield conn
 
 
 @asynccontextmanager
@@ -52,25 +58,15 @@ async def one_statement() -> AsyncIterator[None]:
     if _pending.get() is not None:
         yield
         return
-    effects: list[Effect] = []
-    token = _pending.set(effects)
-    try:
+    async with _effects():
         yield
-    finally:
-        _pending.reset(token)
-    for effect in effects:
-        await _run(effect)
 
 
 def after_commit(effect: Effect) -> None:
     effects = _pending.get()
     if effects is None:
-        raise RuntimeError("after_commit outside a transaction: use `run_effect` or open a transaction")
+        raise RuntimeError("after_commit outside a transaction: open one with `transaction()`")
     effects.append(effect)
-
-
-async def run_effect(effect: Effect) -> None:
-    await _run(effect)
 
 
 async def _run(effect: Effect) -> None:
