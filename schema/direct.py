@@ -65,6 +65,7 @@ def _attribute(name: str) -> Resolve:
         return getattr(source, name)
 
     resolve._is_default = True  # type: ignore[attr-defined]  # as Strawberry marks its own
+    resolve._attribute = name  # type: ignore[attr-defined]  # read directly by schema/fastpath.py
     return resolve
 
 
@@ -82,6 +83,8 @@ def _call(schema: strawberry.Schema, field: StrawberryField) -> Resolve:
 
             def resolve(source: Any, info: GraphQLResolveInfo) -> Any:
                 return func(source)
+
+            resolve._row_only = func  # type: ignore[attr-defined]  # called directly by schema/fastpath.py
 
         else:
 

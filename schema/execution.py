@@ -16,6 +16,8 @@ from strawberry.execution import optimized_is_awaitable
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from tortoise.models import Model
 
+from schema.fastpath import FastPathMixin
+
 #: Types that a resolver returns most often and that are never awaitable: answered without a lookup.
 _PLAIN = frozenset({type(None), bool, int, float, str, list, dict, datetime})
 
@@ -30,8 +32,9 @@ def is_awaitable(value: Any) -> bool:
     return optimized_is_awaitable(value)
 
 
-class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
-    """Strawberry's execution context with `is_awaitable` above (strawberry passes its own to `execute`)."""
+class ExecutionContext(FastPathMixin, StrawberryGraphQLCoreExecutionContext):
+    """Strawberry's execution context with `is_awaitable` above (strawberry passes its own to `execute`), and
+    the fast path for queries that succeed (schema/fastpath.py)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
