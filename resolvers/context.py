@@ -9,7 +9,7 @@ import strawberry
 from strawberry.dataloader import DataLoader
 
 from domain import counters
-from models import Activity, Campaign, Contact, Identity, Lead, SequenceStep
+from models import Activity, Campaign, Contact, Identity, Lead, SequenceStep, fastread
 from models.workspace import Workspace
 
 
@@ -17,7 +17,8 @@ def _by_id_loader(model: Any, workspace_id: int) -> DataLoader:
     """One query for every id asked for in the same tick, scoped to the workspace."""
 
     async def load(ids: list[int]) -> list[Any]:
-        rows = {row.id: row for row in await model.filter(id__in=set(ids), workspace_id=workspace_id)}
+        condition = fastread.where().among("id", set(ids)).equals("workspace_id", workspace_id)
+        rows = {row.id: row for row in await fastread.select(model, condition)}
         return [rows.get(i) for i in ids]
 
     return DataLoader(load_fn=load)
@@ -26,7 +27,7 @@ def _by_id_loader(model: Any, workspace_id: int) -> DataLoader:
 def _step_loader() -> DataLoader:
     # Steps carry no workspace: they are only reached through an already-checked campaign or lead.
     async def load(ids: list[int]) -> list[SequenceStep | None]:
-        rows = {row.id: row for row in await SequenceStep.filter(id__in=set(ids))}
+        rows = {row.id: row for row in await fastread.select(SequenceStep, fastread.where().among("id", set(ids)))}
         return [rows.get(i) for i in ids]
 
     return DataLoader(load_fn=load)
@@ -47,7 +48,8 @@ def _sequence_loader() -> DataLoader:
 
     async def load(ids: list[int]) -> list[list[SequenceStep]]:
         steps: dict[int, list[SequenceStep]] = {i: [] for i in ids}
-        for step in await SequenceStep.filter(campaign_id__in=set(ids)).order_by("campaign_id", "position"):
+        condition = fastread.where().among("campaign_id", set(ids))
+        for step in await fastread.select(SequenceStep, condition, order_by=("campaign_id", "position")):
             steps[step.campaign_id].append(step)
         return [steps[i] for i in ids]
 
@@ -59,9 +61,8 @@ def _timeline_loader(workspace_id: int) -> DataLoader:
 
     async def load(ids: list[int]) -> list[list[Activity]]:
         found: dict[int, list[Activity]] = {i: [] for i in ids}
-        rows = await Activity.filter(lead_id__in=set(ids), workspace_id=workspace_id).order_by(
-            "lead_id", "occurred_at", "id"
-        )
+        condition = fastread.where().among("lead_id", set(ids)).equals("workspace_id", workspace_id)
+        rows = await fastread.select(Activity, condition, order_by=("lead_id", "occurred_at", "id"))
         for row in rows:
             found[row.lead_id].append(row)
         return [found[i] for i in ids]

@@ -20,7 +20,7 @@ from tortoise.queryset import QuerySet
 from domain import counters as c
 from domain.ids import decode_id
 from domain.stats import CampaignStats, build_stats
-from models import Activity, Campaign, Lead, SequenceStep, Task
+from models import Activity, Campaign, Lead, SequenceStep, Task, fastread
 from models.enums import SUBSTATUS_STATUS, LeadStatus, LeadSubstatus, TaskStatus
 from resolvers.context import Info
 from resolvers.pagination import (
@@ -135,8 +135,21 @@ async def campaign_audience(info: Info, campaign: Campaign, filter: Any, first: 
             if search is not None:
                 qs = qs.filter(search)
 
-    page_qs = qs if after_id is None else qs.filter(id__gt=after_id)
-    rows = await page_qs.order_by("id").limit(limit + 1)
+    if search is None:
+        # The common case (no search): the page's query is written directly (models/fastread.py).
+        condition = (
+            fastread.where().equals("campaign_id", campaign.id).equals("workspace_id", info.context.workspace_id)
+        )
+        condition.add('"removed_at" IS NULL')
+        for column, value in (("status", status), ("substatus", substatus), ("current_step_id", step_id)):
+            if value is not None:
+                condition.equals(column, fastread.db_value(Lead, column, value))
+        if after_id is not None:
+            condition.add('"id" > {}', after_id)
+        rows = await fastread.select(Lead, condition, order_by=("id",), limit=limit + 1)
+    else:
+        page_qs = qs if after_id is None else qs.filter(id__gt=after_id)
+        rows = await page_qs.order_by("id").limit(limit + 1)
 
     key = None if search is not None else _audience_counter_key(status, substatus, step_id)
 
@@ -154,13 +167,17 @@ async def campaign_audience(info: Info, campaign: Campaign, filter: Any, first: 
 # ------------------------------------------------------------------ Activity
 
 
+#: The ID filters of the Activity log: (filter attribute, the ID's type, column).
+_ACTIVITY_ID_FILTERS = (
+    ("step_id", "SequenceStep", "step_id"),
+    ("lead_id", "Lead", "lead_id"),
+    ("contact_id", "Contact", "contact_id"),
+)
+
+
 def _activity_filter(qs: QuerySet[Activity], filter: Any) -> QuerySet[Activity] | None:
     """The filter applied; None when it names an ID that cannot match anything."""
-    for attr, type_name, column in (
-        ("step_id", "SequenceStep", "step_id"),
-        ("lead_id", "Lead", "lead_id"),
-        ("contact_id", "Contact", "contact_id"),
-    ):
+    for attr, type_name, column in _ACTIVITY_ID_FILTERS:
         value = getattr(filter, attr)
         if given(value):
             pk = decode_id(value, type_name)
@@ -178,6 +195,31 @@ def _activity_filter(qs: QuerySet[Activity], filter: Any) -> QuerySet[Activity] 
     return qs
 
 
+async def _activity_rows(
+    campaign_id: int, workspace_id: int, filter: Any, position: tuple[Any, int] | None, limit: int
+) -> list[Activity]:
+    """One page of the log, newest first: the query written directly (models/fastread.py), with the filter
+    `_activity_filter` applies (an ID that cannot match was already answered with an empty page)."""
+    condition = fastread.where().equals("campaign_id", campaign_id).equals("workspace_id", workspace_id)
+    if filter is not None:
+        for attr, type_name, column in _ACTIVITY_ID_FILTERS:
+            value = getattr(filter, attr)
+            if given(value):
+                condition.equals(column, decode_id(value, type_name))
+        if given(filter.kinds):
+            condition.among("kind", [fastread.db_value(Activity, "kind", k) for k in filter.kinds])
+        if given(filter.from_):
+            condition.add('"occurred_at" >= {}', fastread.db_value(Activity, "occurred_at", filter.from_))
+        if given(filter.to):
+            condition.add('"occurred_at" < {}', fastread.db_value(Activity, "occurred_at", filter.to))
+    if position is not None:
+        at, pk = position
+        at = fastread.db_value(Activity, "occurred_at", at)
+        # (occurred_at, id) < (at, pk), written so that the index range starts at `at` on both backends.
+        condition.add('"occurred_at" <= {} AND ("occurred_at" < {} OR "id" < {})', at, at, pk)
+    return await fastread.select(Activity, condition, order_by=("-occurred_at", "-id"), limit=limit)
+
+
 async def campaign_activity(info: Info, campaign: Campaign, filter: Any, first: int | None, after: str | None) -> Page:
     """The Activity log, newest first by (occurred_at, id)."""
     limit = check_first(first, 50)
@@ -187,12 +229,7 @@ async def campaign_activity(info: Info, campaign: Campaign, filter: Any, first: 
         qs = _activity_filter(qs, filter)
         if qs is None:
             return empty_page()
-    page_qs = qs
-    if position is not None:
-        at, pk = position
-        # (occurred_at, id) < (at, pk), written so that the index range starts at `at` on both backends.
-        page_qs = qs.filter(occurred_at__lte=at).filter(Q(occurred_at__lt=at) | Q(id__lt=pk))
-    rows = await page_qs.order_by("-occurred_at", "-id").limit(limit + 1)
+    rows = await _activity_rows(campaign.id, info.context.workspace_id, filter, position, limit + 1)
     page = build_page(rows, limit, lambda a: time_cursor("Activity", a.occurred_at, a.id), after, qs.count)
     return await _prefetched(info, page)
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from graphql import (
     GraphQLAbstractType,
@@ -41,6 +41,25 @@ from graphql.pyutils import Path, Undefined
 
 #: The field being completed and the type it belongs to: what an abstract type's `resolve_type` needs in its info.
 Origin = tuple[GraphQLField, GraphQLObjectType]
+
+
+class Step(NamedTuple):
+    """One field of a selection, as the fast path answers it on every row."""
+
+    key: str
+    name: str
+    #: None for `__typename`.
+    field_def: GraphQLField | None
+    #: A plain attribute to read (schema/direct.py), or a resolver that takes only the row, or neither.
+    attribute: str | None
+    row_only: Callable[[Any], Any] | None
+    resolve: Callable[..., Any] | None
+    details: FieldDetailsList
+    has_args: bool
+    #: The scalar's or enum's `coerce_output_value`, when the field is a (non-null) leaf.
+    leaf: Callable[[Any], Any] | None
+    non_null: bool
+
 
 #: Root fields answered by graphql-core itself (introspection): not worth a fast path.
 _META_FIELDS = frozenset({"__schema", "__type"})
@@ -111,14 +130,11 @@ class FastPathMixin:
 
     def _fields(self, parent_type: GraphQLObjectType, source: Any, path: Path | None, grouped: GroupedFieldSet) -> Any:
         results: dict[str, Any] = {}
-        is_awaitable = self.is_awaitable
-        fields = parent_type.fields
         try:
-            self._resolve_fields(parent_type, source, path, grouped, fields, results)
+            pending = self._resolve_fields(parent_type, source, path, self._plan(parent_type, grouped), results)
         except Exception:
             self._settle_pending(results.values())
             raise
-        pending = [key for key, value in results.items() if is_awaitable(value)]
         if not pending:
             return results
 
@@ -129,56 +145,101 @@ class FastPathMixin:
 
         return gathered()
 
-    def _resolve_fields(
-        self,
-        parent_type: GraphQLObjectType,
-        source: Any,
-        path: Path | None,
-        grouped: GroupedFieldSet,
-        fields: Any,
-        results: dict[str, Any],
-    ) -> None:
-        is_awaitable = self.is_awaitable
+    def _plan(self, parent_type: GraphQLObjectType, grouped: GroupedFieldSet) -> list[Step]:
+        """How to answer each field of `grouped`, worked out once per request for every row of a page.
+
+        graphql-core memoizes the grouped field set of a (type, selection) for the request, so its identity
+        is the key (the plan keeps it alive, so the identity cannot be reused).
+        """
+        plans = self.__dict__.setdefault("_fast_plans", {})
+        cached = plans.get(id(grouped))
+        if cached is not None:
+            return cached[1]
+        steps: list[Step] = []
         for key, details in grouped.items():
             node = details[0].node
             name = node.name.value
             if name == "__typename":
-                results[key] = parent_type.name
+                steps.append(Step(key, name, None, None, None, None, details, False, None, False))
                 continue
-            field_def = fields.get(name)
-            if field_def is None:
+            field_def = parent_type.fields.get(name)
+            if field_def is None or field_def.resolve is None:
                 raise Abandon(name)
             resolve = field_def.resolve
-            attribute = getattr(resolve, "_attribute", None)
-            field_path = Path(path, key, parent_type.name)
+            return_type = field_def.type
+            non_null = type(return_type) is GraphQLNonNull
+            named = return_type.of_type if non_null else return_type  # type: ignore[attr-defined]
+            leaf = named.coerce_output_value if isinstance(named, (GraphQLScalarType, GraphQLEnumType)) else None
+            steps.append(
+                Step(
+                    key,
+                    name,
+                    field_def,
+                    getattr(resolve, "_attribute", None),
+                    getattr(resolve, "_row_only", None),
+                    resolve,
+                    details,
+                    bool(field_def.args or node.arguments),
+                    leaf,
+                    non_null,
+                )
+            )
+        plans[id(grouped)] = (grouped, steps)
+        return steps
+
+    def _resolve_fields(
+        self, parent_type: GraphQLObjectType, source: Any, path: Path | None, plan: list[Step], results: dict[str, Any]
+    ) -> list[str] | None:
+        """Fill `results` with each field's value (or the awaitable completing it); the keys still awaited."""
+        is_awaitable = self.is_awaitable
+        pending: list[str] | None = None
+        for key, _name, field_def, attribute, row_only, resolve, details, has_args, leaf, non_null in plan:
+            if field_def is None:
+                results[key] = parent_type.name
+                continue
             if attribute is not None:
                 result = getattr(source, attribute)
+            elif row_only is not None:
+                result = row_only(source)
             else:
-                row_only = getattr(resolve, "_row_only", None)
-                if row_only is not None:
-                    result = row_only(source)
-                else:
-                    if resolve is None:
-                        raise Abandon(name)
-                    info = self.build_resolve_info(field_def, [d.node for d in details], parent_type, field_path)
-                    args = (
-                        get_argument_values(
-                            field_def,
-                            node,
-                            self.variable_values,
-                            details[0].fragment_variable_values,
-                            self.hide_suggestions,
-                        )
-                        if field_def.args or node.arguments
-                        else {}
+                field_path = Path(path, key, parent_type.name)
+                info = self.build_resolve_info(field_def, [d.node for d in details], parent_type, field_path)
+                args = (
+                    get_argument_values(
+                        field_def,
+                        details[0].node,
+                        self.variable_values,
+                        details[0].fragment_variable_values,
+                        self.hide_suggestions,
                     )
-                    result = resolve(source, info, **args)
+                    if has_args
+                    else {}
+                )
+                result = resolve(source, info, **args)
+            if leaf is not None and not is_awaitable(result):
+                # A scalar or an enum: completed here, the commonest case by far.
+                if result is None:
+                    if non_null:
+                        raise Abandon(key)
+                    results[key] = None
+                    continue
+                coerced = leaf(result)
+                if coerced is None or coerced is Undefined:
+                    raise Abandon(key)
+                results[key] = coerced
+                continue
+            field_path = Path(path, key, parent_type.name)
             origin = (field_def, parent_type)
             if is_awaitable(result):
                 completed: Any = self._complete_later(field_def.type, details, field_path, result, origin)
             else:
                 completed = self._complete(field_def.type, details, field_path, result, origin)
             results[key] = completed
+            if is_awaitable(completed):
+                if pending is None:
+                    pending = []
+                pending.append(key)
+        return pending
 
     # ------------------------------------------------------------ values
 
