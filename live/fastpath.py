@@ -21,6 +21,7 @@ import contextlib
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
+from json import JSONDecodeError
 from typing import Any
 
 import orjson
@@ -37,11 +38,13 @@ from graphql import (
     parse,
     validate,
 )
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
 
 from domain.errors import PublicError
 from live.hub import get_hub
-from live.mailbox import Completed, Mailbox
+from live.mailbox import EMPTY, Completed, Mailbox
 from resolvers.context import Context, Loaders
 from resolvers.subscription import authorized_campaign_id
 from schema.masking import ErrorIdMasking, is_fault
@@ -55,6 +58,8 @@ FIELDS = ("campaignStats", "campaignActivity")
 class Plan:
     """What a subscription document asks for, parsed and validated once for every subscriber that sends it."""
 
+    #: The document's text: subscribers that send the same text share this one string.
+    query: str
     document: DocumentNode
     operation_name: str | None
     field: str
@@ -105,7 +110,7 @@ def _make_plan(schema: Any, query: str, operation_name: str | None) -> Plan | No
         campaign_arg = ("variable", arg.value.name.value)
     else:
         return None
-    return Plan(document, operation_name, root.name.value, root, campaign_arg)
+    return Plan(query, document, operation_name, root.name.value, root, campaign_arg)
 
 
 _masking = ErrorIdMasking()
@@ -171,9 +176,58 @@ async def shared_render(
 
 
 class LiveTransportWSHandler(BaseGraphQLTransportWSHandler):
-    """graphql-transport-ws with our two subscriptions served from the hub's shared renders."""
+    """graphql-transport-ws with our two subscriptions served from the hub's shared renders.
+
+    A connection lives for hours and there may be thousands per process, so what it keeps while idle is
+    kept small (see `handle`, `on_request_accepted`, `run_operation`): one frame per operation, no done
+    tasks, no copy of the last message received.
+    """
+
+    def on_request_accepted(self) -> None:
+        super().on_request_accepted()
+        # Once connection_init came (the timer is cancelled) or the timer fired, the finished task would stay
+        # referenced for the socket's life, with its CancelledError and that error's traceback (~1.5 KB).
+        # A done task has nothing left for `shutdown` to cancel or await.
+        task = self.connection_init_timeout_task
+        if task is not None:
+            task.add_done_callback(self._forget_connection_init_timeout)
+
+    def _forget_connection_init_timeout(self, task: asyncio.Task[None]) -> None:
+        if self.connection_init_timeout_task is task:
+            self.connection_init_timeout_task = None
+
+    async def handle(self) -> None:
+        """Strawberry's `handle`, reading the socket itself: its `iter_json` generator keeps the last message
+        received (text and decoded) alive while waiting for the next one, i.e. the whole `subscribe` message
+        for as long as the socket is idle."""
+        self.on_request_accepted()
+        ws = self.websocket.ws  # type: ignore[attr-defined]
+        decode = self.view.decode_json
+        try:
+            while ws.application_state != WebSocketState.DISCONNECTED:
+                try:
+                    text = await ws.receive_text()
+                except KeyError:  # a binary frame: its message has "bytes", not "text"
+                    await self.handle_invalid_message("WebSocket message type must be text")
+                    return
+                except WebSocketDisconnect:
+                    return
+                try:
+                    message = decode(text)
+                except JSONDecodeError:
+                    await self.handle_invalid_message("WebSocket message must be valid JSON")
+                    return
+                del text
+                await self.handle_message(message)
+                del message
+        except WebSocketDisconnected:
+            pass
+        finally:
+            await self.shutdown()
 
     async def run_operation(self, operation: Operation) -> None:
+        """Our subscriptions: check, subscribe, send what is there, then leave it to a `Stream` (no task waits
+        between items). Other operations: Strawberry's."""
         graphql_schema = self.schema._schema  # type: ignore[attr-defined]
         plan = plan_for(graphql_schema, operation.query, operation.operation_name)
         variables = operation.variables or {}
@@ -183,64 +237,165 @@ class LiveTransportWSHandler(BaseGraphQLTransportWSHandler):
             )
             if isinstance(checked, list):  # bad variables: Strawberry reports them as it always does
                 plan = None
-            del checked  # not kept alive by this frame for the whole subscription
+            del checked
         if plan is None:
             await super().run_operation(operation)
             return
+        # The document is the plan's (one string for every subscriber that sent it), not this message's copy.
+        operation.query = plan.query
         try:
-            await self._serve(operation, plan, variables)
+            context: Context = self.context  # type: ignore[assignment]
+            kind, value = plan.campaign_arg
+            raw_id = value if kind == "literal" else variables.get(value)
+            try:
+                campaign_id = await authorized_campaign_id(context.workspace_id, raw_id)  # type: ignore[arg-type]
+            except PublicError as error:
+                # The same `error` message Strawberry sends when a subscription resolver raises before its stream.
+                formatted = GraphQLError(str(error), nodes=[plan.root], path=[plan.field]).formatted
+                await operation.send_operation_message({"id": operation.id, "type": "error", "payload": [formatted]})
+                return
+            hub = get_hub()
+            if plan.field == "campaignStats":
+                mailbox = hub.subscribe_stats(campaign_id)
+            else:
+                mailbox = await hub.subscribe_activity(campaign_id)
         except asyncio.CancelledError:
             raise
         except Exception as error:  # a fault: log it, end this operation, keep the socket
             await self.handle_task_exception(error)
             with contextlib.suppress(Exception):
                 await operation.send_operation_message({"id": operation.id, "type": "complete"})
-
-    async def _serve(self, operation: Operation, plan: Plan, variables: dict[str, Any]) -> None:
-        context: Context = self.context  # type: ignore[assignment]
-        kind, value = plan.campaign_arg
-        raw_id = value if kind == "literal" else variables.get(value)
-        try:
-            campaign_id = await authorized_campaign_id(context.workspace_id, raw_id)  # type: ignore[arg-type]
-        except PublicError as error:
-            # The same `error` message Strawberry sends when a subscription resolver raises before its stream.
-            formatted = GraphQLError(str(error), nodes=[plan.root], path=[plan.field]).formatted
-            await operation.send_operation_message({"id": operation.id, "type": "error", "payload": [formatted]})
             return
-        hub = get_hub()
-        if plan.field == "campaignStats":
-            mailbox = hub.subscribe_stats(campaign_id)
-        else:
-            mailbox = await hub.subscribe_activity(campaign_id)
-        try:
-            await self._pump(operation, plan, variables, mailbox)
-        finally:
-            hub.unsubscribe(mailbox)
+        stream = Stream(self, operation, plan, variables, mailbox)
+        # From here the stream stands in for the operation's task (Strawberry cancels `operation.task` when the
+        # client completes the operation or the socket closes): this task is its first sender.
+        stream.task = asyncio.current_task()
+        operation.task = stream  # type: ignore[assignment]
+        mailbox.notify = stream.wake
+        if operation.completed or self.operations.get(operation.id) is not operation:  # ended meanwhile
+            stream.cancel()
+            return
+        await stream.drain()
 
-    async def _pump(self, operation: Operation, plan: Plan, variables: dict[str, Any], mailbox: Mailbox) -> None:
-        graphql_schema = self.schema._schema  # type: ignore[attr-defined]
-        workspace = self.context.workspace  # type: ignore[attr-defined]
-        prefix = '{"id":' + orjson.dumps(operation.id).decode() + ',"type":"next","payload":'
-        send = self.websocket.ws.send_text  # type: ignore[attr-defined]
-        key = render_key(plan, variables)
-        while True:
-            try:
-                item = await mailbox.get()
-            except Completed:
+
+async def _nothing() -> None:
+    return None
+
+
+class Stream:
+    """One served subscription between two items: no task, no frame, just this and its mailbox.
+
+    The hub puts an item in the mailbox, which calls `wake`; that starts a task which sends every waiting
+    item in order and ends when the mailbox is empty. At most one such task runs per stream, so messages
+    keep their order. Strawberry's handler holds this as `operation.task`: `cancel` (the client completed
+    the operation, or the socket closed) ends the subscription, and awaiting it waits for a send in flight.
+    """
+
+    __slots__ = ("handler", "key", "mailbox", "operation", "plan", "prefix", "task", "variables")
+
+    def __init__(
+        self,
+        handler: LiveTransportWSHandler,
+        operation: Operation,
+        plan: Plan,
+        variables: dict[str, Any],
+        mailbox: Mailbox,
+    ) -> None:
+        self.handler = handler
+        self.operation = operation
+        self.plan = plan
+        self.variables = variables
+        self.mailbox = mailbox
+        self.key = render_key(plan, variables)
+        self.prefix = _next_prefix(operation.id)
+        #: The task sending right now, if any.
+        self.task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        if self.task is None:
+            self.task = asyncio.get_running_loop().create_task(self.drain())
+
+    def cancel(self, msg: Any = None) -> bool:
+        self._close()
+        task = self.task
+        if task is not None and not task.done():
+            task.cancel(msg)
+        return True
+
+    def done(self) -> bool:
+        return self.task is None or self.task.done()
+
+    def __await__(self) -> Any:
+        """Waits for the send in flight, if any, to finish (Strawberry's `shutdown` awaits cancelled tasks)."""
+        task = self.task
+        if task is None or task is asyncio.current_task():
+            return _nothing().__await__()
+        return task.__await__()
+
+    def _close(self) -> None:
+        mailbox = self.mailbox
+        mailbox.notify = None
+        get_hub().unsubscribe(mailbox)
+
+    async def drain(self) -> None:
+        """Send every waiting item, in order; then end (the next `put` wakes a new drain)."""
+        operation, plan, mailbox = self.operation, self.plan, self.mailbox
+        handler = self.handler
+        send = handler.websocket.ws.send_text  # type: ignore[attr-defined]
+        try:
+            while True:
+                try:
+                    item = mailbox.pop()
+                except Completed:
+                    self._close()
+                    await operation.send_operation_message({"id": operation.id, "type": "complete"})
+                    return
+                except PublicError as error:  # too far behind: say so, then end the operation
+                    self._close()
+                    payload = _payload(None, [GraphQLError(str(error), nodes=[plan.root], path=[plan.field])])
+                    await send(self.prefix + payload + "}")
+                    await operation.send_operation_message({"id": operation.id, "type": "complete"})
+                    return
+                if item is EMPTY:
+                    self.task = None  # no await since the mailbox was seen empty: the next put wakes a new drain
+                    return
+                # The hot path for every subscriber but the first: one dict lookup, no await before the send.
+                payload = item.renders.get(self.key)
+                if not isinstance(payload, str):
+                    payload = await shared_render(
+                        handler.schema._schema,  # type: ignore[attr-defined]
+                        plan,
+                        self.variables,
+                        handler.context.workspace,  # type: ignore[attr-defined]
+                        item,
+                        self.key,
+                    )
+                if operation.completed:
+                    self._close()
+                    return
+                try:
+                    await send(self.prefix + payload + "}")
+                except Exception:  # the socket is gone: the handler's reader sees it and cleans up
+                    self._close()
+                    return
+        except asyncio.CancelledError:
+            self._close()
+            raise
+        except Exception as error:  # a fault: log it, end this operation, keep the socket
+            self._close()
+            await handler.handle_task_exception(error)
+            with contextlib.suppress(Exception):
                 await operation.send_operation_message({"id": operation.id, "type": "complete"})
-                return
-            except PublicError as error:  # too far behind: say so, then end the operation
-                payload = _payload(None, [GraphQLError(str(error), nodes=[plan.root], path=[plan.field])])
-                await send(prefix + payload + "}")
-                await operation.send_operation_message({"id": operation.id, "type": "complete"})
-                return
-            # The hot path for every subscriber but the first: one dict lookup, no await before the send.
-            payload = item.renders.get(key)
-            if not isinstance(payload, str):
-                payload = await shared_render(graphql_schema, plan, variables, workspace, item, key)
-            if operation.completed:
-                return
-            try:
-                await send(prefix + payload + "}")
-            except Exception:  # the socket is gone: the handler's reader sees it and cleans up
-                return
+
+
+_prefixes: dict[str, str] = {}
+
+
+def _next_prefix(operation_id: str) -> str:
+    """The start of a `next` message for this operation id: shared by every subscriber using the same id."""
+    prefix = _prefixes.get(operation_id)
+    if prefix is None:
+        prefix = '{"id":' + orjson.dumps(operation_id).decode() + ',"type":"next","payload":'
+        if len(_prefixes) < 1024:  # ids are usually "1", "2"...; a client that makes up ids gets its own copy
+            _prefixes[operation_id] = prefix
+    return prefix
