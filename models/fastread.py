@@ -30,57 +30,72 @@ class _Shape:
     """A model's SELECT statement, and how a row of it becomes an instance (as `Model._init_from_db` does)."""
 
     select: str
-    #: (column position, attribute) of the fields the driver already converts.
-    native: tuple[tuple[int, str], ...]
-    #: (column position, attribute, type) of the fields converted by calling their type.
-    default: tuple[tuple[int, str, Any], ...]
-    #: (column position, attribute, field) of the fields converted by `field.to_python_value`.
-    complex: tuple[tuple[int, str, Any], ...]
-    custom_generated_pk: bool
+    #: The attributes of the leading columns, which the driver already converts (`db_native_fields`).
+    native: tuple[str, ...]
+    #: (column position, attribute, converter, whether None is passed through as None) of the other columns:
+    #: a field's type (`db_default_fields`) or its `to_python_value` (`db_complex_fields`).
+    converted: tuple[tuple[int, str, Any, bool], ...]
+    #: The bookkeeping attributes `_init_from_db` sets, but `_await_when_save` (a new dict per instance).
+    base: dict[str, Any]
+
+
+def _none_to_none(convert: Any) -> bool:
+    try:
+        return convert(None) is None
+    except Exception:  # a converter that refuses None is called with it, as _init_from_db would
+        return False
 
 
 @cache
 def _shape(model: type[Model]) -> _Shape:
     meta = model._meta
     groups = (meta.db_native_fields, meta.db_default_fields, meta.db_complex_fields)
+    # A column whose attribute is a data descriptor on the class would have to go through it.
+    attrs = [attr for group in groups for _, attr, _ in group]
+    if any(hasattr(getattr(model, attr, None), "__set__") for attr in attrs):
+        raise TypeError(f"{model.__name__}: a column attribute is a descriptor; fastread cannot build it")
     # The columns `_init_from_db` reads, by their database names, in this order.
     names = [key for group in groups for key, _, _ in group]
-    native = tuple((i, attr) for i, (_, attr, _) in enumerate(meta.db_native_fields))
-    offset = len(native)
-    default = tuple((offset + i, attr, f.field_type) for i, (_, attr, f) in enumerate(meta.db_default_fields))
-    offset += len(default)
-    complex_ = tuple((offset + i, attr, f) for i, (_, attr, f) in enumerate(meta.db_complex_fields))
+    native = tuple(attr for _, attr, _ in meta.db_native_fields)
+    converters = [(attr, _typed(f.field_type)) for _, attr, f in meta.db_default_fields]
+    converters += [(attr, f.to_python_value) for _, attr, f in meta.db_complex_fields]
+    converted = tuple(
+        (len(native) + i, attr, convert, _none_to_none(convert)) for i, (attr, convert) in enumerate(converters)
+    )
     columns = ", ".join(f'"{name}"' for name in names)
     return _Shape(
         select=f'SELECT {columns} FROM "{meta.db_table}"',
         native=native,
-        default=default,
-        complex=complex_,
-        custom_generated_pk=meta.db_pk_column not in meta.generated_db_fields,
+        converted=converted,
+        base={
+            "_partial": False,
+            "_saved_in_db": True,
+            "_custom_generated_pk": meta.db_pk_column not in meta.generated_db_fields,
+        },
     )
 
 
+def _typed(kind: Any) -> Any:
+    """`_init_from_db`'s conversion of a default field: None stays None, anything else goes through its type."""
+    return lambda value: None if value is None else kind(value)
+
+
 def _instances(model: type[M], shape: _Shape, rows: Sequence[Any]) -> list[M]:
-    """`Model._init_from_db` for every row, reading columns by position: no dict and no keyword call per row,
-    and the four bookkeeping attributes set without going through `Model.__setattr__`."""
-    native, default, complex_ = shape.native, shape.default, shape.complex
-    custom_generated_pk = shape.custom_generated_pk
+    """`Model._init_from_db` for every row, reading columns by position: no keyword call per row, the leading
+    (native) columns copied into the instance's dict in one step, and no `Model.__setattr__` (none of these
+    attributes is a descriptor: `_shape` checks)."""
+    native, converted, base = shape.native, shape.converted, shape.base
     new = model.__new__
-    setattr_ = object.__setattr__
     out = []
     for row in rows:
         obj = new(model)
-        setattr_(obj, "_partial", False)
-        setattr_(obj, "_saved_in_db", True)
-        setattr_(obj, "_custom_generated_pk", custom_generated_pk)
-        setattr_(obj, "_await_when_save", {})
-        for i, attr in native:
-            setattr_(obj, attr, row[i])
-        for i, attr, kind in default:
+        values = obj.__dict__
+        values.update(base)
+        values["_await_when_save"] = {}
+        values.update(zip(native, row, strict=False))  # the row goes on with the converted columns
+        for i, attr, convert, none_is_none in converted:
             value = row[i]
-            setattr_(obj, attr, None if value is None else kind(value))
-        for i, attr, field in complex_:
-            setattr_(obj, attr, field.to_python_value(row[i]))
+            values[attr] = None if value is None and none_is_none else convert(value)
         out.append(obj)
     return out
 
