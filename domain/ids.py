@@ -5,9 +5,12 @@ from __future__ import annotations
 import base64
 import binascii
 
+#: base64 to base64url, as `base64.urlsafe_b64encode` translates (called directly: IDs are on every row).
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
 
 def to_global_id(type_name: str, pk: int) -> str:
-    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
+    return binascii.b2a_base64(f"{type_name}:{pk}".encode(), newline=False).translate(_URLSAFE).decode().rstrip("=")
 
 
 def parse_global_id(global_id: str) -> tuple[str, int] | None:

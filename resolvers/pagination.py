@@ -12,7 +12,7 @@ import base64
 import binascii
 import json
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,17 +42,27 @@ Count = int | Callable[[], Awaitable[int]]
 class Page:
     """What a Connection field returns: strawberry reads these attributes.
 
-    `count` is a number, or an async callable run only if the client asks for `totalCount`.
+    `count` is a number, or an async callable run only if the client asks for `totalCount`. Cursors are made
+    only when asked for: `pageInfo` holds the first and last, `edges` makes the rest on first access (most
+    clients read `nodes` and `endCursor`, and a cursor costs a JSON and a base64 encoding).
     """
 
     nodes: list[Any]
-    cursors: list[str]
+    cursor_of: Callable[[Any], str] | None
     page_info: PageInfo
     count: Count = 0
-    edges: list[Edge] = field(init=False)
+    _edges: list[Edge] | None = None
 
-    def __post_init__(self) -> None:
-        self.edges = [Edge(cursor=c, node=n) for c, n in zip(self.cursors, self.nodes, strict=True)]
+    @property
+    def edges(self) -> list[Edge]:
+        if self._edges is None:
+            cursor_of = self.cursor_of
+            self._edges = [Edge(cursor=cursor_of(n), node=n) for n in self.nodes] if cursor_of else []
+        return self._edges
+
+    @property
+    def cursors(self) -> list[str]:
+        return [edge.cursor for edge in self.edges]
 
     @property
     def total_count(self) -> int | Awaitable[int]:
@@ -134,16 +144,15 @@ def build_page(
 ) -> Page:
     """A page from `first + 1` fetched rows: the extra row only says that a next page exists."""
     nodes = list(rows[:first])
-    cursors = [cursor_of(row) for row in nodes]
     info = PageInfo(
         has_next_page=len(rows) > first,
         has_previous_page=after is not None,
-        start_cursor=cursors[0] if cursors else None,
-        end_cursor=cursors[-1] if cursors else None,
+        start_cursor=cursor_of(nodes[0]) if nodes else None,
+        end_cursor=cursor_of(nodes[-1]) if nodes else None,
     )
-    return Page(nodes=nodes, cursors=cursors, page_info=info, count=count)
+    return Page(nodes=nodes, cursor_of=cursor_of, page_info=info, count=count)
 
 
 def empty_page() -> Page:
     """What a filter on an ID that does not exist (in this workspace) returns."""
-    return Page(nodes=[], cursors=[], page_info=PageInfo(), count=0)
+    return Page(nodes=[], cursor_of=None, page_info=PageInfo(), count=0)
