@@ -161,20 +161,29 @@ _shared: OrderedDict[tuple[Plan, str], tuple[tuple[Plan, str], dict[str, Any]]] 
 _SHARED_CACHE = 4096
 
 
-def shared_key(plan: Plan, variables: dict[str, Any]) -> tuple[tuple[Plan, str], dict[str, Any]]:
-    """(render key, variables), the same two objects for every subscriber of the same document and variables.
+def shared_key(
+    graphql_schema: Any, plan: Plan, variables: dict[str, Any]
+) -> tuple[tuple[Plan, str], dict[str, Any]] | None:
+    """(render key, variables), the same two objects for every subscriber of the same document and variables;
+    None if the variables do not fit the document (Strawberry then reports it as it always does).
 
     A thousand subscribers of one campaign then hold one key and one variables dict between them, not a
-    thousand copies (~0.4 KB each). Nobody mutates either. An entry evicted while in use only stops sharing.
+    thousand copies (~0.4 KB each), and the variables are checked once, not once per subscriber. Nobody
+    mutates either. An entry evicted while in use only stops sharing.
     """
     key = render_key(plan, variables)
     found = _shared.get(key)
-    if found is None:
-        found = _shared[key] = (key, variables)
-        if len(_shared) > _SHARED_CACHE:
-            _shared.popitem(last=False)
-    else:
+    if found is not None:
         _shared.move_to_end(key)
+        return found
+    checked = Executor.build(
+        graphql_schema, plan.document, raw_variable_values=variables, operation_name=plan.operation_name
+    )
+    if isinstance(checked, list):
+        return None
+    found = _shared[key] = (key, variables)
+    if len(_shared) > _SHARED_CACHE:
+        _shared.popitem(last=False)
     return found
 
 
@@ -251,21 +260,14 @@ class LiveTransportWSHandler(BaseGraphQLTransportWSHandler):
         between items). Other operations: Strawberry's."""
         graphql_schema = self.schema._schema  # type: ignore[attr-defined]
         plan = plan_for(graphql_schema, operation.query, operation.operation_name)
-        variables = operation.variables or {}
-        if plan is not None:
-            checked = Executor.build(
-                graphql_schema, plan.document, raw_variable_values=variables, operation_name=plan.operation_name
-            )
-            if isinstance(checked, list):  # bad variables: Strawberry reports them as it always does
-                plan = None
-            del checked
-        if plan is None:
+        shared = None if plan is None else shared_key(graphql_schema, plan, operation.variables or {})
+        if plan is None or shared is None:
             await super().run_operation(operation)
             return
         # The document is the plan's (one string for every subscriber that sent it), not this message's copy;
         # the variables too.
+        key, variables = shared
         operation.query = plan.query
-        key, variables = shared_key(plan, variables)
         operation.variables = variables
         try:
             context: Context = self.context  # type: ignore[assignment]

@@ -211,3 +211,15 @@ def test_a_mailbox_notifies_its_reader_of_items_and_of_the_end() -> None:
     assert calls == ["wake", "wake"]
     assert mailbox.pop() == 1
     assert mailbox._items is None  # nothing kept once drained
+
+
+async def test_variables_that_do_not_fit_go_to_strawberry_every_time(live: Any) -> None:
+    app, _campaign, _hub = live
+    socket = await subscribed(app)
+    await socket.message()
+    for op in ("2", "3"):  # checked per (document, variables), and a failure is never cached as fine
+        await socket.send({"id": op, "type": "subscribe", "payload": {"query": STATS, "variables": {}}})
+        message = await socket.message()
+        assert message["id"] == op and message["type"] == "error", message
+        assert "$id" in message["payload"][0]["message"]
+    await socket.close()
