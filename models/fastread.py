@@ -47,18 +47,23 @@ def _none_to_none(convert: Any) -> bool:
 
 
 @cache
-def _shape(model: type[Model]) -> _Shape:
+def _shape(model: type[Model], only: frozenset[str] | None = None) -> _Shape:
+    """`only`: the attributes to read (the pk always is); the instance is then partial, as `.only()` makes it."""
     meta = model._meta
-    groups = (meta.db_native_fields, meta.db_default_fields, meta.db_complex_fields)
+    groups = tuple(
+        [(key, attr, f) for key, attr, f in group if only is None or attr in only or attr == meta.pk_attr]
+        for group in (meta.db_native_fields, meta.db_default_fields, meta.db_complex_fields)
+    )
     # A column whose attribute is a data descriptor on the class would have to go through it.
     attrs = [attr for group in groups for _, attr, _ in group]
     if any(hasattr(getattr(model, attr, None), "__set__") for attr in attrs):
         raise TypeError(f"{model.__name__}: a column attribute is a descriptor; fastread cannot build it")
+    native_fields, default_fields, complex_fields = groups
     # The columns `_init_from_db` reads, by their database names, in this order.
     names = [key for group in groups for key, _, _ in group]
-    native = tuple(attr for _, attr, _ in meta.db_native_fields)
-    converters = [(attr, _typed(f.field_type)) for _, attr, f in meta.db_default_fields]
-    converters += [(attr, f.to_python_value) for _, attr, f in meta.db_complex_fields]
+    native = tuple(attr for _, attr, _ in native_fields)
+    converters = [(attr, _typed(f.field_type)) for _, attr, f in default_fields]
+    converters += [(attr, f.to_python_value) for _, attr, f in complex_fields]
     converted = tuple(
         (len(native) + i, attr, convert, _none_to_none(convert)) for i, (attr, convert) in enumerate(converters)
     )
@@ -68,10 +73,20 @@ def _shape(model: type[Model]) -> _Shape:
         native=native,
         converted=converted,
         base={
-            "_partial": False,
+            "_partial": only is not None,
             "_saved_in_db": True,
             "_custom_generated_pk": meta.db_pk_column not in meta.generated_db_fields,
         },
+    )
+
+
+def columns_of(model: type[Model]) -> frozenset[str]:
+    """The attributes of `model` that are columns (what `only` may name)."""
+    meta = model._meta
+    return frozenset(
+        attr
+        for group in (meta.db_native_fields, meta.db_default_fields, meta.db_complex_fields)
+        for _, attr, _ in group
     )
 
 
@@ -147,10 +162,19 @@ def db_value(model: type[Model], field: str, value: Any) -> Any:
 
 
 async def select(
-    model: type[M], condition: Where, *, order_by: Sequence[str] = (), limit: int | None = None
+    model: type[M],
+    condition: Where,
+    *,
+    order_by: Sequence[str] = (),
+    limit: int | None = None,
+    only: frozenset[str] | None = None,
 ) -> list[M]:
-    """Instances of `model` matching `condition`; `order_by` columns, each optionally prefixed with '-'."""
-    shape = _shape(model)
+    """Instances of `model` matching `condition`; `order_by` columns, each optionally prefixed with '-'.
+
+    `only`: read just these attributes (and the pk), for a caller that knows it needs nothing else: reading
+    any other attribute of such an instance raises AttributeError.
+    """
+    shape = _shape(model, only)
     sql = f"{shape.select} WHERE {condition.sql()}"
     if order_by:
         sql += " ORDER BY " + ", ".join(f'"{c[1:]}" DESC' if c.startswith("-") else f'"{c}"' for c in order_by)

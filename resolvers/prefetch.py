@@ -5,7 +5,8 @@ per row on a 50-row page with three relations, plus the per-task bookkeeping aro
 query per relation and level, by the dataloaders' own batch functions), the fields return the attached
 objects and the whole list completes synchronously. A level's keys are already one batch, so `load_many`
 (a future, a cache entry and a callback per key: a tenth of a page) is skipped; what was loaded is kept for
-the request's later levels. A row that was not
+the request's later levels. Rows found by id read only the columns their selection needs, when that is known
+(`needed_columns`), as an auto-generated SQL API would. A row that was not
 prefetched (reached another way) still goes through the dataloaders (`resolvers/fields.py`).
 
 Steps are read as the campaign's whole sequence (the `sequence` loader's query, a handful of rows): a lead's
@@ -19,9 +20,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from graphql import GraphQLObjectType, GraphQLSchema
 from strawberry.types.nodes import FragmentSpread, InlineFragment, Selection
 
-from models import Activity, Lead, SequenceStep, Task
+from models import Activity, Campaign, Contact, Lead, SequenceStep, Task, fastread
 from resolvers.context import Info, Loaders
 
 #: The row attribute holding {GraphQL field name: attached value}; set around Tortoise's __setattr__.
@@ -50,34 +52,70 @@ class Relation:
 
     loader: Callable[[Loaders], Any]
     key: Callable[[Any], int | None]
+    #: The attributes of the row that `key` and `pick` read.
+    uses: tuple[str, ...]
     #: From what the loader returned for the key to the field's value (the default: the loaded value itself).
     pick: Callable[[Any, Any], Any] | None = None
+    #: For a row of another model found by its id in the workspace: that model. Only the columns the
+    #: selection needs are then read (models/fastread.py `only`), as the loader would otherwise read all.
+    model: type | None = None
 
 
-def _step_of(step_id: Callable[[Any], int | None]) -> Relation:
+def _step_of(column: str) -> Relation:
     """A step relation read from the campaign's sequence: None when the row has no step (or it is gone)."""
 
     def pick(row: Any, steps: list[SequenceStep]) -> SequenceStep | None:
-        wanted = step_id(row)
+        wanted = getattr(row, column)
         return next((s for s in steps if s.id == wanted), None)
 
-    return Relation(lambda ls: ls.sequence, lambda row: row.campaign_id if step_id(row) is not None else None, pick)
+    def key(row: Any) -> int | None:
+        return row.campaign_id if getattr(row, column) is not None else None
+
+    return Relation(lambda ls: ls.sequence, key, ("campaign_id", column), pick)
 
 
-_CONTACT = Relation(lambda ls: ls.contact, lambda row: row.contact_id)
-_LEAD = Relation(lambda ls: ls.lead, lambda row: row.lead_id)
+_CONTACT = Relation(lambda ls: ls.contact, lambda row: row.contact_id, ("contact_id",), model=Contact)
+_LEAD = Relation(lambda ls: ls.lead, lambda row: row.lead_id, ("lead_id",), model=Lead)
 
 #: The relation fields of each model, by GraphQL field name (as `SelectedField.name` spells it).
 RELATIONS: dict[type, dict[str, Relation]] = {
     Lead: {
         "contact": _CONTACT,
-        "campaign": Relation(lambda ls: ls.campaign, lambda row: row.campaign_id),
-        "currentStep": _step_of(lambda row: row.current_step_id),
-        "timeline": Relation(lambda ls: ls.timeline, lambda row: row.id),
+        "campaign": Relation(lambda ls: ls.campaign, lambda row: row.campaign_id, ("campaign_id",), model=Campaign),
+        "currentStep": _step_of("current_step_id"),
+        "timeline": Relation(lambda ls: ls.timeline, lambda row: row.id, ("id",)),
     },
-    Activity: {"lead": _LEAD, "contact": _CONTACT, "step": _step_of(lambda row: row.step_id)},
-    Task: {"lead": _LEAD, "step": _step_of(lambda row: row.step_id)},
+    Activity: {"lead": _LEAD, "contact": _CONTACT, "step": _step_of("step_id")},
+    Task: {"lead": _LEAD, "step": _step_of("step_id")},
 }
+
+
+def needed_columns(schema: GraphQLSchema, model: type, selections: list[Selection]) -> frozenset[str] | None:
+    """The attributes of `model` that `selections` read, or None when that is not known (read them all).
+
+    Known: `id`, `__typename`, a field that reads a column of the same name (a plain attribute:
+    schema/direct.py) and a relation of RELATIONS (its key's columns). Anything else (a resolver, a property
+    such as `fullName`) may read any column.
+    """
+    gql_type = schema.type_map.get(model.__name__)
+    if not isinstance(gql_type, GraphQLObjectType):
+        return None
+    columns = fastread.columns_of(model)
+    relations = RELATIONS.get(model, {})
+    needed = {"id"}
+    for name in fields_of(selections):
+        if name in ("id", "__typename"):
+            continue
+        relation = relations.get(name)
+        if relation is not None:
+            needed.update(relation.uses)
+            continue
+        field = gql_type.fields.get(name)
+        attribute = getattr(field.resolve, "_attribute", None) if field is not None else None
+        if attribute not in columns:
+            return None
+        needed.add(attribute)
+    return frozenset(needed)
 
 
 def fields_of(selections: Iterable[Selection]) -> dict[str, list[Selection]]:
@@ -105,7 +143,6 @@ def connection_nodes(fields: dict[str, list[Selection]]) -> list[Selection]:
 
 async def prefetch(info: Info, rows: list[Any], selections: list[Selection]) -> None:
     """Attach to `rows` every relation that `selections` asks for, level by level (a level's loads run at once)."""
-    loaders = info.context.loaders
     level = [(rows, selections)]
     while level:
         jobs = []
@@ -118,7 +155,7 @@ async def prefetch(info: Info, rows: list[Any], selections: list[Selection]) -> 
                 if relation is not None:
                     keys = list({k for k in map(relation.key, group) if k is not None})
                     jobs.append((group, name, relation, subselections, keys))
-        results = await asyncio.gather(*(_load(job[2].loader(loaders), job[4]) for job in jobs))
+        results = await asyncio.gather(*(_load_relation(info, job[2], job[4], job[3]) for job in jobs))
         level = []
         for (group, name, relation, subselections, keys), values in zip(jobs, results, strict=True):
             loaded = _attach_all(group, name, relation, dict(zip(keys, values, strict=True)))
@@ -126,23 +163,34 @@ async def prefetch(info: Info, rows: list[Any], selections: list[Selection]) -> 
                 level.append((loaded, subselections))
 
 
-async def _load(loader: Any, keys: list[int]) -> list[Any]:
-    """What the loader loads for `keys`, by its batch function directly, remembered for the request's later
-    levels (a side panel's timeline steps are its current step's sequence). The keys are already one batch:
-    `load_many` would cost a future, a cache entry and a callback per key, a tenth of a page."""
+async def _load_relation(info: Info, relation: Relation, keys: list[int], selections: list[Selection]) -> list[Any]:
+    """The related rows for `keys`, by the loader's batch function directly, without `load_many` (the keys are
+    already one batch: a future, a cache entry and a callback per key were a tenth of a page).
+
+    Rows the request already holds whole (loaded by an earlier level, or through the dataloader itself: the
+    side panel's lead) are reused. For the rest, when they are found by id and the selection's columns are
+    known, only those columns are read (an Activity page's `lead { id status }` reads 2 of the lead's 36);
+    such partial rows are not kept for later levels, which may need more.
+    """
+    loader = relation.loader(info.context.loaders)
     known: dict[int, Any] = loader.__dict__.setdefault("_prefetched", {})
     missing = []
     for key in keys:
         if key not in known:
-            # Loaded earlier in the request through the dataloader itself (the side panel's lead)?
             future = loader.cache_map.get(key) if loader.cache else None
             if future is not None and future.done() and future.exception() is None:
                 known[key] = future.result()
             else:
                 missing.append(key)
-    if missing:
+    if not missing:
+        return [known[k] for k in keys]
+    only = needed_columns(info._raw_info.schema, relation.model, selections) if relation.model else None
+    if only is None:
         known.update(zip(missing, await loader.load_fn(missing), strict=True))
-    return [known[k] for k in keys]
+        return [known[k] for k in keys]
+    condition = fastread.where().among("id", missing).equals("workspace_id", info.context.workspace_id)
+    partial = {row.id: row for row in await fastread.select(relation.model, condition, only=only)}
+    return [known[k] if k in known else partial.get(k) for k in keys]
 
 
 def _attach_all(group: list[Any], name: str, relation: Relation, by_key: dict[int, Any]) -> list[Any]:

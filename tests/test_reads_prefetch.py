@@ -7,6 +7,7 @@ selection asks for: nothing, aliases, fragments, `edges { node }`, relations of 
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -117,3 +118,35 @@ async def test_a_page_that_asks_for_no_relation_reads_none(gql: GraphQLClient, w
         data = await gql(query, {"id": f.gid(world["campaign"])})
     assert [n["status"] for n in data["campaign"]["audience"]["nodes"]] == ["IN_PROGRESS", "IN_PROGRESS", "NOT_STARTED"]
     assert len(counter.statements) == 2, counter.statements  # the campaign and the page
+
+
+@pytest.mark.parametrize(
+    ("fields", "lead_columns"),
+    [
+        # Plain columns and relations' keys: only those are read.
+        ("lead { id status substatus positive }", {"id", "status", "substatus", "positive"}),
+        (
+            "lead { id contact { email } currentStep { position } }",
+            {"id", "contact_id", "campaign_id", "current_step_id"},
+        ),
+        # A field with a resolver (error) may read anything: the whole row is read.
+        ("lead { id error { message } }", None),
+        # fullName is a property of the contact, not a column: the whole contact, the lead's key only.
+        ("lead { __typename contact { fullName } }", {"id", "contact_id"}),
+    ],
+)
+async def test_related_rows_read_only_the_columns_the_selection_needs(
+    gql: GraphQLClient, world: dict[str, Any], fields: str, lead_columns: set[str] | None
+) -> None:
+    await gql("{ viewer { id } }")
+    query = f"query($id: ID!) {{ campaign(id: $id) {{ activity {{ nodes {{ id {fields} }} }} }} }}"
+    with counting_queries() as counter:
+        data = await gql(query, {"id": f.gid(world["campaign"])})
+    nodes = data["campaign"]["activity"]["nodes"]
+    assert nodes == await by_node(gql, [n["id"] for n in nodes], "Activity", f"id {fields}")
+    lead_query = next(s for s in counter.statements if 'FROM "lead"' in s)
+    read = set(re.findall(r'"(\w+)"', lead_query.split("FROM")[0]))
+    if lead_columns is None:
+        assert {"error_message", "error_hint", "status", "contact_id"} <= read
+    else:
+        assert read == lead_columns
