@@ -33,7 +33,7 @@ from resolvers.pagination import (
     id_cursor,
     time_cursor,
 )
-from resolvers.prefetch import connection_fields, connection_nodes, prefetch
+from resolvers.prefetch import connection_fields, connection_nodes, needed_columns, prefetch
 
 #: Contact columns that a `search` matches, case-insensitively.
 CONTACT_SEARCH_FIELDS = ("first_name", "last_name", "email", "company")
@@ -146,7 +146,9 @@ async def campaign_audience(info: Info, campaign: Campaign, filter: Any, first: 
                 condition.equals(column, fastread.db_value(Lead, column, value))
         if after_id is not None:
             condition.add('"id" > {}', after_id)
-        rows = await fastread.select(Lead, condition, order_by=("id",), limit=limit + 1)
+        # Only the columns the page's selection reads, when that is known (resolvers/prefetch.py).
+        only = needed_columns(info._raw_info.schema, Lead, connection_nodes(connection_fields(info)))
+        rows = await fastread.select(Lead, condition, order_by=("id",), limit=limit + 1, only=only)
     else:
         page_qs = qs if after_id is None else qs.filter(id__gt=after_id)
         rows = await page_qs.order_by("id").limit(limit + 1)

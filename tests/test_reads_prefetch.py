@@ -150,3 +150,26 @@ async def test_related_rows_read_only_the_columns_the_selection_needs(
         assert {"error_message", "error_hint", "status", "contact_id"} <= read
     else:
         assert read == lead_columns
+
+
+@pytest.mark.parametrize(
+    ("fields", "columns"),
+    [
+        ("id status nextActionAt", {"id", "status", "next_action_at"}),
+        ("id contact { email } currentStep { position }", {"id", "contact_id", "campaign_id", "current_step_id"}),
+        ("id error { message } startedAt", None),
+    ],
+)
+async def test_an_audience_page_reads_only_the_lead_columns_it_shows(
+    gql: GraphQLClient, world: dict[str, Any], fields: str, columns: set[str] | None
+) -> None:
+    await gql("{ viewer { id } }")
+    query = f"query($id: ID!) {{ campaign(id: $id) {{ audience {{ nodes {{ {fields} }} }} }} }}"
+    with counting_queries() as counter:
+        data = await gql(query, {"id": f.gid(world["campaign"])})
+    nodes = data["campaign"]["audience"]["nodes"]
+    assert len(nodes) == 3
+    assert nodes == await by_node(gql, [n["id"] for n in nodes], "Lead", fields)
+    page_query = next(s for s in counter.statements if 'FROM "lead"' in s)
+    read = set(re.findall(r'"(\w+)"', page_query.split("FROM")[0]))
+    assert read == columns if columns is not None else {"error_message", "started_at", "status"} <= read
