@@ -10,6 +10,7 @@ prefetched (resolvers/prefetch.py) then completes synchronously.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from strawberry.execution import optimized_is_awaitable
@@ -23,11 +24,11 @@ _PLAIN = frozenset({type(None), bool, int, float, str, list, dict, datetime})
 
 
 def is_awaitable(value: Any) -> bool:
-    """graphql-core's predicate, except that a Tortoise row is a plain value."""
+    """graphql-core's predicate, except that a Tortoise row (and an enum member) is a plain value."""
     kind = type(value)
     if kind in _PLAIN:
         return False
-    if isinstance(value, Model):
+    if isinstance(value, (Model, Enum)):
         return False
     return optimized_is_awaitable(value)
 

@@ -21,6 +21,7 @@ introspection and any schema extension that wraps resolvers keep graphql-core's 
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -36,7 +37,7 @@ from graphql import (
 )
 from graphql.execution.collect_fields import DeferUsage, FieldDetailsList, GroupedFieldSet
 from graphql.execution.values import get_argument_values
-from graphql.language import OperationType
+from graphql.language import BREAK, DirectiveNode, OperationType, VariableNode, Visitor, visit
 from graphql.pyutils import Path, Undefined
 
 #: The field being completed and the type it belongs to: what an abstract type's `resolve_type` needs in its info.
@@ -80,10 +81,69 @@ async def _settle(awaitables: Sequence[Awaitable[Any]]) -> list[Any]:
     return results
 
 
+class _Plans:
+    """What the fast path works out for one parsed operation, kept across requests.
+
+    The parser cache hands every request with the same text the same document, so its collected fields (and
+    each selection's plan) are the same objects every time, as long as no `@skip`/`@include` depends on a
+    variable: `variable_free` says so, and only then is this used.
+    """
+
+    __slots__ = ("operation", "root", "steps", "subfields", "variable_free")
+
+    def __init__(self, operation: Any, variable_free: bool) -> None:
+        self.operation = operation  # keeps the id below from being reused while this lives
+        self.variable_free = variable_free
+        self.root: GroupedFieldSet | None = None
+        #: (object type name, id(field details)) -> (field details, grouped subfields)
+        self.subfields: dict[tuple[str, int], tuple[FieldDetailsList, GroupedFieldSet]] = {}
+        #: id(grouped field set) -> (grouped field set, plan)
+        self.steps: dict[int, tuple[GroupedFieldSet, list[Step]]] = {}
+
+
+#: Operations' plans by id(operation), most recently used last; bounded like the parser cache.
+_PLANS: OrderedDict[int, _Plans] = OrderedDict()
+_MAX_PLANS = 1024
+
+
+def _plans_for(operation: Any, fragments: dict[str, Any]) -> _Plans:
+    plans = _PLANS.get(id(operation))
+    if plans is not None and plans.operation is operation:
+        _PLANS.move_to_end(id(operation))
+        return plans
+    plans = _Plans(operation, not _directives_use_variables([operation, *fragments.values()]))
+    _PLANS[id(operation)] = plans
+    if len(_PLANS) > _MAX_PLANS:
+        _PLANS.popitem(last=False)
+    return plans
+
+
+def _directives_use_variables(nodes: list[Any]) -> bool:
+    """Whether any directive under these AST nodes takes a variable (then collected fields vary by request)."""
+    found = False
+
+    class Finder(Visitor):
+        def enter_directive(self, node: DirectiveNode, *_: Any) -> Any:
+            nonlocal found
+            if any(isinstance(arg.value, VariableNode) for arg in node.arguments or ()):
+                found = True
+                return BREAK
+            return None
+
+    for node in nodes:
+        visit(node, Finder())
+        if found:
+            return True
+    return False
+
+
 class FastPathMixin:
     """Mixed into the execution context, in front of graphql-core's Executor (schema/execution.py)."""
 
+    _fast_plans: _Plans
+
     # Provided by graphql-core's Executor.
+    fragment_definitions: dict[str, Any]
     schema: Any
     operation: Any
     variable_values: Any
@@ -112,6 +172,15 @@ class FastPathMixin:
             or not _META_FIELDS.isdisjoint(grouped_field_set)
         ):
             return slow(root_type, root_value, grouped_field_set, serially, new_defer_usages)
+
+        plans = _plans_for(self.operation, self.fragment_definitions)
+        if plans.variable_free:
+            if plans.root is None:
+                plans.root = grouped_field_set
+            grouped_field_set = plans.root
+            self._fast_plans = plans
+        else:
+            self._fast_plans = _Plans(self.operation, False)  # this request's own
 
         async def run() -> dict[str, Any]:
             try:
@@ -148,10 +217,10 @@ class FastPathMixin:
     def _plan(self, parent_type: GraphQLObjectType, grouped: GroupedFieldSet) -> list[Step]:
         """How to answer each field of `grouped`, worked out once per request for every row of a page.
 
-        graphql-core memoizes the grouped field set of a (type, selection) for the request, so its identity
-        is the key (the plan keeps it alive, so the identity cannot be reused).
+        Grouped field sets are memoized (per operation across requests, see `_Plans`, or per request), so a
+        set's identity is the key (the plan keeps it alive, so the identity cannot be reused).
         """
-        plans = self.__dict__.setdefault("_fast_plans", {})
+        plans = self._fast_plans.steps
         cached = plans.get(id(grouped))
         if cached is not None:
             return cached[1]
@@ -327,5 +396,9 @@ class FastPathMixin:
             matches = is_type_of(result, None)
             if matches is not True:
                 raise Abandon(path.key)
-        grouped = self.collect_subfields(object_type, details)[0]
-        return self._fields(object_type, result, path, grouped)
+        subfields = self._fast_plans.subfields
+        key = (object_type.name, id(details))
+        cached = subfields.get(key)
+        if cached is None:
+            cached = subfields[key] = (details, self.collect_subfields(object_type, details)[0])
+        return self._fields(object_type, result, path, cached[1])

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import strawberry
+from strawberry.extensions import ParserCache
 from strawberry.types import Info
 
 from schema import direct
@@ -87,7 +88,10 @@ class Query:
 
 def _schemas() -> tuple[strawberry.Schema, strawberry.Schema]:
     plain = strawberry.Schema(query=Query)
-    fast = strawberry.Schema(query=Query, execution_context_class=ExecutionContext)
+    # As schema/__init__.py builds it: the parser cache hands a repeated text the same document.
+    fast = strawberry.Schema(
+        query=Query, execution_context_class=ExecutionContext, extensions=[lambda: ParserCache(maxsize=64)]
+    )
     direct.install(fast)
     return plain, fast
 
@@ -187,3 +191,36 @@ async def test_the_info_of_a_field_with_arguments_is_complete(monkeypatch: pytes
     got = await schema.execute("query ($n: String!) { a: where(name: $n) }", variable_values={"n": "x"})
     assert got.data == {"a": "x"}
     assert seen == [(["a"], "where", {"n": "x"})]
+
+
+PLAIN = """query Q($n: Int) { items(first: $n) { name shout tags { name double } sibling { name } } }"""
+
+
+async def test_a_repeated_document_reuses_its_plans_and_still_answers_each_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    plain, fast = _schemas()
+    collected: list[str] = []
+    original = ExecutionContext.collect_subfields
+
+    def spy(self: Any, return_type: Any, details: Any) -> Any:
+        collected.append(return_type.name)
+        return original(self, return_type, details)
+
+    monkeypatch.setattr(ExecutionContext, "collect_subfields", spy)
+    for n in (3, 1, 2):
+        got = await fast.execute(PLAIN, variable_values={"n": n})
+        assert got.errors is None
+        assert got.data == (await plain.execute(PLAIN, variable_values={"n": n})).data
+        assert len(got.data["items"]) == n
+    # Item, Tag and the sibling's Item were collected for the first request only.
+    assert sorted(collected) == ["Item", "Item", "Tag"]
+
+
+async def test_a_document_whose_shape_depends_on_a_variable_is_planned_per_request() -> None:
+    plain, fast = _schemas()
+    query = "query Q($t: Boolean!) { items(first: 1) { name tags @include(if: $t) { name } } }"
+    for t in (True, False, True):
+        got = await fast.execute(query, variable_values={"t": t})
+        assert got.data == (await plain.execute(query, variable_values={"t": t})).data
+        assert ("tags" in got.data["items"][0]) is t
