@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import strawberry
+
+_ZERO = timedelta(0)
 
 
 def serialize_datetime(value: datetime) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
+    elif value.utcoffset() == _ZERO:
+        return value.isoformat()  # already UTC (whichever tzinfo says so): "+00:00" either way
     return value.astimezone(UTC).isoformat()
 
 
