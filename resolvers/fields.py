@@ -51,10 +51,14 @@ def step_ai_variables(root: SequenceStep) -> Any:
     return [SimpleNamespace(name=v["name"], prompt=v["prompt"]) for v in root.ai_variables or []]
 
 
-async def step_lead_count(root: SequenceStep, info: Info) -> int:
+def step_lead_count(root: SequenceStep, info: Info) -> Any:
+    """Attached by `sequence` when it read the counters (no task per step); else read from them here."""
+    found = attached(root, "leadCount")
+    if found is not MISSING:
+        return found
     from resolvers import reads
 
-    return await reads.step_lead_count(info, root)
+    return reads.step_lead_count(info, root)
 
 
 # ------------------------------------------------------------------ Lead

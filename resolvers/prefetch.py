@@ -39,7 +39,8 @@ def attached(row: Any, name: str) -> Any:
     return MISSING if values is None else values.get(name, MISSING)
 
 
-def _attach(row: Any, name: str, value: Any) -> None:
+def attach(row: Any, name: str, value: Any) -> None:
+    """Attach `value` as what field `name` of `row` answers (see `attached`)."""
     values = row.__dict__.get(_ATTR)
     if values is None:
         values = row.__dict__[_ATTR] = {}
@@ -201,7 +202,7 @@ def _attach_all(group: list[Any], name: str, relation: Relation, by_key: dict[in
         value = None if key is None else by_key.get(key)
         if relation.pick is not None and value is not None:
             value = relation.pick(row, value)
-        _attach(row, name, value)
+        attach(row, name, value)
         for item in value if isinstance(value, list) else (value,):
             if item is not None:
                 seen[id(item)] = item

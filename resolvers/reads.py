@@ -33,7 +33,7 @@ from resolvers.pagination import (
     id_cursor,
     time_cursor,
 )
-from resolvers.prefetch import connection_fields, connection_nodes, needed_columns, prefetch
+from resolvers.prefetch import attach, connection_fields, connection_nodes, needed_columns, prefetch
 
 #: Contact columns that a `search` matches, case-insensitively.
 CONTACT_SEARCH_FIELDS = ("first_name", "last_name", "email", "company")
@@ -63,7 +63,15 @@ def search_q(search: str, prefix: str = "") -> Q | None:
 
 
 async def campaign_sequence(info: Info, campaign: Campaign) -> list[SequenceStep]:
-    return await info.context.loaders.sequence.load(campaign.id)
+    """The steps in order; with each one's `leadCount` attached when the selection asks for it (one counters
+    read, the one `stats` uses, rather than one awaited resolver per step)."""
+    loaders = info.context.loaders
+    steps = await loaders.sequence.load(campaign.id)
+    if steps and "leadCount" in connection_fields(info):
+        numbers, _, _ = await loaders.counters.load(campaign.id)
+        for step in steps:
+            attach(step, "leadCount", numbers.get(c.step_key(step.id), 0))
+    return steps
 
 
 async def campaign_stats(info: Info, campaign: Campaign) -> CampaignStats:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from domain.ids import to_global_id
+from models import SequenceStep
 from models.enums import CampaignStatus, LeadStatus, LeadSubstatus, StepType
 from tests import factories as f
 from tests.conftest import GraphQLClient
@@ -132,6 +133,15 @@ async def test_step_lead_count_is_read_from_counters(gql: GraphQLClient, crowd: 
         "query($id: ID!) { campaign(id: $id) { sequence { position leadCount } } }", {"id": f.gid(crowd["campaign"])}
     )
     assert data["campaign"]["sequence"] == [{"position": 1, "leadCount": 2}, {"position": 2, "leadCount": 1}]
+    # A step reached on its own (not through `sequence`, which reads the counters once for all its steps)
+    # reads them itself, through a fragment and an alias too.
+    steps = await SequenceStep.filter(campaign_id=crowd["campaign"].id).order_by("position")
+    data = await gql(
+        """query($a: ID!, $b: ID!) { a: node(id: $a) { ...Count } b: node(id: $b) { ...Count } }
+        fragment Count on SequenceStep { n: leadCount }""",
+        {"a": f.gid(steps[0]), "b": f.gid(steps[1])},
+    )
+    assert data == {"a": {"n": 2}, "b": {"n": 1}}
 
 
 # ------------------------------------------------------------------ no N+1
