@@ -32,27 +32,29 @@ from bench.queries import body
 from bench.seed import drop_database, seed, with_database
 from domain.ids import to_global_id
 
-#: Layers, by where a sample's innermost frame is: first match wins.
+#: Layers, by the file of a sample's innermost frame (py-spy names a site-packages file from its package, and
+#: ours from the project root): first match wins.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     (
         "database driver and rows (asyncpg, Tortoise, models/fastread.py)",
-        ("asyncpg/", "tortoise/", "pypika", "/models/"),
+        ("asyncpg/", "tortoise/", "pypika", "models/"),
     ),
-    ("GraphQL executor (schema/fastpath.py, graphql-core)", ("/schema/", "graphql/")),
-    ("our resolvers and domain (resolvers/, domain/)", ("/resolvers/", "/domain/")),
+    ("GraphQL execution (schema/: fast path, direct resolvers, scalars; graphql-core)", ("schema/", "graphql/")),
+    ("our resolvers and domain (resolvers/, domain/)", ("resolvers/", "domain/")),
     ("Strawberry (HTTP view, request pipeline, field wrappers, dataloaders)", ("strawberry/",)),
-    (
-        "HTTP (uvicorn, Starlette, auth, read cache)",
-        ("uvicorn/", "starlette/", "httptools", "server.py", "/readcache/"),
-    ),
+    ("HTTP (uvicorn, Starlette, auth, read cache)", ("uvicorn/", "starlette/", "httptools", "server.py", "readcache/")),
     ("event loop and tasks (asyncio)", ("asyncio/", "selectors", "uvloop")),
-    ("JSON, base64, enum, datetime (stdlib)", ("json/", "base64", "enum.py", "datetime", "orjson")),
+    ("JSON, base64, enum, datetime, dataclasses (stdlib)", ("json/", "base64", "enum.py", "datetime", "<string>")),
 ]
 
 
 def layer_of(frame: str) -> str:
+    """The layer of a frame `function (path:line)`."""
+    match = re.search(r"\(([^()]*):\d+\)$", frame)
+    path = match.group(1) if match else frame
+    path = path.split("site-packages/")[-1]
     for name, needles in LAYERS:
-        if any(n in frame for n in needles):
+        if any(path.startswith(n) or f"/{n}" in path for n in needles):
             return name
     return "other"
 

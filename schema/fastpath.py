@@ -81,6 +81,39 @@ async def _settle(awaitables: Sequence[Awaitable[Any]]) -> list[Any]:
     return results
 
 
+#: Enum serializers by id(enum type): the schema's types live as long as the process.
+_ENUM_LEAVES: dict[int, Callable[[Any], Any]] = {}
+
+
+def _leaf(named: GraphQLScalarType | GraphQLEnumType) -> Callable[[Any], Any]:
+    """How a leaf value is serialized: the type's `coerce_output_value`, except for an enum, whose members are
+    looked up in a table (Strawberry's enum type scans its values and reads `.value` of each, per value)."""
+    if not isinstance(named, GraphQLEnumType):
+        return named.coerce_output_value
+    leaf = _ENUM_LEAVES.get(id(named))
+    if leaf is None:
+        coerce = named.coerce_output_value
+        names: dict[Any, str] = {}
+        for member in getattr(named, "wrapped_cls", ()):
+            try:
+                names[member] = coerce(member)
+            except (TypeError, ValueError):
+                continue
+        get = names.get
+
+        def leaf(value: Any) -> Any:
+            found = get(value) if type(value) in _MEMBER_TYPES else None
+            return found if found is not None else coerce(value)
+
+        _MEMBER_TYPES.update(type(member) for member in names)
+        _ENUM_LEAVES[id(named)] = leaf
+    return leaf
+
+
+#: The Python enum classes whose members `_leaf` tables hold: anything else goes to the type itself.
+_MEMBER_TYPES: set[type] = set()
+
+
 class _Plans:
     """What the fast path works out for one parsed operation, kept across requests.
 
@@ -238,7 +271,7 @@ class FastPathMixin:
             return_type = field_def.type
             non_null = type(return_type) is GraphQLNonNull
             named = return_type.of_type if non_null else return_type  # type: ignore[attr-defined]
-            leaf = named.coerce_output_value if isinstance(named, (GraphQLScalarType, GraphQLEnumType)) else None
+            leaf = _leaf(named) if isinstance(named, (GraphQLScalarType, GraphQLEnumType)) else None
             steps.append(
                 Step(
                     key,
