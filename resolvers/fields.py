@@ -18,6 +18,25 @@ from resolvers.prefetch import MISSING, attached
 from schema.enums import TaskStatus
 from schema.inputs import ActivityFilter, AudienceFilter
 
+
+def prefetched(name: str) -> Any:
+    """Mark a relation resolver whose value resolvers/prefetch.py may have attached to the row as `name`.
+
+    schema/fastpath.py then reads the attached value straight off the row (`row_shortcut`), without the
+    `info` the resolver would need only to fall back to its dataloader.
+    """
+
+    def mark(func: Any) -> Any:
+        def row_shortcut(row: Any) -> Any:
+            found = attached(row, name)
+            return NotImplemented if found is MISSING else found
+
+        func.row_shortcut = row_shortcut
+        return func
+
+    return mark
+
+
 # ------------------------------------------------------------------ Identity
 
 
@@ -51,6 +70,7 @@ def step_ai_variables(root: SequenceStep) -> Any:
     return [SimpleNamespace(name=v["name"], prompt=v["prompt"]) for v in root.ai_variables or []]
 
 
+@prefetched("leadCount")
 def step_lead_count(root: SequenceStep, info: Info) -> Any:
     """Attached by `sequence` when it read the counters (no task per step); else read from them here."""
     found = attached(root, "leadCount")
@@ -64,16 +84,19 @@ def step_lead_count(root: SequenceStep, info: Info) -> Any:
 # ------------------------------------------------------------------ Lead
 
 
+@prefetched("campaign")
 def lead_campaign(root: Lead, info: Info) -> Any:
     found = attached(root, "campaign")
     return info.context.loaders.campaign.load(root.campaign_id) if found is MISSING else found
 
 
+@prefetched("contact")
 def lead_contact(root: Lead, info: Info) -> Any:
     found = attached(root, "contact")
     return info.context.loaders.contact.load(root.contact_id) if found is MISSING else found
 
 
+@prefetched("currentStep")
 def lead_current_step(root: Lead, info: Info) -> Any:
     found = attached(root, "currentStep")
     if found is not MISSING or root.current_step_id is None:
@@ -92,6 +115,7 @@ def lead_error(root: Lead) -> Any:
     )
 
 
+@prefetched("timeline")
 def lead_timeline(root: Lead, info: Info) -> Any:
     found = attached(root, "timeline")
     return info.context.loaders.timeline.load(root.id) if found is MISSING else found
@@ -107,25 +131,30 @@ def _step(root: Activity | Task, info: Info) -> Any:
     return info.context.loaders.step.load(root.step_id)
 
 
+@prefetched("lead")
 def activity_lead(root: Activity, info: Info) -> Any:
     found = attached(root, "lead")
     return info.context.loaders.lead.load(root.lead_id) if found is MISSING else found
 
 
+@prefetched("contact")
 def activity_contact(root: Activity, info: Info) -> Any:
     found = attached(root, "contact")
     return info.context.loaders.contact.load(root.contact_id) if found is MISSING else found
 
 
+@prefetched("step")
 def activity_step(root: Activity, info: Info) -> Any:
     return _step(root, info)
 
 
+@prefetched("lead")
 def task_lead(root: Task, info: Info) -> Any:
     found = attached(root, "lead")
     return info.context.loaders.lead.load(root.lead_id) if found is MISSING else found
 
 
+@prefetched("step")
 def task_step(root: Task, info: Info) -> Any:
     return _step(root, info)
 

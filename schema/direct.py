@@ -99,4 +99,7 @@ def _call(schema: strawberry.Schema, field: StrawberryField) -> Resolve:
             return func(**{p.name: source if p.name == source_name else wrapped for p in params})
 
     resolve._is_default = False  # type: ignore[attr-defined]
+    # A resolver may offer a way to answer from the row alone (NotImplemented when it cannot), used by
+    # schema/fastpath.py before building the `info` the resolver itself takes.
+    resolve._row_shortcut = getattr(func, "row_shortcut", None)  # type: ignore[attr-defined]
     return resolve

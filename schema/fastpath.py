@@ -54,6 +54,8 @@ class Step(NamedTuple):
     #: A plain attribute to read (schema/direct.py), or a resolver that takes only the row, or neither.
     attribute: str | None
     row_only: Callable[[Any], Any] | None
+    #: Answers from the row alone when it can (else NotImplemented): a prefetched relation.
+    shortcut: Callable[[Any], Any] | None
     resolve: Callable[..., Any] | None
     details: FieldDetailsList
     has_args: bool
@@ -262,7 +264,7 @@ class FastPathMixin:
             node = details[0].node
             name = node.name.value
             if name == "__typename":
-                steps.append(Step(key, name, None, None, None, None, details, False, None, False))
+                steps.append(Step(key, name, None, None, None, None, None, details, False, None, False))
                 continue
             field_def = parent_type.fields.get(name)
             if field_def is None or field_def.resolve is None:
@@ -279,6 +281,7 @@ class FastPathMixin:
                     field_def,
                     getattr(resolve, "_attribute", None),
                     getattr(resolve, "_row_only", None),
+                    getattr(resolve, "_row_shortcut", None),
                     resolve,
                     details,
                     bool(field_def.args or node.arguments),
@@ -295,7 +298,7 @@ class FastPathMixin:
         """Fill `results` with each field's value (or the awaitable completing it); the keys still awaited."""
         is_awaitable = self.is_awaitable
         pending: list[str] | None = None
-        for key, _name, field_def, attribute, row_only, resolve, details, has_args, leaf, non_null in plan:
+        for key, _name, field_def, attribute, row_only, shortcut, resolve, details, has_args, leaf, non_null in plan:
             if field_def is None:
                 results[key] = parent_type.name
                 continue
@@ -303,6 +306,8 @@ class FastPathMixin:
                 result = getattr(source, attribute)
             elif row_only is not None:
                 result = row_only(source)
+            elif shortcut is not None and (result := shortcut(source)) is not NotImplemented:
+                pass
             else:
                 field_path = Path(path, key, parent_type.name)
                 info = self.build_resolve_info(field_def, [d.node for d in details], parent_type, field_path)
