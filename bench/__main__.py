@@ -577,6 +577,7 @@ async def engine_end_to_end(mode: Mode, info: SeedInfo, namespace: str, redis_ur
             campaign,
         )
         base_versions, _ = await progress()
+        first_new_activity = await conn.fetchval("SELECT COALESCE(MAX(id), 0) + 1 FROM activity")
         env = api_env(info.database_url, 0, namespace, redis_url)
         env.pop("PORT")
         dramatiq = str(Path(PYTHON).parent / "dramatiq")
@@ -611,8 +612,19 @@ async def engine_end_to_end(mode: Mode, info: SeedInfo, namespace: str, redis_ur
             elif now - idle_since > 2.0:
                 break
         elapsed = max(t1 - t0, 1e-3)
+        for proc in reversed(procs):
+            proc.stop()
+        # No lead stepped twice: no (lead, step, kind) recorded more than once during the run. Every step of
+        # the seeded sequence runs at most once per lead, so a repeat would be a step executed twice.
+        stepped_twice = await conn.fetchval(
+            "SELECT count(*) FROM (SELECT lead_id, step_id, kind FROM activity WHERE campaign_id = $1"
+            " AND id >= $2 AND step_id IS NOT NULL GROUP BY 1, 2, 3 HAVING count(*) > 1) AS repeated",
+            campaign,
+            first_new_activity,
+        )
         return {
             "status": "ok",
+            "stepped_twice": int(stepped_twice),
             "steps_per_s": round((v1 - v0) / elapsed, 1),
             "activities_per_s": round((a1 - a0) / elapsed, 1),
             "steps": v1 - v0,

@@ -119,6 +119,11 @@ def _compare(
         note = f"{r['activities_per_s']} activities/s, {r['leads_due']} leads due" + (
             ", ran out of due leads" if r.get("drained") else ""
         )
+        if "stepped_twice" in r:
+            # The engine goal has a second half: no lead stepped twice.
+            twice = r["stepped_twice"]
+            note += ", no lead stepped twice" if twice == 0 else f", {twice} lead steps ran twice"
+            passed = passed and twice == 0
     return _row(
         workload, figure, value, unit, base_name, base[base_key], ratio, goal, "pass" if passed else "FAIL", note, score
     )
