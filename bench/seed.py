@@ -643,6 +643,89 @@ async def _fill(
     )
 
 
+#: The engine workload's sequence (the issue's "3 steps, zero delays"): a visit, then two emails, then done.
+ENGINE_SEQUENCE: list[tuple[str, str | None, str | None]] = [
+    ("LINKEDIN_VISIT_PROFILE", None, None),
+    ("EMAIL", "Hello {{firstName}}", "Hello {{firstName}} at {{company}}"),
+    ("EMAIL", "Following up", "Any thoughts, {{firstName}}?"),
+]
+
+
+async def add_engine_campaign(database_url: str, leads: int) -> int:
+    """A campaign of `leads` NOT_STARTED leads, all due now, on ENGINE_SEQUENCE (zero delays), sent by the
+    24/7 sender without caps, with its counters: what the engine workload runs. Returns its id.
+
+    Its contacts are existing ones with an email address, so every lead runs every step (sandbox channels).
+    """
+    conn = await asyncpg.connect(_asyncpg_dsn(database_url))
+    try:
+        async with conn.transaction():
+            now = datetime.now(UTC)
+            cid = await conn.fetchval("SELECT COALESCE(MAX(id), 0) + 1 FROM campaign")
+            await conn.execute(
+                "INSERT INTO campaign (id, workspace_id, name, status, identity_id, created_at, launched_at,"
+                " time_scale) VALUES ($1, 1, $2, 'ACTIVE', $3, $4, $4, 1.0)",
+                cid,
+                f"Bench engine campaign ({leads} leads x {len(ENGINE_SEQUENCE)} steps)",
+                ENGINE_IDENTITY,
+                now,
+            )
+            first_step = await conn.fetchval("SELECT COALESCE(MAX(id), 0) + 1 FROM sequence_step")
+            for i, (typ, subject, content) in enumerate(ENGINE_SEQUENCE):
+                await conn.execute(
+                    "INSERT INTO sequence_step (id, campaign_id, position, type, branch, delay_seconds, subject,"
+                    " content, ai_variables) VALUES ($1, $2, $3, $4, 'MAIN', 0, $5, $6, '[]')",
+                    first_step + i,
+                    cid,
+                    i + 1,
+                    typ,
+                    subject,
+                    content,
+                )
+            first_lead = await conn.fetchval("SELECT COALESCE(MAX(id), 0) + 1 FROM lead")
+            flags = ", ".join(FLAGS)
+            made = await conn.execute(
+                f"INSERT INTO lead (id, workspace_id, campaign_id, contact_id, status, positive, attempt,"
+                f" state_version, added_at, next_action_at, connected, {flags})"
+                f" SELECT $1 + row_number() OVER (ORDER BY id) - 1, 1, $2, id, 'NOT_STARTED', false, 0, 0, $3, $3,"
+                " false,"
+                f" {', '.join('false' for _ in FLAGS)}"
+                " FROM contact WHERE workspace_id = 1 AND email IS NOT NULL ORDER BY id LIMIT $4",
+                first_lead,
+                cid,
+                now,
+                leads,
+            )
+            made_leads = int(made.split()[-1])
+            if made_leads < leads:
+                raise RuntimeError(f"only {made_leads} contacts with an email for {leads} engine leads")
+            keys = lead_keys(
+                {
+                    "status": "NOT_STARTED",
+                    "substatus": None,
+                    "current_step_id": None,
+                    "started_at": None,
+                    "removed_at": None,
+                    "positive": False,
+                    **dict.fromkeys(FLAGS, False),
+                }
+            )
+            first_counter = await conn.fetchval("SELECT COALESCE(MAX(id), 0) + 1 FROM campaign_counter")
+            for i, (key_name, per_lead) in enumerate(sorted({**keys, CHANGES: 0}.items())):
+                await conn.execute(
+                    "INSERT INTO campaign_counter (id, campaign_id, shard, key, value, updated_at)"
+                    " VALUES ($1, $2, 0, $3, $4, $5)",
+                    first_counter + i,
+                    cid,
+                    key_name,
+                    per_lead * leads if key_name != CHANGES else 1,
+                    now,
+                )
+        return cid
+    finally:
+        await conn.close()
+
+
 async def _copy_chunks(copier: Copier, table: str, rows: list[dict[str, Any]], size: int = 50_000) -> None:
     for start in range(0, len(rows), size):
         await copier.copy(table, rows[start : start + size])
