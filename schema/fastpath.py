@@ -124,10 +124,13 @@ class _Plans:
     variable: `variable_free` says so, and only then is this used.
     """
 
-    __slots__ = ("operation", "root", "steps", "subfields", "variable_free")
+    __slots__ = ("operation", "root", "schema", "steps", "subfields", "variable_free")
 
-    def __init__(self, operation: Any, variable_free: bool) -> None:
-        self.operation = operation  # keeps the id below from being reused while this lives
+    def __init__(self, schema: Any, operation: Any, variable_free: bool) -> None:
+        # Both kept: they keep the ids of the key from being reused while this lives. The schema is part of
+        # the key because the parser cache is shared by every schema of the process (tests build several).
+        self.schema = schema
+        self.operation = operation
         self.variable_free = variable_free
         self.root: GroupedFieldSet | None = None
         #: (object type name, id(field details)) -> (field details, grouped subfields)
@@ -136,18 +139,19 @@ class _Plans:
         self.steps: dict[int, tuple[GroupedFieldSet, list[Step]]] = {}
 
 
-#: Operations' plans by id(operation), most recently used last; bounded like the parser cache.
-_PLANS: OrderedDict[int, _Plans] = OrderedDict()
+#: Operations' plans by (id(schema), id(operation)), most recently used last; bounded like the parser cache.
+_PLANS: OrderedDict[tuple[int, int], _Plans] = OrderedDict()
 _MAX_PLANS = 1024
 
 
-def _plans_for(operation: Any, fragments: dict[str, Any]) -> _Plans:
-    plans = _PLANS.get(id(operation))
-    if plans is not None and plans.operation is operation:
-        _PLANS.move_to_end(id(operation))
+def _plans_for(schema: Any, operation: Any, fragments: dict[str, Any]) -> _Plans:
+    key = (id(schema), id(operation))
+    plans = _PLANS.get(key)
+    if plans is not None and plans.operation is operation and plans.schema is schema:
+        _PLANS.move_to_end(key)
         return plans
-    plans = _Plans(operation, not _directives_use_variables([operation, *fragments.values()]))
-    _PLANS[id(operation)] = plans
+    plans = _Plans(schema, operation, not _directives_use_variables([operation, *fragments.values()]))
+    _PLANS[key] = plans
     if len(_PLANS) > _MAX_PLANS:
         _PLANS.popitem(last=False)
     return plans
@@ -208,14 +212,14 @@ class FastPathMixin:
         ):
             return slow(root_type, root_value, grouped_field_set, serially, new_defer_usages)
 
-        plans = _plans_for(self.operation, self.fragment_definitions)
+        plans = _plans_for(self.schema, self.operation, self.fragment_definitions)
         if plans.variable_free:
             if plans.root is None:
                 plans.root = grouped_field_set
             grouped_field_set = plans.root
             self._fast_plans = plans
         else:
-            self._fast_plans = _Plans(self.operation, False)  # this request's own
+            self._fast_plans = _Plans(self.schema, self.operation, False)  # this request's own
 
         async def run() -> dict[str, Any]:
             try:

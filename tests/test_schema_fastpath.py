@@ -224,3 +224,28 @@ async def test_a_document_whose_shape_depends_on_a_variable_is_planned_per_reque
         got = await fast.execute(query, variable_values={"t": t})
         assert got.data == (await plain.execute(query, variable_values={"t": t})).data
         assert ("tags" in got.data["items"][0]) is t
+
+
+async def test_the_same_document_on_two_schemas_answers_from_each_schema() -> None:
+    # The parser cache is shared by every schema of the process: plans must not be.
+    @strawberry.type
+    class One:
+        @strawberry.field
+        def word(self) -> str:
+            return "one"
+
+    @strawberry.type
+    class Two:
+        @strawberry.field
+        def word(self) -> str:
+            return "two"
+
+    schemas = []
+    for query in (One, Two):
+        schema = strawberry.Schema(
+            query=query, execution_context_class=ExecutionContext, extensions=[lambda: ParserCache(maxsize=64)]
+        )
+        direct.install(schema)
+        schemas.append(schema)
+    for _ in range(2):
+        assert [(await s.execute("query Same { word }")).data for s in schemas] == [{"word": "one"}, {"word": "two"}]
