@@ -7,6 +7,7 @@ the loader's future (a plain function, not a coroutine: graphql-core awaits the 
 
 from __future__ import annotations
 
+import functools
 from types import SimpleNamespace
 from typing import Any
 
@@ -20,19 +21,25 @@ from schema.inputs import ActivityFilter, AudienceFilter
 
 
 def prefetched(name: str) -> Any:
-    """Mark a relation resolver whose value resolvers/prefetch.py may have attached to the row as `name`.
+    """A relation resolver: the value resolvers/prefetch.py attached to the row as `name`, else what the
+    decorated function returns (the loader's future, for a row reached another way).
 
-    schema/fastpath.py then reads the attached value straight off the row (`row_shortcut`), without the
-    `info` the resolver would need only to fall back to its dataloader.
+    schema/fastpath.py reads the attached value straight off the row (`row_shortcut`), without the `info` the
+    fallback needs.
     """
 
-    def mark(func: Any) -> Any:
+    def mark(fallback: Any) -> Any:
+        @functools.wraps(fallback)
+        def resolve(root: Any, info: Info) -> Any:
+            found = attached(root, name)
+            return fallback(root, info) if found is MISSING else found
+
         def row_shortcut(row: Any) -> Any:
             found = attached(row, name)
             return NotImplemented if found is MISSING else found
 
-        func.row_shortcut = row_shortcut
-        return func
+        resolve.row_shortcut = row_shortcut  # type: ignore[attr-defined]
+        return resolve
 
     return mark
 
@@ -73,9 +80,6 @@ def step_ai_variables(root: SequenceStep) -> Any:
 @prefetched("leadCount")
 def step_lead_count(root: SequenceStep, info: Info) -> Any:
     """Attached by `sequence` when it read the counters (no task per step); else read from them here."""
-    found = attached(root, "leadCount")
-    if found is not MISSING:
-        return found
     from resolvers import reads
 
     return reads.step_lead_count(info, root)
@@ -86,22 +90,17 @@ def step_lead_count(root: SequenceStep, info: Info) -> Any:
 
 @prefetched("campaign")
 def lead_campaign(root: Lead, info: Info) -> Any:
-    found = attached(root, "campaign")
-    return info.context.loaders.campaign.load(root.campaign_id) if found is MISSING else found
+    return info.context.loaders.campaign.load(root.campaign_id)
 
 
 @prefetched("contact")
 def lead_contact(root: Lead, info: Info) -> Any:
-    found = attached(root, "contact")
-    return info.context.loaders.contact.load(root.contact_id) if found is MISSING else found
+    return info.context.loaders.contact.load(root.contact_id)
 
 
 @prefetched("currentStep")
 def lead_current_step(root: Lead, info: Info) -> Any:
-    found = attached(root, "currentStep")
-    if found is not MISSING or root.current_step_id is None:
-        return None if found is MISSING else found
-    return info.context.loaders.step.load(root.current_step_id)
+    return None if root.current_step_id is None else info.context.loaders.step.load(root.current_step_id)
 
 
 def lead_error(root: Lead) -> Any:
@@ -117,46 +116,29 @@ def lead_error(root: Lead) -> Any:
 
 @prefetched("timeline")
 def lead_timeline(root: Lead, info: Info) -> Any:
-    found = attached(root, "timeline")
-    return info.context.loaders.timeline.load(root.id) if found is MISSING else found
+    return info.context.loaders.timeline.load(root.id)
 
 
 # ------------------------------------------------------------------ Activity / Task
 
 
 def _step(root: Activity | Task, info: Info) -> Any:
-    found = attached(root, "step")
-    if found is not MISSING or root.step_id is None:
-        return None if found is MISSING else found
-    return info.context.loaders.step.load(root.step_id)
+    return None if root.step_id is None else info.context.loaders.step.load(root.step_id)
 
 
-@prefetched("lead")
-def activity_lead(root: Activity, info: Info) -> Any:
-    found = attached(root, "lead")
-    return info.context.loaders.lead.load(root.lead_id) if found is MISSING else found
+def _lead(root: Activity | Task, info: Info) -> Any:
+    return info.context.loaders.lead.load(root.lead_id)
+
+
+activity_lead = prefetched("lead")(_lead)
+activity_step = prefetched("step")(_step)
+task_lead = prefetched("lead")(_lead)
+task_step = prefetched("step")(_step)
 
 
 @prefetched("contact")
 def activity_contact(root: Activity, info: Info) -> Any:
-    found = attached(root, "contact")
-    return info.context.loaders.contact.load(root.contact_id) if found is MISSING else found
-
-
-@prefetched("step")
-def activity_step(root: Activity, info: Info) -> Any:
-    return _step(root, info)
-
-
-@prefetched("lead")
-def task_lead(root: Task, info: Info) -> Any:
-    found = attached(root, "lead")
-    return info.context.loaders.lead.load(root.lead_id) if found is MISSING else found
-
-
-@prefetched("step")
-def task_step(root: Task, info: Info) -> Any:
-    return _step(root, info)
+    return info.context.loaders.contact.load(root.contact_id)
 
 
 # ------------------------------------------------------------------ Campaign
