@@ -24,7 +24,7 @@ from graphql import GraphQLObjectType, GraphQLSchema
 from strawberry.types.nodes import FragmentSpread, InlineFragment, Selection
 
 from models import Activity, Campaign, Contact, Lead, SequenceStep, Task, fastread
-from resolvers.context import Info, Loaders
+from resolvers.context import Info, Loaders, rows_by_id
 
 #: The row attribute holding {GraphQL field name: attached value}; set around Tortoise's __setattr__.
 _ATTR = "_prefetched"
@@ -189,9 +189,10 @@ async def _load_relation(info: Info, relation: Relation, keys: list[int], select
     if only is None:
         known.update(zip(missing, await loader.load_fn(missing), strict=True))
         return [known[k] for k in keys]
-    condition = fastread.where().among("id", missing).equals("workspace_id", info.context.workspace_id)
-    partial = {row.id: row for row in await fastread.select(relation.model, condition, only=only)}
-    return [known[k] if k in known else partial.get(k) for k in keys]
+    partial = dict(
+        zip(missing, await rows_by_id(relation.model, missing, info.context.workspace_id, only), strict=True)
+    )
+    return [known[k] if k in known else partial[k] for k in keys]
 
 
 def _attach_all(group: list[Any], name: str, relation: Relation, by_key: dict[int, Any]) -> list[Any]:
