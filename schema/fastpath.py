@@ -48,7 +48,6 @@ class Step(NamedTuple):
     """One field of a selection, as the fast path answers it on every row."""
 
     key: str
-    name: str
     #: None for `__typename`.
     field_def: GraphQLField | None
     #: A plain attribute to read (schema/direct.py), or a resolver that takes only the row, or neither.
@@ -268,7 +267,7 @@ class FastPathMixin:
             node = details[0].node
             name = node.name.value
             if name == "__typename":
-                steps.append(Step(key, name, None, None, None, None, None, details, False, None, False))
+                steps.append(Step(key, None, None, None, None, None, details, False, None, False))
                 continue
             field_def = parent_type.fields.get(name)
             if field_def is None or field_def.resolve is None:
@@ -281,7 +280,6 @@ class FastPathMixin:
             steps.append(
                 Step(
                     key,
-                    name,
                     field_def,
                     getattr(resolve, "_attribute", None),
                     getattr(resolve, "_row_only", None),
@@ -302,7 +300,7 @@ class FastPathMixin:
         """Fill `results` with each field's value (or the awaitable completing it); the keys still awaited."""
         is_awaitable = self.is_awaitable
         pending: list[str] | None = None
-        for key, _name, field_def, attribute, row_only, shortcut, resolve, details, has_args, leaf, non_null in plan:
+        for key, field_def, attribute, row_only, shortcut, resolve, details, has_args, leaf, non_null in plan:
             if field_def is None:
                 results[key] = parent_type.name
                 continue
