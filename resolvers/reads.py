@@ -87,13 +87,14 @@ async def step_lead_count(info: Info, step: SequenceStep) -> int:
     return numbers.get(c.step_key(step.id), 0)
 
 
-async def _prefetched(info: Info, page: Page) -> Page:
+async def _prefetched(info: Info, page: Page, fields: dict[str, list[Any]] | None = None) -> Page:
     """The page, with the relations its selection asks for attached to its nodes.
 
     A `totalCount` that is asked for is counted at the same time, rather than in a round trip of its own
-    once the nodes are done.
+    once the nodes are done. `fields`: the connection's selection, when the caller already read it.
     """
-    fields = connection_fields(info)
+    if fields is None:
+        fields = connection_fields(info)
     loads = prefetch(info, page.nodes, connection_nodes(fields))
     if "totalCount" in fields and callable(page.count):
         page.count, _ = await asyncio.gather(page.count(), loads)
@@ -143,6 +144,7 @@ async def campaign_audience(info: Info, campaign: Campaign, filter: Any, first: 
             if search is not None:
                 qs = qs.filter(search)
 
+    fields = connection_fields(info)
     if search is None:
         # The common case (no search): the page's query is written directly (models/fastread.py).
         condition = (
@@ -155,7 +157,7 @@ async def campaign_audience(info: Info, campaign: Campaign, filter: Any, first: 
         if after_id is not None:
             condition.add('"id" > {}', after_id)
         # Only the columns the page's selection reads, when that is known (resolvers/prefetch.py).
-        only = needed_columns(info._raw_info.schema, Lead, connection_nodes(connection_fields(info)))
+        only = needed_columns(info._raw_info.schema, Lead, connection_nodes(fields))
         rows = await fastread.select(Lead, condition, order_by=("id",), limit=limit + 1, only=only)
     else:
         page_qs = qs if after_id is None else qs.filter(id__gt=after_id)
@@ -171,7 +173,8 @@ async def campaign_audience(info: Info, campaign: Campaign, filter: Any, first: 
         numbers, _, _ = await info.context.loaders.counters.load(campaign.id)
         return numbers.get(key, 0)
 
-    return await _prefetched(info, build_page(rows, limit, lambda lead: id_cursor("Lead", lead.id), after, count))
+    page = build_page(rows, limit, lambda lead: id_cursor("Lead", lead.id), after, count)
+    return await _prefetched(info, page, fields)
 
 
 # ------------------------------------------------------------------ Activity
