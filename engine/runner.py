@@ -1,7 +1,23 @@
-"""`run_step`: what a worker does with one claimed lead. Safe to run twice, late, or concurrently.
+"""One step of one lead, read top to bottom. Safe to run twice, late, or concurrently.
 
-It re-reads everything (a queued message may be stale: campaign paused, lead moved, claim re-issued),
-asks `decide`, and applies the decision by compare-and-set (engine/actions.py for actions).
+The actor (tasks/sequences.py) runs engine/chain.py, which runs `step` for the lead, then for the steps it
+hands on while they are due at once. `step` goes down once:
+
+1. Load (engine/snapshot.py): the lead with its contact, campaign, identity and steps digest in one query,
+   and the campaign's Sequence (cached per worker). A queued message may be stale (campaign paused, lead
+   moved, claim re-issued): what is read decides, not what the message says.
+2. Decide (engine/decide.py, pure): what to do next. A CONDITION is walked in memory and decide is asked
+   again, so a chain of conditions costs no transaction.
+3. Apply (engine/apply.py, the module that writes): in one transaction, by compare-and-set on the lead.
+   A wait, the end or an error is settled there and then. An action is claimed: the lead placed on the
+   step, its activity inserted under the key (lead, step, attempt), the allowances reserved.
+4. Send (engine/send.py): an action's message, outside any transaction, only by the delivery whose claim
+   inserted the activity (at most once).
+5. Apply the outcome (engine/apply.py): the lead moves on with its flags and counters, or, if the provider
+   failed for good, the claim is taken back and the lead goes to ERROR.
+6. Hand on: `step` returns what it did and, when the lead is due again at once and still claimed, the
+   claim. engine/chain.py runs that next step in the same message; `run_step` (the scheduler's and the
+   tests' entry) sends it as a message. Either way only after the commit that made it due.
 """
 
 from __future__ import annotations
@@ -11,8 +27,8 @@ from dataclasses import replace
 from datetime import datetime
 
 from domain import templates
-from engine import clock
-from engine.actions import apply_simple, perform
+from engine import apply, clock, queue, send
+from engine.apply import Applied
 from engine.decide import decide, needs_usage
 from engine.decisions import Act, Branch, Decision, Noop, Withdraw, error
 from engine.sequence import Sequence, StepView
@@ -35,30 +51,56 @@ MESSAGE_STEPS = {
 }
 
 
-async def run_step(lead_id: int, version: int | None = None, now: datetime | None = None) -> str:
-    """Advance one lead as far as it can go now. Returns what happened (for logs and tests)."""
+async def step(lead_id: int, version: int | None = None, now: datetime | None = None) -> Applied:
+    """Advance one lead as far as it can go now; the claim to hand on comes back in the result."""
     now = now or clock.now()
+
+    # 1. Load.
     joined = await read_lead(lead_id)
     if joined is None or joined.lead.removed_at is not None:
-        return "gone"
+        return Applied("gone")
     lead = joined.lead
     if lead.status not in RUNNABLE or lead.next_action_at is None or lead.next_action_at > now:
         await _release_claim(lead)
-        return "not-due"
+        return Applied("not-due")
     if version is not None and lead.state_version != version and _claimed(lead, now):
-        return "stale"  # the lead moved on and a newer claim holds it: that message will do the work
+        return Applied("stale")  # the lead moved on and a newer claim holds it: that message does the work
     snap = await load(joined, now)
     if snap is None or snap.campaign.status != CampaignStatus.ACTIVE:
         await _release_claim(lead)
-        return "campaign-not-active"
+        return Applied("campaign-not-active")
 
+    # 2. Decide.
     decision, rendered = await _resolve(snap, now)
     if isinstance(decision, Noop):
         await _release_claim(lead)
-        return "noop"
-    if isinstance(decision, Act | Withdraw):
-        return await perform(snap, decision, rendered, now)
-    return await apply_simple(snap, decision, now)
+        return Applied("noop")
+
+    # 3. Apply: a decision that sends nothing is settled in one write.
+    if not isinstance(decision, Act | Withdraw):
+        return await apply.settle(snap, decision, now)  # type: ignore[arg-type]
+    claimed = await apply.claim(snap, decision, rendered, now)
+    if isinstance(claimed, Applied):  # moved meanwhile, or an allowance ran out (settled as a wait/error)
+        return claimed
+
+    # 4. Send.
+    failure = await send.deliver(snap, claimed, rendered) if claimed.must_send else None
+
+    # 5. Apply the outcome (6. the hand-on is in what it returns).
+    if failure is not None:
+        return await apply.fail(snap, decision, claimed, failure, now)
+    return await apply.advance(snap, decision, claimed, now)
+
+
+async def run_step(lead_id: int, version: int | None = None, now: datetime | None = None) -> str:
+    """`step`, with its hand-on sent as a message (outside engine/chain.py). Returns what it did."""
+    applied = await step(lead_id, version, now)
+    if applied.hand_on is not None:
+        try:
+            await queue.enqueue_run_steps([applied.hand_on])
+        except Exception:  # committed already: the lease runs out and the scheduler claims the lead again
+            log.exception("hand-on of lead %s failed", lead_id)
+    return applied.what
 
 
 def _claimed(lead: Lead, now: datetime) -> bool:
@@ -78,9 +120,9 @@ async def _resolve(snap: Snapshot, now: datetime) -> tuple[Decision, Rendered]:
     """Ask `decide` until it names something other than a branch (conditions cost no transaction)."""
     view = snap.lead_view()
     for _ in range(MAX_HOPS):
-        step = step_at(view, snap.sequence)
-        rendered = await render(step, snap.contact) if step is not None else Rendered()
-        if step is not None and needs_usage(step):
+        current = step_at(view, snap.sequence)
+        rendered = await render(current, snap.contact) if current is not None else Rendered()
+        if current is not None and needs_usage(current):
             await snap.with_usage(now)
         decision = decide(view, snap.sequence, snap.identity_view, now, rendered)
         if not isinstance(decision, Branch):
@@ -92,9 +134,9 @@ async def _resolve(snap: Snapshot, now: datetime) -> tuple[Decision, Rendered]:
             current_step_id=decision.to.id,
             started_at=view.started_at or now,
         )
-    step = step_at(view, snap.sequence)
-    assert step is not None
-    return error(step, LeadSubstatus.SYSTEM_ERROR, "The sequence does not end."), Rendered()
+    current = step_at(view, snap.sequence)
+    assert current is not None
+    return error(current, LeadSubstatus.SYSTEM_ERROR, "The sequence does not end."), Rendered()
 
 
 def step_at(view: LeadView, sequence: Sequence) -> StepView | None:

@@ -193,7 +193,7 @@ def test_every_substatus_an_engine_decision_can_give_is_covered() -> None:
         decision = decide(lead, SEQ, identity, now, rendered)
         if isinstance(decision, Wait | Finish | Error):
             seen.add(decision.substatus)
-    # SYSTEM_ERROR comes from the provider (engine/actions.py), never from a decision.
+    # SYSTEM_ERROR comes from the provider (engine/apply.py), never from a decision.
     expected = {
         S.SCHEDULED, S.IDENTITY_LIMITS, S.WAITING_TO_CONNECT, S.MONTHLY_CONVERSATION_LIMIT, S.CONNECTION_WITHDRAWN,
         S.OUTSIDE_WORKING_HOURS, S.MISSING_EMAIL, S.EMAIL_DISCONNECTED, S.LINKEDIN_DISCONNECTED,

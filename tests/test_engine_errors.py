@@ -9,7 +9,7 @@ import pytest
 
 from domain.errors import InvalidTransition
 from domain.retry import retry_lead
-from engine import actions, channels, placement, runner
+from engine import channels, placement, runner, send
 from models import Activity, Contact, Identity, IdentityUsage
 from models.enums import ActivityKind, LeadStatus, LeadSubstatus, StepType
 from tests.engine_helpers import (
@@ -105,12 +105,12 @@ async def test_retry_only_from_error(workspace: Any, frozen: Any, pump: Pump) ->
 async def test_provider_failure_after_retries_is_system_error_and_retry_sends_once(
     workspace: Any, frozen: Any, pump: Pump, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(actions, "SEND_BACKOFF", 0.0)
+    monkeypatch.setattr(send, "SEND_BACKOFF", 0.0)
     ws, _ = workspace
     identity = await make_identity(ws, daily_emails=5)
     campaign, steps = await make_campaign(ws, identity, [EMAIL])
     (lead,) = await add_leads(ws, campaign, [person(1)])
-    channels.email_sandbox.fail_next(actions.SEND_ATTEMPTS)
+    channels.email_sandbox.fail_next(send.SEND_ATTEMPTS)
     await pump.run()
 
     lead = await reload(lead)

@@ -1,0 +1,281 @@
+"""Applying a decision: the only module of the engine that writes, and the owner of each step's transaction.
+
+`engine/runner.py` tells the story of a step; this is its step 3 and step 5. Every write is made by
+compare-and-set on the lead's `state_version` (domain.leads.update_lead, which also keeps the campaign's
+counters exact), so a stale or repeated delivery changes nothing: it finds the lead "moved".
+
+- `settle`: a decision that sends nothing (a wait, the end, an error). One write: the lead's CAS, plus
+  the activity that says why for an error.
+- `claim`, `advance`, `fail`: an action, on at-least-once delivery, sent at most once.
+
+  1. `claim` (one transaction): the lead is placed on the step by CAS (this also refuses a stale message,
+     e.g. after a pause), the activity is inserted under the key (lead, step, attempt) with the provider id
+     chosen up front (an email's Message-ID), the allowances are reserved and a TASK step's task created.
+     A second delivery finds the key taken: it does not send again, it only advances.
+  2. The runner sends (engine/send.py), outside any transaction, only if this delivery inserted the key.
+  3. `advance` (one transaction, or none when the CAS is one statement): the lead moves on by CAS, with
+     its flags and counters. If sending failed for good, `fail` takes the claim back instead (activity
+     deleted, allowances released) and the lead goes to ERROR / SYSTEM_ERROR.
+
+  Trade-off: the claim commits before the email leaves, so a crash between 1 and 2 loses that one email
+  (logged as sent but not sent); a crash between 2 and 3 never sends it twice. At most once beats twice.
+
+Live events (stats, activity) go out after commit, registered by domain.leads and domain.activity. The
+next step is not started here: an `Applied` with `hand_on` says the lead is due again now and still
+claimed, and the runner's caller hands it on once this commit is done (engine/chain.py).
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from domain import counters, leads
+from domain.activity import record_activity
+from domain.leads import update_lead
+from domain.tx import one_statement, transaction
+from engine import channels, placement, queue, usage
+from engine.decide import limit_wait
+from engine.decisions import Act, Decision, Error, Finish, Wait, Withdraw, error
+from engine.snapshot import Snapshot
+from engine.views import Rendered
+from live import events
+from models import Activity, Lead, Task
+from models.enums import ActivityKind, LeadStatus, LeadSubstatus, TaskStatus, TaskType
+
+#: (lead id, state_version) of a lead claimed for its next step.
+Claim = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What a step did ("done", "moved", "wait", ...: for logs and tests), and the claim to hand on."""
+
+    what: str
+    hand_on: Claim | None = None
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """An action's claim, committed. `inserted`: this delivery wrote the activity, so it is the one to send."""
+
+    key: str
+    kind: ActivityKind
+    activity_id: int | None
+    provider: channels.Provider | None
+    external_id: str | None
+
+    @property
+    def must_send(self) -> bool:
+        return self.activity_id is not None and self.provider is not None
+
+
+class _Refused(Exception):
+    """An allowance ran out between the decision and the reservation: roll back, then settle `decision`."""
+
+    def __init__(self, decision: Decision) -> None:
+        self.decision = decision
+
+
+def action_key(lead: Lead, step_id: int, suffix: str = "") -> str:
+    """The exactly-once key of an outbound action: (lead, step, attempt). retryLead starts a new attempt."""
+    return f"{lead.id}:{step_id}:{lead.attempt}{suffix}"
+
+
+# ------------------------------------------------------------------------------ decisions that send nothing
+
+
+async def settle(snap: Snapshot, decision: Wait | Finish | Error, now: datetime) -> Applied:
+    """Apply a wait, the end or an error: the lead's CAS, and for an error the activity that says why."""
+    lead = snap.lead
+    if isinstance(decision, Wait):
+        changes = placement.wait(lead, decision, now)
+    elif isinstance(decision, Error):
+        changes = placement.error(lead, decision, now)
+    else:
+        changes = placement.finish(lead, decision.substatus, now)
+    explained = isinstance(decision, Error)
+    hand_on = _keep_claim(changes, now)
+    # With an activity there are two writes: one transaction. Else the CAS alone (see _write_scope).
+    async with transaction() if explained else _write_scope(changes):
+        if not await update_lead(lead, **changes):
+            return Applied("moved")
+        if isinstance(decision, Error):
+            await _record_error(lead, decision, now)
+    return Applied(type(decision).__name__.lower(), _claim_of(lead) if hand_on else None)
+
+
+# ------------------------------------------------------------------------------------------ actions
+
+
+async def claim(snap: Snapshot, decision: Act | Withdraw, rendered: Rendered, now: datetime) -> Claimed | Applied:
+    """Step 1: place the lead on the step, insert the activity under its key, reserve the allowances.
+
+    Returns an `Applied` when there is nothing to send: the lead moved meanwhile, or an allowance ran out
+    (then the decision became a wait, or an error, and was settled).
+    """
+    lead, step = snap.lead, decision.step
+    withdraw = isinstance(decision, Withdraw)
+    kind = ActivityKind.INVITATION_WITHDRAWN if withdraw else decision.kind
+    key = action_key(lead, step.id, ":withdraw" if withdraw else "")
+    provider = channels.provider_for(step.type) if kind != ActivityKind.TASK_CREATED else None
+    external_id = provider.new_external_id(key) if provider is not None else None
+    version = lead.state_version
+
+    placing: dict[str, Any] = {"claimed_until": now + timedelta(seconds=queue.LEASE_SECONDS)}
+    if not withdraw:
+        placing |= {
+            "status": LeadStatus.IN_PROGRESS,
+            "substatus": LeadSubstatus.SCHEDULED,
+            "current_step_id": step.id,
+            "started_at": placement.started(lead, now),
+        }
+    try:
+        async with transaction():
+            if not await update_lead(lead, **placing):
+                return Applied("moved")
+            activity_id = await record_activity(
+                lead,
+                kind,
+                channel=step.type.channel,
+                step_id=step.id,
+                detail=_detail(kind, step, rendered),
+                external_id=external_id,
+                dedupe_key=key,
+                occurred_at=now,
+            )
+            if activity_id is not None and isinstance(decision, Act):
+                await _reserve(snap, decision, now)
+                if kind == ActivityKind.TASK_CREATED:
+                    await _create_task(lead, step, rendered, key, now)
+    except _Refused as refused:
+        fresh = await Lead.get_or_none(id=lead.id)
+        if fresh is None or fresh.state_version != version:
+            return Applied("moved")
+        snap.lead = fresh
+        return await settle(snap, refused.decision, now)  # type: ignore[arg-type]
+    return Claimed(key, kind, activity_id, provider, external_id)
+
+
+async def advance(snap: Snapshot, decision: Act | Withdraw, claimed: Claimed, now: datetime) -> Applied:
+    """Step 3 after a send (or a redelivery): the lead moves on by compare-and-set, with its counters."""
+    lead, sequence, step = snap.lead, snap.sequence, decision.step
+    changes = placement.after_action(lead, sequence, step, claimed.kind, now)
+    if claimed.kind == ActivityKind.TASK_CREATED and await _task_done(claimed.key):
+        changes |= placement.move_to(lead, sequence, sequence.successor(step), now)
+    hand_on = _keep_claim(changes, now)
+    async with _write_scope(changes):
+        if not await update_lead(lead, **changes):
+            return Applied("moved")
+    what = "done" if claimed.activity_id is not None else "finished-redelivery"
+    return Applied(what, _claim_of(lead) if hand_on else None)
+
+
+async def fail(snap: Snapshot, decision: Act | Withdraw, claimed: Claimed, failure: str, now: datetime) -> Applied:
+    """Step 3 when the provider failed for good: the claim is taken back and the lead goes to ERROR."""
+    lead, step = snap.lead, decision.step
+    async with transaction():
+        # Lead first, then usage: the lock order of `claim`, so the two never deadlock.
+        problem = error(step, LeadSubstatus.SYSTEM_ERROR, failure)
+        if await update_lead(lead, **placement.error(lead, problem, now)):
+            await _record_error(lead, problem, now)
+        # Taken back even if the lead moved meanwhile (paused): a later run sends under the same key.
+        await Activity.filter(id=claimed.activity_id).delete()
+        if isinstance(decision, Act):
+            await _release(snap, decision)
+    return Applied("failed")
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def _write_scope(changes: dict[str, Any]) -> AbstractAsyncContextManager[Any]:
+    """A transaction, unless the lead's CAS is the only write and one statement (PostgreSQL): then none."""
+    return one_statement() if leads.one_statement(changes) else transaction()
+
+
+def _keep_claim(changes: dict[str, Any], now: datetime) -> bool:
+    """A next step due at once keeps the claim (written with this CAS) and is handed on after commit."""
+    due = changes.get("next_action_at")
+    if changes.get("status") == LeadStatus.IN_PROGRESS and due is not None and due <= now:
+        changes["claimed_until"] = now + timedelta(seconds=queue.LEASE_SECONDS)
+        return True
+    return False
+
+
+def _claim_of(lead: Lead) -> Claim:
+    return (lead.id, lead.state_version)
+
+
+def _detail(kind: ActivityKind, step: Any, rendered: Rendered) -> str | None:
+    if kind == ActivityKind.EMAIL_SENT:
+        return f"Subject: {rendered.subject}"
+    if kind == ActivityKind.INMAIL_SENT:
+        return f"Subject: {rendered.subject}\n{(rendered.body or '')[:280]}"
+    if kind == ActivityKind.INVITATION_SENT:
+        return f"Note: {rendered.body}" if rendered.body else "Invitation without a note"
+    if kind == ActivityKind.LINKEDIN_MESSAGE_SENT:
+        return (rendered.body or "")[:280]
+    if kind == ActivityKind.TASK_CREATED:
+        return step.title or "Task"
+    if kind == ActivityKind.INVITATION_WITHDRAWN:
+        return "Not accepted in time: withdrawn"
+    return None
+
+
+async def _record_error(lead: Lead, problem: Error, now: datetime) -> None:
+    await record_activity(
+        lead,
+        ActivityKind.LEAD_ERROR,
+        channel=problem.step.type.channel,
+        step_id=problem.step.id,
+        detail=f"{problem.substatus.value}: {problem.message}",
+        dedupe_key=action_key(lead, problem.step.id, ":error"),
+        occurred_at=now,
+    )
+
+
+async def _reserve(snap: Snapshot, act: Act, now: datetime) -> None:
+    identity = snap.identity
+    if identity is None:
+        return
+    assert snap.identity_view is not None
+    for allowance, period in act.reserve:
+        if not await usage.reserve(identity.id, allowance, period, snap.identity_view.cap(allowance)):
+            raise _Refused(limit_wait(act.step, snap.identity_view, allowance, now))
+    if act.spend_inmail and not await usage.spend_inmail_credit(identity.id):
+        raise _Refused(error(act.step, LeadSubstatus.INMAIL_CREDITS_LIMIT))
+
+
+async def _release(snap: Snapshot, act: Act) -> None:
+    identity = snap.identity
+    if identity is None:
+        return
+    for allowance, period in act.reserve:
+        await usage.release(identity.id, allowance, period)
+    if act.spend_inmail:
+        await usage.refund_inmail_credit(identity.id)
+
+
+async def _create_task(lead: Lead, step: Any, rendered: Rendered, key: str, now: datetime) -> None:
+    await Task.create(
+        workspace_id=lead.workspace_id,
+        campaign_id=lead.campaign_id,
+        lead_id=lead.id,
+        step_id=step.id,
+        type=step.task_type or TaskType.TODO,
+        title=step.title or "Task",
+        note=rendered.body or None,
+        status=TaskStatus.PENDING,
+        due_at=now,
+        dedupe_key=key,
+    )
+    if await counters.apply(lead.campaign_id, {counters.task_key(TaskStatus.PENDING): 1}, shard=lead.id):
+        events.stats_changed(lead.workspace_id, lead.campaign_id)
+
+
+async def _task_done(key: str) -> bool:
+    """completeTask may have run between the claim and now: then the lead does not wait for it."""
+    return await Task.filter(dedupe_key=key, status=TaskStatus.COMPLETED).exists()
