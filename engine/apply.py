@@ -5,7 +5,7 @@ compare-and-set on the lead's `state_version` (domain.leads.update_lead, which a
 counters exact), so a stale or repeated delivery changes nothing: it finds the lead "moved".
 
 - `settle`: a decision that sends nothing (a wait, the end, an error). One write: the lead's CAS, plus
-  the activity that says why for an error.
+  the activity that says why when a user would ask (an error, a finish other than the sequence's end).
 - `claim`, `advance`, `fail`: an action, on at-least-once delivery, sent at most once.
 
   1. `claim` (one transaction): the lead is placed on the step by CAS (this also refuses a stale message,
@@ -39,6 +39,7 @@ from domain.tx import one_statement, transaction
 from engine import channels, placement, queue, usage
 from engine.decide import limit_wait
 from engine.decisions import Act, Decision, Error, Finish, Wait, Withdraw, error
+from engine.sequence import StepView
 from engine.snapshot import Snapshot
 from engine.views import Rendered
 from live import events
@@ -47,6 +48,12 @@ from models.enums import ActivityKind, LeadStatus, LeadSubstatus, TaskStatus, Ta
 
 #: (lead id, state_version) of a lead claimed for its next step.
 Claim = tuple[int, int]
+
+#: Why a lead finished, for the finishes that a user would otherwise have to guess (LEAD_FINISHED's detail).
+FINISH_REASONS: dict[LeadSubstatus, str] = {
+    LeadSubstatus.NOT_CONNECTED: "Not connected: a LinkedIn message needs a connection, and no invitation "
+    "was accepted. The lead finished without being messaged.",
+}
 
 
 @dataclass(frozen=True)
@@ -87,8 +94,12 @@ def action_key(lead: Lead, step_id: int, suffix: str = "") -> str:
 # ------------------------------------------------------------------------------ decisions that send nothing
 
 
-async def settle(snap: Snapshot, decision: Wait | Finish | Error, now: datetime) -> Applied:
-    """Apply a wait, the end or an error: the lead's CAS, and for an error the activity that says why."""
+async def settle(snap: Snapshot, decision: Wait | Finish | Error, now: datetime, at: StepView | None = None) -> Applied:
+    """Apply a wait, the end or an error: the lead's CAS, and the activity that explains it if any.
+
+    `at` is the step the decision was made at (a Finish names none; conditions may have moved past the
+    lead's stored step in memory): the finish's activity is recorded there.
+    """
     lead = snap.lead
     if isinstance(decision, Wait):
         changes = placement.wait(lead, decision, now)
@@ -96,7 +107,7 @@ async def settle(snap: Snapshot, decision: Wait | Finish | Error, now: datetime)
         changes = placement.error(lead, decision, now)
     else:
         changes = placement.finish(lead, decision.substatus, now)
-    explained = isinstance(decision, Error)
+    explained = isinstance(decision, Error) or (isinstance(decision, Finish) and decision.substatus in FINISH_REASONS)
     hand_on = _keep_claim(changes, now)
     # With an activity there are two writes: one transaction. Else the CAS alone (see _write_scope).
     async with transaction() if explained else _write_scope(changes):
@@ -104,6 +115,8 @@ async def settle(snap: Snapshot, decision: Wait | Finish | Error, now: datetime)
             return Applied("moved")
         if isinstance(decision, Error):
             await _record_error(lead, decision, now)
+        elif explained:
+            await _record_finish(lead, decision, at, now)  # type: ignore[arg-type]
     return Applied(type(decision).__name__.lower(), _claim_of(lead) if hand_on else None)
 
 
@@ -221,7 +234,8 @@ def _detail(kind: ActivityKind, step: Any, rendered: Rendered) -> str | None:
     if kind == ActivityKind.TASK_CREATED:
         return step.title or "Task"
     if kind == ActivityKind.INVITATION_WITHDRAWN:
-        return "Not accepted in time: withdrawn"
+        days = step.wait_for_acceptance_days or 0
+        return f"Not accepted within {days} day{'' if days == 1 else 's'}: withdrawn; on to the not-accepted branch."
     return None
 
 
@@ -233,6 +247,18 @@ async def _record_error(lead: Lead, problem: Error, now: datetime) -> None:
         step_id=problem.step.id,
         detail=f"{problem.substatus.value}: {problem.message}",
         dedupe_key=action_key(lead, problem.step.id, ":error"),
+        occurred_at=now,
+    )
+
+
+async def _record_finish(lead: Lead, decision: Finish, step: StepView | None, now: datetime) -> None:
+    await record_activity(
+        lead,
+        ActivityKind.LEAD_FINISHED,
+        channel=step.type.channel if step is not None else None,
+        step_id=step.id if step is not None else None,
+        detail=f"{decision.substatus.value}: {FINISH_REASONS[decision.substatus]}",
+        dedupe_key=action_key(lead, step.id if step is not None else 0, ":finish"),
         occurred_at=now,
     )
 

@@ -71,14 +71,14 @@ async def step(lead_id: int, version: int | None = None, now: datetime | None = 
         return Applied("campaign-not-active")
 
     # 2. Decide.
-    decision, rendered = await _resolve(snap, now)
+    decision, rendered, at = await _resolve(snap, now)
     if isinstance(decision, Noop):
         await _release_claim(lead)
         return Applied("noop")
 
     # 3. Apply: a decision that sends nothing is settled in one write.
     if not isinstance(decision, Act | Withdraw):
-        return await apply.settle(snap, decision, now)  # type: ignore[arg-type]
+        return await apply.settle(snap, decision, now, at)  # type: ignore[arg-type]
     claimed = await apply.claim(snap, decision, rendered, now)
     if isinstance(claimed, Applied):  # moved meanwhile, or an allowance ran out (settled as a wait/error)
         return claimed
@@ -116,8 +116,10 @@ async def _release_claim(lead: Lead) -> None:
         await Lead.filter(id=lead.id, claimed_until=lead.claimed_until).update(claimed_until=None)
 
 
-async def _resolve(snap: Snapshot, now: datetime) -> tuple[Decision, Rendered]:
-    """Ask `decide` until it names something other than a branch (conditions cost no transaction)."""
+async def _resolve(snap: Snapshot, now: datetime) -> tuple[Decision, Rendered, StepView | None]:
+    """Ask `decide` until it names something other than a branch (conditions cost no transaction).
+
+    Returns the decision, the step's texts and the step it was made at."""
     view = snap.lead_view()
     for _ in range(MAX_HOPS):
         current = step_at(view, snap.sequence)
@@ -126,7 +128,7 @@ async def _resolve(snap: Snapshot, now: datetime) -> tuple[Decision, Rendered]:
             await snap.with_usage(now)
         decision = decide(view, snap.sequence, snap.identity_view, now, rendered)
         if not isinstance(decision, Branch):
-            return decision, rendered
+            return decision, rendered, current
         view = replace(
             view,
             status=LeadStatus.IN_PROGRESS,
@@ -136,7 +138,7 @@ async def _resolve(snap: Snapshot, now: datetime) -> tuple[Decision, Rendered]:
         )
     current = step_at(view, snap.sequence)
     assert current is not None
-    return error(current, LeadSubstatus.SYSTEM_ERROR, "The sequence does not end."), Rendered()
+    return error(current, LeadSubstatus.SYSTEM_ERROR, "The sequence does not end."), Rendered(), current
 
 
 def step_at(view: LeadView, sequence: Sequence) -> StepView | None:

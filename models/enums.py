@@ -184,6 +184,8 @@ class ActivityKind(str, Enum):
     TASK_CREATED = "TASK_CREATED"
     TASK_COMPLETED = "TASK_COMPLETED"
     LEAD_ERROR = "LEAD_ERROR"
+    #: The lead finished for a reason a user would ask about (NOT_CONNECTED); the detail says why.
+    LEAD_FINISHED = "LEAD_FINISHED"
 
 
 class LeadEventKind(str, Enum):
