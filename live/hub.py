@@ -8,6 +8,9 @@
   mailbox, then waits `interval` before reading again, so a campaign pushes at most once per interval
   however many changes land, and a change during a read or a wait always leads to one more read: the
   latest snapshot always arrives. A snapshot whose version is not greater than the last one is dropped.
+- A new subscriber gets the cached snapshot if it was read less than SNAPSHOT_MAX_AGE ago; an older one
+  is read again first. Events are at-most-once (Redis pub/sub; a failed publish is only logged), so
+  without this one lost event would show a quiet campaign's old numbers to every newcomer for good.
 - Activity: events carry activity ids; the pump reads `id > seen` (plus ids that committed late, below
   `seen`) in one query per batch and hands the same rows to every subscriber, in order.
 - Snapshots carry a per-document render cache (`Snapshot.renders`), so a transport that serializes a
@@ -19,6 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -30,6 +35,10 @@ from live.events import CHANNEL_PREFIX
 from live.mailbox import Mailbox
 
 log = logging.getLogger("outbound.hub")
+
+#: Seconds a cached stats snapshot is handed to new subscribers without a read; older ones are read again.
+#: Bounds how long a lost event can show stale numbers to newcomers; a burst of joins still costs one read.
+SNAPSHOT_MAX_AGE = float(os.environ.get("OUTBOUND_LIVE_SNAPSHOT_MAX_AGE", "5"))
 
 
 @dataclass(slots=True, eq=False)
@@ -121,6 +130,8 @@ class CampaignTopic:
         self.stats_subscribers: set[Mailbox] = set()
         self.activity_subscribers: set[Mailbox] = set()
         self.snapshot: Snapshot | None = None
+        #: time.monotonic() when the last successful stats read began: the cached snapshot is at least that fresh.
+        self._snapshot_read_at = 0.0
         #: Set once the campaign is gone (or the hub stops): nothing joins a closed topic.
         self.closed = False
         self._stats_dirty = asyncio.Event()
@@ -147,11 +158,12 @@ class CampaignTopic:
             return
         mailbox.position = -1  # any snapshot, version 0 included, is newer than nothing
         self.stats_subscribers.add(mailbox)
-        if self.snapshot is not None:
-            # The cached snapshot is current: events keep it fresh for as long as the topic lives, so a
-            # thousand clients joining cost no read at all.
+        if self.snapshot is not None and time.monotonic() - self._snapshot_read_at <= SNAPSHOT_MAX_AGE:
+            # Recent: events keep it fresh, so a thousand clients joining cost no read at all.
             self._offer(mailbox, self.snapshot)
         else:
+            # None yet, or old enough that a lost event may hide newer numbers: the pump reads (once for
+            # everyone joining meanwhile) and this mailbox gets that read, not the old snapshot.
             self.stats_changed()
         if self._stats_task is None:
             self._stats_task = asyncio.create_task(self._pump_stats(), name=f"live-stats-{self.campaign_id}")
@@ -163,6 +175,7 @@ class CampaignTopic:
         while True:
             await self._stats_dirty.wait()
             self._stats_dirty.clear()
+            started = time.monotonic()
             try:
                 snapshot = await self.hub.read_stats(self.campaign_id)
             except asyncio.CancelledError:
@@ -177,6 +190,7 @@ class CampaignTopic:
                 return
             if self.snapshot is None or snapshot.version > self.snapshot.version:
                 self.snapshot = snapshot
+            self._snapshot_read_at = started  # confirmed current, even when the version had not moved
             # Each subscriber gets it only if it is newer than what it has (versions strictly increase; a
             # refresh that finds nothing new sends nothing).
             for mailbox in list(self.stats_subscribers):

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from live import hub as hub_module
 from live.bus import RECONNECTED, LocalBus
 from live.events import campaign_channel, campaign_event
 from live.hub import Hub, Snapshot
@@ -91,6 +92,24 @@ async def test_a_late_subscriber_gets_the_cached_snapshot_without_a_read(setup: 
     late = hub.subscribe_stats(7)
     assert (await next_item(late)).version == 0
     assert fake.stats_reads == reads
+
+
+async def test_a_lost_event_heals_for_the_next_subscriber_once_the_snapshot_is_old(
+    setup: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hub_module, "SNAPSHOT_MAX_AGE", 0.2)
+    fake, _bus, hub = setup
+    first = hub.subscribe_stats(7)
+    assert (await next_item(first)).version == 0
+    fake.version = 3  # changed, but its event was lost (a failed publish is only logged)
+    assert (await next_item(hub.subscribe_stats(7))).version == 0  # still recent: served from the cache
+    await asyncio.sleep(0.25)
+    reads = fake.stats_reads
+    joining = [hub.subscribe_stats(7) for _ in range(20)]
+    assert {(await next_item(m)).version for m in joining} == {3}  # read again: the fresh numbers
+    assert fake.stats_reads == reads + 1  # once for everyone joining
+    assert (await next_item(first)).version == 3  # and the ones already there get them too
+    assert (await next_item(hub.subscribe_stats(7))).version == 3  # fresh again: from the cache
 
 
 async def test_versions_strictly_increase_and_a_refresh_with_nothing_new_sends_nothing(setup: Any) -> None:

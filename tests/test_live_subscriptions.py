@@ -57,7 +57,7 @@ def _free_port() -> int:
 class Server:
     """`uvicorn server:create_app` on a free port, with the test backend's environment."""
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Backend, **env: str) -> None:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/graphql"
@@ -80,7 +80,7 @@ class Server:
                 "warning",
             ],
             cwd=ROOT,
-            env={**backend.env(), "SCHEDULER": "false"},
+            env={**backend.env(), "SCHEDULER": "false", **env},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -362,6 +362,42 @@ async def test_200_subscribers_all_get_the_final_snapshot_and_a_slow_one_delays_
         assert versions == sorted(set(versions))
     finally:
         await slow.close()
+
+
+async def test_a_lost_event_heals_when_someone_subscribes_after_the_snapshot_aged(
+    backend: Backend, database: None, workspace: Any, clients: list[Client]
+) -> None:
+    from domain import counters
+    from domain.tx import transaction
+    from models import Campaign
+
+    ws, key = workspace
+    srv = Server(backend, OUTBOUND_LIVE_SNAPSHOT_MAX_AGE="1")
+    try:
+        await srv.ready()
+        campaign = await Campaign.create(workspace=ws, name="Heal")
+        campaign_id = to_global_id("Campaign", campaign.id)
+        watcher = await open_client(clients, srv.ws_url, key)
+        await watcher.subscribe("s", STATS, campaign_id)  # keeps the campaign's snapshot cached
+        first = (await watcher.data("s"))["campaignStats"]
+        assert first["allChannels"]["totalContacts"] == 0
+
+        # A change whose event never reaches the server: written from this process, which publishes on no
+        # bus the server hears (on both backends), as when a publish fails.
+        async with transaction():
+            await counters.apply(campaign.id, {counters.TOTAL: 4})
+        with pytest.raises(TimeoutError):
+            await watcher.next("s", wait=1.2)  # nothing announced it, and the cache is now older than 1 s
+
+        newcomer = await open_client(clients, srv.ws_url, key)
+        await newcomer.subscribe("s", STATS, campaign_id)
+        fresh = (await newcomer.data("s"))["campaignStats"]
+        assert fresh["allChannels"]["totalContacts"] == 4 and fresh["version"] > first["version"]
+        assert fresh == await stats_query(srv, key, campaign_id)
+        # The read is shared: the one already watching gets the fresh numbers as well.
+        assert (await watcher.data("s"))["campaignStats"] == fresh
+    finally:
+        srv.stop()
 
 
 # ------------------------------------------------------------------------- real backend only
