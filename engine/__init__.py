@@ -1,4 +1,9 @@
-"""The sequence engine: pure decisions (`decide`), step execution (`runner`, `actions`), the scheduler, channels.
+"""The sequence engine: pure decisions (`decide`), step execution (`runner`), the scheduler, channels.
+
+A lead's step, top-down: tasks/sequences.py (the actor) -> chain.py (steps due at once, in one message) ->
+runner.py `step`: load (snapshot.py) -> decide (decide.py, pure) -> apply (apply.py, the one module that
+writes) -> send (send.py) -> apply the outcome (apply.py) -> hand on (back in chain.py). placement.py says
+where a lead stands after a decision (pure field changes, shared with domain/), hours.py the time rules.
 
 The database is the source of truth and the queue only transport: the scheduler claims due leads with a
 conditional UPDATE and enqueues `sequences.run_step(lead_id, version)`; a worker re-reads the lead,

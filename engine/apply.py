@@ -4,21 +4,23 @@
 compare-and-set on the lead's `state_version` (domain.leads.update_lead, which also keeps the campaign's
 counters exact), so a stale or repeated delivery changes nothing: it finds the lead "moved".
 
-- `settle`: a decision that sends nothing (a wait, the end, an error). One write: the lead's CAS, plus
-  the activity that says why when a user would ask (an error, a finish other than the sequence's end).
-- `claim`, `advance`, `fail`: an action, on at-least-once delivery, sent at most once.
+- `settle`: a decision that sends nothing (a wait, the end, an error). One write, the lead's CAS, plus the
+  activity that says why when a user would ask: LEAD_ERROR for an error, LEAD_FINISHED for a finish in
+  FINISH_REASONS (NOT_CONNECTED). The end of the sequence needs no explanation and costs no insert.
+- `claim`, then the runner sends, then `advance` or `fail`: an action on at-least-once delivery, sent at
+  most once.
+  - `claim` (one transaction): the lead is placed on the step by CAS (this also refuses a stale message,
+    e.g. after a pause), the activity is inserted under the key (lead, step, attempt) with the provider id
+    chosen up front (an email's Message-ID), the allowances are reserved and a TASK step's task created.
+    A second delivery finds the key taken: it does not send again, it only advances.
+  - the send (engine/send.py) runs outside any transaction, only if this delivery inserted the key.
+  - `advance` (one transaction, or none when the CAS is one statement): the lead moves on by CAS, with
+    its flags and counters. If sending failed for good, `fail` takes the claim back instead (activity
+    deleted, allowances released) and the lead goes to ERROR / SYSTEM_ERROR, with its LEAD_ERROR.
 
-  1. `claim` (one transaction): the lead is placed on the step by CAS (this also refuses a stale message,
-     e.g. after a pause), the activity is inserted under the key (lead, step, attempt) with the provider id
-     chosen up front (an email's Message-ID), the allowances are reserved and a TASK step's task created.
-     A second delivery finds the key taken: it does not send again, it only advances.
-  2. The runner sends (engine/send.py), outside any transaction, only if this delivery inserted the key.
-  3. `advance` (one transaction, or none when the CAS is one statement): the lead moves on by CAS, with
-     its flags and counters. If sending failed for good, `fail` takes the claim back instead (activity
-     deleted, allowances released) and the lead goes to ERROR / SYSTEM_ERROR.
-
-  Trade-off: the claim commits before the email leaves, so a crash between 1 and 2 loses that one email
-  (logged as sent but not sent); a crash between 2 and 3 never sends it twice. At most once beats twice.
+  Trade-off: the claim commits before the email leaves, so a crash between claim and send loses that one
+  email (logged as sent but not sent); a crash between send and advance never sends it twice. At most
+  once beats twice for outreach.
 
 Live events (stats, activity) go out after commit, registered by domain.leads and domain.activity. The
 next step is not started here: an `Applied` with `hand_on` says the lead is due again now and still
