@@ -109,7 +109,7 @@ def _is_graphiql_page(scope: Scope) -> bool:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
-    schema = build_schema()
+    schema = build_schema(lean=settings.lean_executor)
     graphql_app = OutboundGraphQL(
         schema,
         graphql_ide="graphiql",
