@@ -3,7 +3,7 @@
     python -m bench.executor [--iterations 300] [--leads 10000] [--activities 120000]
     python -m bench --only executor
 
-Seeds its own PostgreSQL database (outbound_bench_executor, dropped at the end), then runs each document
+Seeds its own PostgreSQL database (outbound_bench_executor_<pid>, dropped at the end), then runs each document
 (Overview, Audience page, Activity page, lead side panel) through `schema.execute` with each executor
 variant, alternating variants request by request so that a busy neighbour slows them all alike. The figure
 is `time.process_time()` per request: this process's CPU (parse, validate, execute, the ORM, the driver),
@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import strawberry
@@ -125,13 +127,14 @@ async def measure(info: Any, iterations: int, log: Callable[[str], None] = print
     savings = [d["saving"][served] for d in results["documents"].values()]
     results["served_saving_mean"] = round(statistics.fmean(savings), 3)
     results["served_saving_min"] = round(min(savings), 3)
+    results["served_saving_max"] = round(max(savings), 3)
     return results
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     from models.db import close_db, init_db
 
-    url = with_database(args.database_url, "outbound_bench_executor")
+    url = with_database(args.database_url, f"outbound_bench_executor_{os.getpid()}")
     info = await seed(url, leads=args.leads, campaigns=10, activities=args.activities, log=print)
     try:
         await init_db(url, run_migrations=False)
@@ -149,8 +152,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--leads", type=int, default=10_000)
     parser.add_argument("--activities", type=int, default=120_000)
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
+    parser.add_argument("--json", help="also write the result here, as JSON (python -m bench reads it)")
     args = parser.parse_args(argv)
     result = asyncio.run(main_async(args))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     print(f"served saving: mean {result['served_saving_mean']:.0%}, min {result['served_saving_min']:.0%}")
     return 0
 
