@@ -269,7 +269,7 @@ async def campaign_tasks(info: Info, campaign: Campaign, status: Any, first: int
 
     async def count() -> int:
         # The counters count exactly these (the filter above without the cursor): tasks of leads not
-        # removed, by status (tests/test_reads_lists.py checks that they agree).
+        # removed, by status (tests/test_reads_totals.py checks that they agree).
         numbers, _, _ = await info.context.loaders.counters.load(campaign.id)
         wanted = [TaskStatus(status)] if status is not None else list(TaskStatus)
         return sum(numbers.get(c.task_key(s), 0) for s in wanted)
