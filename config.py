@@ -43,6 +43,10 @@ class Settings(BaseSettings):
         default=True,
         description="Run the scheduler tick inside the API process. Set false when it runs on its own.",
     )
+    lean_executor: bool = Field(
+        default=True,
+        description="Queries that succeed take the lean executor (schema/fastpath.py); false: graphql-core only.",
+    )
     log_level: str = "INFO"
 
     @property

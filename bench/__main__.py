@@ -64,6 +64,8 @@ class Mode:
             self.live_rounds = 5
             self.engine_seconds = 3.0
             self.engine_leads = 2_000
+            self.dashboards, self.dashboard_interval, self.dashboard_seconds = 10, 1.0, 5.0
+            self.executor_iterations = 100
         else:
             self.leads, self.activities = 100_000, 1_000_000
             self.scale = [10_000, 100_000, 1_000_000]
@@ -73,6 +75,8 @@ class Mode:
             self.live_rounds = 15
             self.engine_seconds = 10.0
             self.engine_leads = 20_000  # the issue's "20k leads x 3 steps"
+            self.dashboards, self.dashboard_interval, self.dashboard_seconds = 50, 2.0, 10.0
+            self.executor_iterations = 300
         self.campaigns = 10
 
 
@@ -142,19 +146,15 @@ def wrk_workload(
     *,
     auth: str | None = None,
     check: Callable[[Any], str | None] | None = None,
-    bust: bool = False,
 ) -> dict[str, Any]:
-    """Validate one response, warm up, then measure with wrk. Errors are reported, never timed.
-
-    `bust`: every request differs (an unused variable), so Outbound's read cache cannot answer it.
-    """
+    """Validate one response, warm up, then measure with wrk. Errors are reported, never timed."""
     first = post(url, payload, auth)
     problem = error_of(first) or (check(first) if check else None)
     if problem:
         return {"status": "error", "message": problem}
-    loadgen.run_wrk(url, payload, duration=mode.warmup, auth=auth, bust=bust)
+    loadgen.run_wrk(url, payload, duration=mode.warmup, auth=auth)
     cpu0 = server.cpu_seconds() if server else 0.0
-    result = loadgen.run_wrk(url, payload, duration=mode.duration, auth=auth, bust=bust)
+    result = loadgen.run_wrk(url, payload, duration=mode.duration, auth=auth)
     if server:
         # Share of one core the server process used: about 1.0 means the server was the bottleneck.
         result["server_cpu"] = round((server.cpu_seconds() - cpu0) / result["seconds"], 2)
@@ -311,7 +311,6 @@ def brief(r: dict[str, Any]) -> str:
         "p99_ms",
         "loadgen_cpu",
         "server_cpu",
-        "cache_hit_ratio",
         "kb_per_subscriber",
     ):
         if key in r:
@@ -354,12 +353,8 @@ def run_reads(results: dict[str, Any], mode: Mode, info: SeedInfo, namespace: st
         strawberry.stop()
 
         def ours(key: str, payload: dict[str, Any], check: Callable[[Any], str | None]) -> None:
-            """Executed (each request unique: the read cache cannot answer), then the same request repeated
-            (a warm read cache answers it while the data does not change)."""
-            results[key] = wrk_workload(api, url, payload, mode, auth=auth, check=check, bust=True)
+            results[key] = wrk_workload(api, url, payload, mode, auth=auth, check=check)
             log(f"{key}: {brief(results[key])}")
-            results[key + "_cached"] = wrk_workload(api, url, payload, mode, auth=auth, check=check)
-            log(f"{key} (repeated request): {brief(results[key + '_cached'])}")
 
         ours(
             "overview",
@@ -447,7 +442,7 @@ def run_side_panel(url: str, auth: str, info: SeedInfo, mode: Mode) -> dict[str,
         return {"status": "error", "message": problem}
     result = asyncio.run(
         loadgen.fixed_rate(
-            url, bodies, rate=100, duration=mode.panel_seconds, auth=auth, check=lambda p: check(p) is None, bust=True
+            url, bodies, rate=100, duration=mode.panel_seconds, auth=auth, check=lambda p: check(p) is None
         )
     )
     if result["bad_responses"]:
@@ -491,16 +486,13 @@ def run_scale(
                 point = {
                     "leads": size,
                     "leads_in_campaign": info.leads_per_campaign[0],
-                    "overview": wrk_workload(
-                        proc, base + "/graphql", body(queries.OVERVIEW, id=cid), mode, auth=auth, bust=True
-                    ),
+                    "overview": wrk_workload(proc, base + "/graphql", body(queries.OVERVIEW, id=cid), mode, auth=auth),
                     "audience": wrk_workload(
                         proc,
                         base + "/graphql",
                         body(queries.AUDIENCE, id=cid, status=status, substatus=substatus),
                         mode,
                         auth=auth,
-                        bust=True,
                     ),
                 }
             finally:
@@ -534,6 +526,68 @@ def engine_available() -> str | None:
     return None
 
 
+def run_executor_http(
+    results: dict[str, Any], mode: Mode, info: SeedInfo, namespace: str, redis_url: str | None
+) -> None:
+    """The same comparison over HTTP, as the server's whole CPU per request (uvicorn, auth, JSON included):
+    one API process with LEAN_EXECUTOR=true and one with false, the same wrk load on each in turn."""
+    auth = f"Bearer {info.api_key}"
+    cid = to_global_id("Campaign", info.campaign_id)
+    status, substatus = queries.AUDIENCE_STATUS
+    documents = {
+        "overview": body(queries.OVERVIEW, id=cid),
+        "audience": body(queries.AUDIENCE, id=cid, status=status, substatus=substatus),
+        "activity": body(queries.ACTIVITY, id=cid),
+        "side panel": body(queries.SIDE_PANEL, id=to_global_id("Lead", info.panel_lead_ids[0])),
+    }
+    procs: dict[str, tuple[Proc, str]] = {}
+    out: dict[str, Any] = {}
+    try:
+        for name, flag in (("graphql-core", "false"), ("lean (served)", "true")):
+            procs[name] = start_api(f"api-executor-{flag}", info.database_url, namespace, redis_url, LEAN_EXECUTOR=flag)
+        for doc, payload in documents.items():
+            row: dict[str, Any] = {}
+            for name, (proc, base) in procs.items():
+                r = wrk_workload(proc, base + "/graphql", payload, mode, auth=auth)
+                if r.get("status") != "ok":
+                    raise RuntimeError(f"{doc} on {name}: {r.get('message')}")
+                row[name] = round(r["server_cpu"] / r["rps"] * 1000, 3)
+            core, lean = row["graphql-core"], row["lean (served)"]
+            out[doc] = {"cpu_ms": row, "saving": round(1 - lean / core, 3) if core else 0.0}
+            log(f"executor over HTTP, {doc}: graphql-core {core} ms, lean {lean} ms CPU/request")
+        results["executor_http"] = {"status": "ok", "documents": out}
+    except Exception as exc:
+        results["executor_http"] = failed(exc)
+    finally:
+        for proc, _ in procs.values():
+            proc.stop()
+
+
+def run_executor(results: dict[str, Any], mode: Mode, base_url: str) -> None:
+    """CPU per request of the Campaign View's documents, lean executor against graphql-core (bench/executor.py),
+    in a process of its own: it needs the app's ORM, which the harness never starts."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    out = WORK / f"executor-{os.getpid()}.json"
+    cmd = [PYTHON, "-m", "bench.executor", "--iterations", str(mode.executor_iterations), "--json", str(out)]
+    try:
+        done = subprocess.run(
+            [*cmd, "--database-url", base_url], cwd=ROOT, capture_output=True, text=True, timeout=900, check=False
+        )
+        if done.returncode != 0 or not out.exists():
+            results["executor"] = {"status": "error", "message": (done.stderr or done.stdout)[-300:]}
+        else:
+            results["executor"] = {"status": "ok", **json.loads(out.read_text())}
+    except Exception as exc:
+        results["executor"] = failed(exc)
+    finally:
+        out.unlink(missing_ok=True)
+    r = results["executor"]
+    if r.get("status") == "ok":
+        log(f"executor: the lean executor saves {r['served_saving_min']:.0%}..{r['served_saving_max']:.0%} CPU")
+    else:
+        log(f"executor: {brief(r)}")
+
+
 def run_engine(results: dict[str, Any], mode: Mode, info: SeedInfo, namespace: str, redis_url: str | None) -> None:
     dsn = _asyncpg_dsn(info.database_url)
     bound_campaign = info.campaign_ids[1] if len(info.campaign_ids) > 1 else info.campaign_id
@@ -557,7 +611,55 @@ def run_engine(results: dict[str, Any], mode: Mode, info: SeedInfo, namespace: s
         results["engine"] = asyncio.run(engine_end_to_end(mode, info, namespace, redis_url or ""))
     except Exception as exc:
         results["engine"] = failed(exc)
+    results["dashboards"] = results["engine"].pop("dashboards", None) or {
+        "status": results["engine"].get("status", "error"),
+        "message": results["engine"].get("message", "the engine did not run"),
+    }
     log(f"engine: {brief(results['engine'])}")
+    log(f"dashboards: {dashboards_brief(results['dashboards'])}")
+
+
+def dashboards_brief(r: dict[str, Any]) -> str:
+    if r.get("status") != "ok":
+        return brief(r)
+    return (
+        "; ".join(
+            f"{doc} p50/p99 idle {r['idle'][doc]['p50_ms']}/{r['idle'][doc]['p99_ms']} ms,"
+            f" engine running {r['engine'][doc]['p50_ms']}/{r['engine'][doc]['p99_ms']} ms"
+            for doc in ("overview", "audience")
+        )
+        + f"; engine {r['engine_steps_per_s']} steps/s meanwhile"
+    )
+
+
+async def poll_dashboards(url: str, auth: str, campaign_id: int, mode: Mode) -> dict[str, Any]:
+    """`mode.dashboards` dashboards, each polling the campaign's Overview and its Audience page (first page, no
+    filter) every `mode.dashboard_interval` seconds, for `mode.dashboard_seconds`: an open loop per document,
+    latency counted from each poll's scheduled time."""
+    cid = to_global_id("Campaign", campaign_id)
+    rate = mode.dashboards / mode.dashboard_interval
+    overview, audience = await asyncio.gather(
+        loadgen.fixed_rate(
+            url,
+            [body(queries.OVERVIEW, id=cid)],
+            rate=rate,
+            duration=mode.dashboard_seconds,
+            auth=auth,
+            check=lambda p: bool(dig(p, "data", "campaign", "stats")) and not error_of(p),
+        ),
+        loadgen.fixed_rate(
+            url,
+            [body(queries.AUDIENCE, id=cid)],
+            rate=rate,
+            duration=mode.dashboard_seconds,
+            auth=auth,
+            check=lambda p: bool(dig(p, "data", "campaign", "audience", "nodes")) and not error_of(p),
+        ),
+    )
+    bad = overview["bad_responses"] + audience["bad_responses"]
+    if bad:
+        raise RuntimeError(f"dashboards: {bad} bad responses")
+    return {"overview": overview, "audience": audience}
 
 
 async def engine_end_to_end(mode: Mode, info: SeedInfo, namespace: str, redis_url: str) -> dict[str, Any]:
@@ -585,11 +687,20 @@ async def engine_end_to_end(mode: Mode, info: SeedInfo, namespace: str, redis_ur
         leads_due = mode.engine_leads
         base_versions, _ = await progress()
         first_new_activity = await conn.fetchval("SELECT COALESCE(MAX(id), 0) + 1 FROM activity")
+        # Dashboards on the idle campaign first (same documents, same rates, no engine), for the rows below.
+        auth = f"Bearer {info.api_key}"
+        idle_api, idle_base = start_api("api-dashboards-idle", info.database_url, namespace, redis_url)
+        try:
+            idle = await poll_dashboards(idle_base + "/graphql", auth, campaign, mode)
+        except Exception as exc:
+            idle = failed(exc)
+        finally:
+            idle_api.stop()
         env = api_env(info.database_url, 0, namespace, redis_url)
         env.pop("PORT")
         dramatiq = str(Path(PYTHON).parent / "dramatiq")
         procs.append(Proc("engine-workers", [dramatiq, "tasks", "--processes", "2", "--threads", "4"], env=env))
-        api, _ = start_api("api-engine", info.database_url, namespace, redis_url, SCHEDULER="true")
+        api, api_base = start_api("api-engine", info.database_url, namespace, redis_url, SCHEDULER="true")
         procs.append(api)
         # Wait for the first step, then count over a fixed window.
         deadline = time.monotonic() + 30
@@ -619,6 +730,9 @@ async def engine_end_to_end(mode: Mode, info: SeedInfo, namespace: str, redis_ur
             elif now - idle_since > 2.0:
                 break
         elapsed = max(t1 - t0, 1e-3)
+        # Then the same dashboards while the engine goes on running the campaign (its scheduler in the API
+        # process they poll, as `make run` has it), and the engine's rate meanwhile.
+        dashboards = await dashboards_under_load(api_base + "/graphql", auth, campaign, mode, idle, progress)
         for proc in reversed(procs):
             proc.stop()
         # No lead stepped twice: no (lead, step, kind) recorded more than once during the run. Every step of
@@ -639,11 +753,38 @@ async def engine_end_to_end(mode: Mode, info: SeedInfo, namespace: str, redis_ur
             "seconds": round(elapsed, 2),
             "drained": idle_since is not None,
             "workers": 2,
+            "dashboards": dashboards,
         }
     finally:
         for proc in reversed(procs):
             proc.stop()
         await conn.close()
+
+
+async def dashboards_under_load(
+    url: str, auth: str, campaign: int, mode: Mode, idle: dict[str, Any], progress: Callable[[], Any]
+) -> dict[str, Any]:
+    """The dashboards' polls while the engine runs, beside `idle` (the same polls before it started)."""
+    if idle.get("status") == "error":
+        return idle
+    try:
+        v0, _ = await progress()
+        t0 = time.perf_counter()
+        busy = await poll_dashboards(url, auth, campaign, mode)
+        v1, _ = await progress()
+        seconds = time.perf_counter() - t0
+    except Exception as exc:
+        return failed(exc)
+    return {
+        "status": "ok",
+        "dashboards": mode.dashboards,
+        "interval_s": mode.dashboard_interval,
+        "idle": idle,
+        "engine": busy,
+        "engine_steps_per_s": round((v1 - v0) / seconds, 1),
+        # Fewer steps than a campaign's worth per second of polling would be a campaign that ran out.
+        "engine_drained": v1 - v0 == 0,
+    }
 
 
 def run_live(results: dict[str, Any], mode: Mode, info: SeedInfo, namespace: str, redis_url: str | None) -> None:
@@ -759,7 +900,11 @@ def main(argv: list[str] | None = None) -> int:
         "outbound_bench_<pid>, so that two runs at once never share or drop each other's database)",
     )
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
-    parser.add_argument("--only", default="", help="comma list of: reads,scale,live,engine (default: all)")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma list of: executor,reads,scale,live,engine (engine includes the dashboards; default: all)",
+    )
     parser.add_argument("--keep-db", action="store_true", help="do not drop the bench databases at the end")
     parser.add_argument("--out", default=str(BENCH / "results.json"))
     parser.add_argument("--chart", default=str(BENCH / "results.png"))
@@ -798,6 +943,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         log(f"seeded in {info.seconds}s")
         steps: list[tuple[str, Callable[[], None]]] = [
+            ("executor", lambda: run_executor(results, mode, main_url)),
+            ("executor", lambda: run_executor_http(results, mode, info, namespace, redis_url)),
             ("reads", lambda: run_reads(results, mode, info, namespace, redis_url)),
             ("scale", lambda: run_scale(results, mode, info, main_url, namespace, redis_url, seeded)),
             ("live", lambda: run_live(results, mode, info, namespace, redis_url)),

@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import resource
-import secrets
 import shutil
 import subprocess
 import time
@@ -20,14 +19,7 @@ from bench.procs import WORK
 CONNECTIONS = 32
 THREADS = 2
 
-#: The placeholder that makes each request's variables unique (see `run_wrk(bust=True)`).
-BUST = "@@BENCH_BUST@@"
-
-#: POST a GraphQL body read from a file; count non-200s, GraphQL errors and read-cache hits; report in
-#: microseconds. With WRK_BUST set, every BUST placeholder of the body is replaced by an id unique to the
-#: request: an extra, unused variable `_bench` differs on every request, so a response cache keyed by the
-#: variables never answers it. The query text stays the same, as a real client's does, so the request
-#: pays execution but not a fresh parse and validation.
+#: POST a GraphQL body read from a file; count non-200s and GraphQL errors; report in microseconds.
 WRK_LUA = r"""
 local body_file = os.getenv("WRK_BODY_FILE")
 local f = assert(io.open(body_file, "rb"))
@@ -38,66 +30,32 @@ wrk.body = raw
 wrk.headers["Content-Type"] = "application/json"
 local auth = os.getenv("WRK_AUTH")
 if auth and auth ~= "" then wrk.headers["Authorization"] = auth end
-local bust = os.getenv("WRK_BUST") == "1"
-local salt = os.getenv("WRK_SALT") or ""
-local parts = {}
-if bust then
-  local start = 1
-  while true do
-    local i, j = string.find(raw, "@@BENCH_BUST@@", start, true)
-    if not i then break end
-    table.insert(parts, string.sub(raw, start, i - 1))
-    start = j + 1
-  end
-  table.insert(parts, string.sub(raw, start))
-end
 
 local threads = {}
-local next_id = 0
 function setup(thread)
-  next_id = next_id + 1
-  thread:set("tid", next_id)
   table.insert(threads, thread)
 end
 function init(args)
   bad = 0
-  hits = 0
-  n = 0
-end
-if bust then
-  function request()
-    n = n + 1
-    return wrk.format(nil, nil, nil, table.concat(parts, salt .. "-" .. tid .. "-" .. n))
-  end
 end
 function response(status, headers, body)
   if status ~= 200 or (body and string.find(body, '"errors"', 1, true)) then
     bad = bad + 1
   end
-  local c = headers["x-outbound-cache"] or headers["X-Outbound-Cache"]
-  if c == "hit" then hits = hits + 1 end
 end
 function done(summary, latency, requests)
-  local b, h = 0, 0
+  local b = 0
   for _, t in ipairs(threads) do
     b = b + (t:get("bad") or 0)
-    h = h + (t:get("hits") or 0)
   end
   local e = summary.errors
   io.write(string.format(
-    'WRKJSON {"requests": %d, "duration_us": %d, "bad": %d, "hits": %d, "connect": %d, "read": %d, '
+    'WRKJSON {"requests": %d, "duration_us": %d, "bad": %d, "connect": %d, "read": %d, '
     .. '"write": %d, "status": %d, "timeout": %d, "p50": %d, "p90": %d, "p99": %d, "mean": %.1f, "max": %d}\n',
-    summary.requests, summary.duration, b, h, e.connect, e.read, e.write, e.status, e.timeout,
+    summary.requests, summary.duration, b, e.connect, e.read, e.write, e.status, e.timeout,
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.mean, latency.max))
 end
 """
-
-
-def busted(body: dict[str, Any], token: object) -> dict[str, Any]:
-    """The same GraphQL request made unique by `token`: an unused variable (the query text is unchanged)."""
-    out = dict(body)
-    out["variables"] = {**(out.get("variables") or {}), "_bench": str(token)}
-    return out
 
 
 def wrk_available() -> bool:
@@ -112,25 +70,15 @@ def run_wrk(
     auth: str | None = None,
     connections: int = CONNECTIONS,
     threads: int = THREADS,
-    bust: bool = False,
 ) -> dict[str, Any]:
-    """Closed-loop load with wrk. Returns req/s, latency percentiles (ms), bad responses, read-cache hits and
-    wrk's own CPU. `bust`: every request carries a unique unused variable, so no response cache answers it.
-    """
+    """Closed-loop load with wrk. Returns req/s, latency percentiles (ms), bad responses and wrk's own CPU."""
     WORK.mkdir(parents=True, exist_ok=True)
     # Per-process file names: other runs of the harness (maybe of another version) may share bench/.work.
     script = WORK / f"graphql-{os.getpid()}.lua"
     script.write_text(WRK_LUA)
     body_file = WORK / f"body-{os.getpid()}.json"
-    payload = busted(body or {}, BUST) if bust else dict(body or {})
-    body_file.write_bytes(orjson.dumps(payload))
-    env = {
-        **os.environ,
-        "WRK_BODY_FILE": str(body_file),
-        "WRK_AUTH": auth or "",
-        "WRK_BUST": "1" if bust else "",
-        "WRK_SALT": secrets.token_hex(6),
-    }
+    body_file.write_bytes(orjson.dumps(body or {}))
+    env = {**os.environ, "WRK_BODY_FILE": str(body_file), "WRK_AUTH": auth or ""}
     cmd = [
         "wrk",
         "-t",
@@ -167,9 +115,6 @@ def run_wrk(
         "p99_ms": round(raw["p99"] / 1000, 2),
         "mean_ms": round(raw["mean"] / 1000, 2),
         "bad_responses": raw["bad"],
-        # Answered by Outbound's read cache (X-Outbound-Cache: hit), as a share of all responses.
-        "cache_hit_ratio": round(raw["hits"] / raw["requests"], 3) if raw["requests"] else 0.0,
-        "bust": bust,
         "socket_errors": socket_errors,
         # Share of one core that wrk itself used: far below 1.0 means the generator was not the bottleneck.
         "loadgen_cpu": round(cpu / seconds, 2),
@@ -185,33 +130,23 @@ async def fixed_rate(
     duration: float,
     auth: str | None = None,
     check: Any = None,
-    bust: bool = False,
 ) -> dict[str, Any]:
-    """Open loop at `rate` req/s: latency counts from the scheduled send time (no coordinated omission).
-
-    `bust`: each request carries a unique unused variable, so no response cache answers it.
-    """
+    """Open loop at `rate` req/s: latency counts from the scheduled send time (no coordinated omission)."""
     latencies: list[float] = []
     bad = 0
     headers = {"Content-Type": "application/json"}
     if auth:
         headers["Authorization"] = auth
     n = max(1, int(rate * duration))
-    if bust:
-        salt = secrets.token_hex(6)
-        payloads = [orjson.dumps(busted(bodies[i % len(bodies)], f"{salt}-{i}")) for i in range(n)]
-    else:
-        payloads = [orjson.dumps(bodies[i % len(bodies)]) for i in range(n)]
-    hits = 0
+    payloads = [orjson.dumps(bodies[i % len(bodies)]) for i in range(n)]
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     async with httpx.AsyncClient(headers=headers, limits=limits, timeout=10.0) as client:
 
         async def one(i: int, scheduled: float) -> None:
-            nonlocal bad, hits
+            nonlocal bad
             try:
                 response = await client.post(url, content=payloads[i])
                 ok = response.status_code == 200 and (check is None or check(response.json()))
-                hits += response.headers.get("x-outbound-cache") == "hit"
             except httpx.HTTPError:
                 ok = False
             latencies.append(time.perf_counter() - scheduled)
@@ -219,7 +154,7 @@ async def fixed_rate(
                 bad += 1
 
         # Warm the connection pool first (with a request that is not part of the measured ones).
-        warm = orjson.dumps(busted(bodies[0], "warm"))
+        warm = orjson.dumps(bodies[0])
         await asyncio.gather(*(client.post(url, content=warm) for _ in range(4)))
         start = time.perf_counter()
         tasks = []
@@ -240,8 +175,6 @@ async def fixed_rate(
         "p99_ms": round(percentile(latencies, 99) * 1000, 2),
         "max_ms": round(latencies[-1] * 1000, 2),
         "bad_responses": bad,
-        "cache_hit_ratio": round(hits / n, 3),
-        "bust": bust,
     }
 
 

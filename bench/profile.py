@@ -4,7 +4,7 @@
     .venv/bin/python -m bench.profile --leads 100000 --activities 1000000 --only audience --seconds 10
 
 It seeds a scratch database (`outbound_bench_profile_<pid>`, dropped afterwards), starts one API process as
-`make bench` does, and for each workload runs wrk with unique requests (the read cache never answers) while
+`make bench` does, and for each workload runs wrk while
 py-spy samples the server. It prints the server's CPU per request, the share of samples by layer (by the
 function the sample was in: its own time, not its callees'), the top functions, and the same request's
 cost when each relation of the page is left out of the selection. Needs py-spy (the `bench` extra) and
@@ -42,7 +42,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("GraphQL execution (schema/: fast path, direct resolvers, scalars; graphql-core)", ("schema/", "graphql/")),
     ("our resolvers and domain (resolvers/, domain/)", ("resolvers/", "domain/")),
     ("Strawberry (HTTP view, request pipeline, field wrappers, dataloaders)", ("strawberry/",)),
-    ("HTTP (uvicorn, Starlette, auth, read cache)", ("uvicorn/", "starlette/", "httptools", "server.py", "readcache/")),
+    ("HTTP (uvicorn, Starlette, auth)", ("uvicorn/", "starlette/", "httptools", "server.py")),
     ("event loop and tasks (asyncio)", ("asyncio/", "selectors", "uvloop")),
     ("JSON, base64, enum, datetime, dataclasses (stdlib)", ("json/", "base64", "enum.py", "datetime", "<string>")),
 ]
@@ -80,7 +80,7 @@ def summarize(raw: Path, top: int = 15) -> dict[str, Any]:
 
 def measure(api: Any, url: str, payload: dict[str, Any], auth: str, seconds: float, raw: Path | None) -> dict[str, Any]:
     """wrk with unique requests for `seconds`; py-spy records the API meanwhile when `raw` is given."""
-    loadgen.run_wrk(url, payload, duration=1, auth=auth, bust=True)
+    loadgen.run_wrk(url, payload, duration=1, auth=auth)
     spy = None
     if raw is not None:
         spy = subprocess.Popen(
@@ -89,7 +89,7 @@ def measure(api: Any, url: str, payload: dict[str, Any], auth: str, seconds: flo
             stderr=subprocess.DEVNULL,
         )
     cpu0 = api.cpu_seconds()
-    result = loadgen.run_wrk(url, payload, duration=seconds, auth=auth, bust=True)
+    result = loadgen.run_wrk(url, payload, duration=seconds, auth=auth)
     cpu = api.cpu_seconds() - cpu0
     if spy is not None:
         spy.wait(timeout=seconds + 30)

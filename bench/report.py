@@ -55,8 +55,6 @@ def _cpu_note(r: dict[str, Any]) -> str:
         parts.append(f"wrk {r['loadgen_cpu']} core")
     if "p50_ms" in r and "rps" in r:
         parts.append(f"p50 {r['p50_ms']} ms")
-    if r.get("cache_hit_ratio") or r.get("bust"):
-        parts.append(f"read-cache hits {r.get('cache_hit_ratio', 0):.0%}")
     return ", ".join(parts)
 
 
@@ -178,22 +176,6 @@ def rows(results: dict[str, Any]) -> list[Row]:
             at_most=1.2,
         )
     )
-    for label, key, base_name, base_key, goal in reads:
-        if g(key + "_cached") is not None:
-            out.append(
-                _compare(
-                    f"{label} (repeated, read cache)",
-                    "req/s",
-                    g(key + "_cached"),
-                    "rps",
-                    "req/s",
-                    base_name,
-                    g(base_key),
-                    "rps",
-                    at_least=goal,
-                )
-            )
-
     panel = g("side_panel")
     if _ok(panel):
         value = panel["p99_ms"]
@@ -208,8 +190,7 @@ def rows(results: dict[str, Any]) -> list[Row]:
                 None,
                 "< 20 ms",
                 "pass" if value < 20 else "FAIL",
-                f"p50 {panel['p50_ms']} ms, achieved {panel['achieved_rps']} req/s, "
-                f"read-cache hits {panel.get('cache_hit_ratio', 0):.0%}",
+                f"p50 {panel['p50_ms']} ms, achieved {panel['achieved_rps']} req/s",
                 20 / value if value else None,
             )
         )
@@ -259,6 +240,38 @@ def rows(results: dict[str, Any]) -> list[Row]:
             at_least=0.4,
         )
     )
+
+    out.extend(dashboard_rows(g("dashboards")))
+    out.extend(executor_rows(g("executor")))
+    http = g("executor_http")
+    if isinstance(http, dict) and http.get("status") == "ok":
+        for doc, d in http["documents"].items():
+            core, lean = d["cpu_ms"]["graphql-core"], d["cpu_ms"]["lean (served)"]
+            out.append(
+                _row(
+                    f"Lean executor over HTTP, {doc}",
+                    "server CPU/request",
+                    lean,
+                    "ms",
+                    "graphql-core",
+                    core,
+                    lean / core if core else None,
+                    ">= 25% saved",
+                    "pass" if d["saving"] >= 0.25 else "FAIL",
+                    f"saves {d['saving']:.0%}; wrk on LEAN_EXECUTOR=true and =false servers in turn",
+                    d["saving"] / 0.25,
+                )
+            )
+    elif isinstance(http, dict):
+        out.append(
+            _row(
+                "Lean executor over HTTP",
+                "server CPU",
+                None,
+                verdict=_status(http),
+                note=str(http.get("message"))[:120],
+            )
+        )
 
     live_results = g("live")
     bare = g("live_bare") or {}
@@ -314,6 +327,72 @@ def rows(results: dict[str, Any]) -> list[Row]:
     return out
 
 
+def executor_rows(r: Any) -> list[Row]:
+    """CPU per request of each Campaign View document, served (lean) against graphql-core alone: the lean
+    executor stays only while it saves at least 25% (issue 10)."""
+    if not isinstance(r, dict):
+        return []
+    if r.get("status") != "ok":
+        return [
+            _row("Lean executor vs graphql-core", "CPU", None, verdict=_status(r), note=str(r.get("message"))[:120])
+        ]
+    core, served = r["variants"][0], r["variants"][-1]
+    out = []
+    for doc, d in r["documents"].items():
+        ms, base, saving = d["cpu_ms_p50"][served], d["cpu_ms_p50"][core], d["saving"][served]
+        others = ", ".join(f"{name} {d['saving'][name]:+.0%}" for name in r["variants"][1:-1])
+        out.append(
+            _row(
+                f"Lean executor, {doc}",
+                "CPU/request p50",
+                ms,
+                "ms",
+                core,
+                base,
+                ms / base if base else None,
+                ">= 25% saved",
+                "pass" if saving >= 0.25 else "FAIL",
+                f"saves {saving:.0%}; each piece alone: {others}; {r['iterations']} runs each, in process",
+                saving / 0.25,
+            )
+        )
+    return out
+
+
+def dashboard_rows(r: Any) -> list[Row]:
+    """Dashboards polling a campaign's Overview and Audience page: idle, then while the engine runs it.
+
+    No goal: the figure to read is the latency under load beside the idle one, same server, same run.
+    """
+    if not isinstance(r, dict) or r.get("status") != "ok":
+        note = str((r or {}).get("message", ""))[:120] if isinstance(r, dict) else ""
+        return [_row("Dashboards polling (Overview + Audience)", "p99", None, "ms", verdict=_status(r), note=note)]
+    out = []
+    for doc, label in (("overview", "Overview"), ("audience", "Audience page")):
+        idle, busy = r["idle"][doc], r["engine"][doc]
+        for pct in ("p50_ms", "p99_ms"):
+            ratio = busy[pct] / idle[pct] if idle[pct] else None
+            note = f"{r['dashboards']} dashboards every {r['interval_s']:g} s, achieved {busy['achieved_rps']} req/s"
+            if pct == "p99_ms":
+                note += f"; engine {r['engine_steps_per_s']} steps/s meanwhile"
+                if r.get("engine_drained"):
+                    note += " (ran out of due leads)"
+            out.append(
+                _row(
+                    f"{label}, polled while the engine runs the campaign",
+                    pct.removesuffix("_ms"),
+                    busy[pct],
+                    "ms",
+                    "idle",
+                    idle[pct],
+                    ratio,
+                    verdict="measured",
+                    note=note,
+                )
+            )
+    return out
+
+
 def _fmt(value: Any) -> str:
     if value is None:
         return "-"
@@ -348,20 +427,16 @@ def chart(table: list[Row], results: dict[str, Any], path: str, *, title: str) -
     except ImportError:
         return False
     fig, (left, right) = plt.subplots(1, 2, figsize=(16, 8), gridspec_kw={"width_ratios": [1, 1.2]})
-    ours, cached, peer, bare = "#1f77b4", "#9ecae1", "#ff7f0e", "#999999"
+    ours, peer, bare = "#1f77b4", "#ff7f0e", "#999999"
     pairs = [
         ("bare Starlette", "bare_starlette", bare),
         ("bare Strawberry", "bare_strawberry", bare),
         ("Overview", "overview", ours),
-        ("Overview, repeated (read cache)", "overview_cached", cached),
         ("Audience", "audience", ours),
-        ("Audience, repeated (read cache)", "audience_cached", cached),
         ("PostGraphile audience", "pgl_audience", peer),
         ("Activity p1", "activity_p1", ours),
-        ("Activity p1, repeated (read cache)", "activity_p1_cached", cached),
         ("PostGraphile p1", "pgl_activity_p1", peer),
         ("Activity p200", "activity_p200", ours),
-        ("Activity p200, repeated (read cache)", "activity_p200_cached", cached),
         ("PostGraphile p200", "pgl_activity_p200", peer),
     ]
     pairs = [p for p in pairs if p[1] in results]
@@ -378,7 +453,7 @@ def chart(table: list[Row], results: dict[str, Any], path: str, *, title: str) -
     if any(values):
         left.set_xscale("log")
     left.set_xlabel("req/s, log scale (wrk, 32 connections, one server process)")
-    left.set_title("Throughput: Outbound executed (blue), from its read cache (light blue), peers")
+    left.set_title("Throughput: Outbound (blue), peers (orange), bare frameworks (grey)")
 
     goal_rows = [r for r in table if r["goal"]]
     names = [f"{r['workload']} ({r['figure']})" for r in goal_rows]

@@ -4,17 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-
-def db(connection: BaseDBAsyncClient | None = None) -> BaseDBAsyncClient:
-    """The connection of the current transaction, if any, else the default one."""
-    return connection or connections.get("default")
-
-
-def is_postgres(connection: BaseDBAsyncClient) -> bool:
-    return connection.capabilities.dialect == "postgres"
+from models.db import db, is_postgres  # defined with the connection setup, where models/ can reach them
 
 
 def placeholders(connection: BaseDBAsyncClient, count: int, start: int = 1) -> list[str]:
@@ -32,3 +24,6 @@ async def execute(connection: BaseDBAsyncClient, sql: str, values: list[Any] | N
 
 async def fetch(connection: BaseDBAsyncClient, sql: str, values: list[Any] | None = None) -> list[dict]:
     return await connection.execute_query_dict(sql, values or [])
+
+
+__all__ = ["db", "execute", "fetch", "is_postgres", "placeholders"]

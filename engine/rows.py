@@ -1,37 +1,24 @@
-"""The engine's hot reads as plain SQL built once per process, turned into models without the query builder.
+"""The engine's hot reads: the SQL built once per process, its rows turned into models by models/fastread.py.
 
 A worker reads the same shapes for every message (a lead with its contact, campaign and identity; a
 campaign's steps). Building them through Tortoise's QuerySet cost more CPU than the database spent on
-them (pypika rebuilds and deep-copies the query each time). Here the SQL text is made once from the models'
-own column lists, and rows become models through `Model._init_from_db`, the constructor Tortoise itself
-uses for fetched rows (the same value conversions).
+them (pypika rebuilds and deep-copies the query each time). The rows become models exactly as the read
+pages' rows do (`fastread.build`, Tortoise's own conversions).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, TypeVar
 
 from tortoise.models import Model
 
-from domain.sql import db, fetch, is_postgres, placeholders
-from models import Campaign, Contact, Identity, Lead, SequenceStep
+from models import Campaign, Contact, Identity, Lead, SequenceStep, fastread
+from models.db import db, is_postgres
 
-M = TypeVar("M", bound=Model)
-
-#: (alias prefix, model, table alias) of the joined lead read; identity is a LEFT JOIN (campaigns may have none).
-_JOINED: tuple[tuple[str, type[Model], str], ...] = (
-    ("l.", Lead, "l"),
-    ("c.", Contact, "ct"),
-    ("k.", Campaign, "k"),
-    ("i.", Identity, "i"),
-)
-
-
-def _columns(model: type[Model]) -> list[str]:
-    return list(model._meta.fields_db_projection.values())
-
+#: (model, table alias) of the joined lead read, in the row's order; identity is a LEFT JOIN (campaigns may
+#: have none).
+_JOINED: tuple[tuple[type[Model], str], ...] = ((Lead, "l"), (Contact, "ct"), (Campaign, "k"), (Identity, "i"))
 
 #: PostgreSQL: a digest of the campaign's steps as stored (every column of every row, in order), computed in the
 #: lead's query. Equal digests mean identical steps, so a worker may reuse the Sequence it built (snapshot.py).
@@ -51,23 +38,14 @@ class Joined:
 
 
 @cache
-def _lead_sql(mark: str, postgres: bool) -> str:
+def _lead_sql(postgres: bool) -> str:
     digest = _STEPS_DIGEST_PG if postgres else "NULL"
-    select = ", ".join(
-        f'{alias}."{col}" AS "{prefix}{col}"' for prefix, model, alias in _JOINED for col in _columns(model)
-    )
+    select = ", ".join(fastread.columns(model, alias) for model, alias in _JOINED)
     return (
-        f'SELECT {select}, {digest} AS "steps_digest"'
+        f"SELECT {select}, {digest}"
         " FROM lead l JOIN contact ct ON ct.id = l.contact_id"
-        f" JOIN campaign k ON k.id = l.campaign_id LEFT JOIN identity i ON i.id = k.identity_id WHERE l.id = {mark}"
+        " JOIN campaign k ON k.id = l.campaign_id LEFT JOIN identity i ON i.id = k.identity_id WHERE l.id = {}"
     )
-
-
-def _split(row: dict[str, Any], prefix: str, model: type[M]) -> M | None:
-    values = {col: row[prefix + col] for col in _columns(model)}
-    if values[model._meta.db_pk_column] is None:
-        return None
-    return model._init_from_db(**values)
 
 
 async def read_lead(lead_id: int) -> Joined | None:
@@ -75,25 +53,24 @@ async def read_lead(lead_id: int) -> Joined | None:
 
     Contact or campaign None means the row is gone (inner joins drop the lead then: read it alone).
     """
-    conn = db()
-    (p,) = placeholders(conn, 1)
-    rows = await fetch(conn, _lead_sql(p, is_postgres(conn)), [lead_id])
+    postgres = is_postgres(db())
+    _, rows = await db().execute_query(_lead_sql(postgres).format("$1" if postgres else "?"), [lead_id])
     if not rows:
         lead = await Lead.get_or_none(id=lead_id)
         return None if lead is None else Joined(lead, None, None, None, None)
-    row = rows[0]
-    lead = _split(row, "l.", Lead)
-    assert lead is not None
-    return Joined(
-        lead, _split(row, "c.", Contact), _split(row, "k.", Campaign), _split(row, "i.", Identity), row["steps_digest"]
-    )
+    row = tuple(rows[0])
+    parts = []
+    start = 0
+    for model, _ in _JOINED:
+        end = start + fastread.width(model)
+        parts.append(fastread.build(model, row[start:end]))
+        start = end
+    lead, contact, campaign, identity = parts
+    assert isinstance(lead, Lead)
+    return Joined(lead, contact, campaign, identity, row[start])  # type: ignore[arg-type]
 
 
 async def campaign_steps(campaign_id: int) -> list[SequenceStep]:
-    conn = db()
-    (p,) = placeholders(conn, 1)
-    cols = ", ".join(f'"{c}"' for c in _columns(SequenceStep))
-    rows = await fetch(
-        conn, f"SELECT {cols} FROM sequence_step WHERE campaign_id = {p} ORDER BY position", [campaign_id]
-    )
-    return [SequenceStep._init_from_db(**row) for row in rows]
+    """The campaign's steps in position order."""
+    condition = fastread.where().equals("campaign_id", campaign_id)
+    return await fastread.select(SequenceStep, condition, order_by=("position",))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from tortoise import Tortoise
+from tortoise import Tortoise, connections
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.context import TortoiseContext
 
 log = logging.getLogger("outbound.db")
@@ -60,6 +61,15 @@ async def migrate(database_url: str) -> None:
     else:
         await run_migrations(config=config)
         await Tortoise.close_connections()
+
+
+def db(connection: BaseDBAsyncClient | None = None) -> BaseDBAsyncClient:
+    """The connection of the current transaction, if any, else the default one."""
+    return connection or connections.get("default")
+
+
+def is_postgres(connection: BaseDBAsyncClient) -> bool:
+    return connection.capabilities.dialect == "postgres"
 
 
 async def init_db(database_url: str, *, run_migrations: bool = True) -> TortoiseContext:

@@ -1,4 +1,4 @@
-"""Whole rows of a model from a hand-written WHERE clause: the read pages' queries without the QuerySet.
+"""The one way read paths turn SQL rows into models: the read pages' and the engine's queries without the QuerySet.
 
 A QuerySet builds its SQL through pypika on every call, and Tortoise 1.x then copies every row three times
 (`dict(row)`, a list of its items, a dict of a slice) before building the instance. On a 50-row page with
@@ -9,6 +9,9 @@ uses itself, so field conversion (enums, datetimes, JSON) and the instances are 
 
 Parameters are written `{}` and numbered for the connection's dialect (`$1` on PostgreSQL, `?` on SQLite).
 Values pass through the model field's own `to_db_value` where it matters (`db_value`), as the QuerySet does.
+A list page builds its `Where` once and hands it to both `select` (with the cursor added to a `copy`) and
+`count`, so its rows and its `totalCount` cannot disagree. A query of its own (a join) selects each model's
+`columns` and builds each model's part of a row with `build`.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any, TypeVar
 
 from tortoise.models import Model
 
-from domain.sql import db, is_postgres
+from models.db import db, is_postgres
 
 M = TypeVar("M", bound=Model)
 
@@ -30,6 +33,8 @@ class _Shape:
     """A model's SELECT statement, and how a row of it becomes an instance (as `Model._init_from_db` does)."""
 
     select: str
+    #: The columns read, by their database names, in the order `_instances` reads them.
+    names: tuple[str, ...]
     #: The attributes of the leading columns, which the driver already converts (`db_native_fields`).
     native: tuple[str, ...]
     #: (column position, attribute, converter, whether None is passed through as None) of the other columns:
@@ -70,6 +75,7 @@ def _shape(model: type[Model], only: frozenset[str] | None = None) -> _Shape:
     columns = ", ".join(f'"{name}"' for name in names)
     return _Shape(
         select=f'SELECT {columns} FROM "{meta.db_table}"',
+        names=tuple(names),
         native=native,
         converted=converted,
         base={
@@ -147,6 +153,12 @@ class Where:
             return self
         return self.add(f'"{column}" IN ({", ".join("{}" for _ in values)})', *values)
 
+    def copy(self) -> Where:
+        """The same conditions, to add more to (a page's cursor) without changing this one (its count's)."""
+        other = Where(self._postgres)
+        other.clauses, other.values = list(self.clauses), list(self.values)
+        return other
+
     def sql(self) -> str:
         return " AND ".join(self.clauses) if self.clauses else "1 = 1"
 
@@ -182,3 +194,30 @@ async def select(
         sql += f" LIMIT {int(limit)}"
     _, rows = await db().execute_query(sql, condition.values)
     return _instances(model, shape, rows)
+
+
+async def count(model: type[Model], condition: Where) -> int:
+    """How many rows of `model` match `condition`: the `totalCount` of the rows `select` pages through."""
+    _, rows = await db().execute_query(
+        f'SELECT count(*) FROM "{model._meta.db_table}" WHERE {condition.sql()}', condition.values
+    )
+    return int(rows[0][0])
+
+
+def columns(model: type[Model], alias: str) -> str:
+    """The SELECT list of `model`'s columns under a table alias, in the order `build` reads them."""
+    return ", ".join(f'{alias}."{name}"' for name in _shape(model).names)
+
+
+def width(model: type[Model]) -> int:
+    """How many values of a row `columns(model, ...)` selects."""
+    return len(_shape(model).names)
+
+
+def build(model: type[M], values: Sequence[Any]) -> M | None:
+    """One instance from the values `columns(model, ...)` selected; None when its pk is None (an outer join
+    that found nothing)."""
+    shape = _shape(model)
+    if values[shape.names.index(model._meta.db_pk_column)] is None:
+        return None
+    return _instances(model, shape, [values])[0]

@@ -7,12 +7,12 @@ from typing import Any
 import strawberry
 
 from domain.ids import decode_id, parse_global_id
-from models import Activity, Campaign, Contact, Identity, Lead, SequenceStep, Task, Workspace
+from models import Activity, Campaign, Contact, Identity, Lead, SequenceStep, Task, Workspace, fastread
 from models.enums import CampaignStatus
 from resolvers.context import Info
 from resolvers.pagination import Page, build_page, check_first, decode_id_cursor, id_cursor
 from resolvers.prefetch import prefetch
-from resolvers.reads import given, search_q
+from resolvers.reads import add_search, given, icontains
 from schema.inputs import CampaignFilter
 
 
@@ -21,8 +21,7 @@ async def viewer(info: Info) -> Any:
 
 
 async def _workspace(info: Info) -> Workspace | None:
-    """The request's workspace as stored now. The one on the context comes from the API-key cache (30 s), and
-    an answer built from it could be kept by the read cache as long as no commit happens: read it fresh."""
+    """The request's workspace as stored now: the one on the context comes from the API-key cache (30 s)."""
     ctx = info.context
     return await Workspace.get_or_none(id=ctx.workspace_id) or ctx.workspace
 
@@ -61,17 +60,24 @@ async def campaigns(
     """Newest first (by id). ARCHIVED ones only when filter.statuses names ARCHIVED."""
     limit = check_first(first, 20)
     after_id = decode_id_cursor(after, "Campaign")
-    qs = Campaign.filter(workspace_id=info.context.workspace_id)
+    condition = fastread.where().equals("workspace_id", info.context.workspace_id)
     statuses = filter.statuses if filter is not None and given(filter.statuses) else None
     if statuses is not None:
-        qs = qs.filter(status__in=list(statuses))
+        condition.among("status", [fastread.db_value(Campaign, "status", s) for s in statuses])
     else:
-        qs = qs.filter(status__not=CampaignStatus.ARCHIVED)
+        condition.add('"status" <> {}', fastread.db_value(Campaign, "status", CampaignStatus.ARCHIVED))
     if filter is not None and given(filter.search) and filter.search.strip():
-        qs = qs.filter(name__icontains=filter.search.strip())
-    page_qs = qs if after_id is None else qs.filter(id__lt=after_id)
-    rows = await page_qs.order_by("-id").limit(limit + 1)
-    return build_page(rows, limit, lambda row: id_cursor("Campaign", row.id), after, qs.count)
+        sql, values = icontains(("name",), filter.search.strip())
+        condition.add(sql, *values)
+    page_condition = condition.copy()
+    if after_id is not None:
+        page_condition.add('"id" < {}', after_id)
+    rows = await fastread.select(Campaign, page_condition, order_by=("-id",), limit=limit + 1)
+
+    async def count() -> int:
+        return await fastread.count(Campaign, condition)
+
+    return build_page(rows, limit, lambda row: id_cursor("Campaign", row.id), after, count)
 
 
 async def campaign(info: Info, id: strawberry.ID) -> Campaign | None:
@@ -99,11 +105,15 @@ async def contacts(info: Info, search: str | None = None, first: int | None = 50
     """Oldest first (by id); search matches name, email or company, case-insensitively."""
     limit = check_first(first, 50)
     after_id = decode_id_cursor(after, "Contact")
-    qs = Contact.filter(workspace_id=info.context.workspace_id)
+    condition = fastread.where().equals("workspace_id", info.context.workspace_id)
     if given(search):
-        clause = search_q(search)
-        if clause is not None:
-            qs = qs.filter(clause)
-    page_qs = qs if after_id is None else qs.filter(id__gt=after_id)
-    rows = await page_qs.order_by("id").limit(limit + 1)
-    return build_page(rows, limit, lambda row: id_cursor("Contact", row.id), after, qs.count)
+        add_search(condition, search)
+    page_condition = condition.copy()
+    if after_id is not None:
+        page_condition.add('"id" > {}', after_id)
+    rows = await fastread.select(Contact, page_condition, order_by=("id",), limit=limit + 1)
+
+    async def count() -> int:
+        return await fastread.count(Contact, condition)
+
+    return build_page(rows, limit, lambda row: id_cursor("Contact", row.id), after, count)

@@ -2,7 +2,9 @@
 
 Every list is keyset-paginated (resolvers/pagination.py): one query per page and one COUNT, or a counter
 read where the counters already hold the number (audience by status/substatus/step, tasks by status), so
-`totalCount` stays flat however large the campaign is. The relations a page's selection asks for are
+`totalCount` stays flat however large the campaign is. Each list's filter is built once, as one
+`fastread.Where` (models/fastread.py): its page adds the cursor to a copy, its COUNT uses it as it is, so
+the rows and `totalCount` cannot disagree. The relations a page's selection asks for are
 prefetched onto its rows (resolvers/prefetch.py): one query per relation, whatever the page's size.
 Every query is scoped to the request's workspace; an ID of another workspace, of the wrong type or
 malformed filters to nothing, exactly like an ID that does not exist.
@@ -14,8 +16,6 @@ import asyncio
 from typing import Any
 
 from strawberry import UNSET
-from tortoise.expressions import Q
-from tortoise.queryset import QuerySet
 
 from domain import counters as c
 from domain.ids import decode_id
@@ -44,19 +44,38 @@ def given(value: Any) -> bool:
     return value is not None and value is not UNSET
 
 
-def search_q(search: str, prefix: str = "") -> Q | None:
-    """Every whitespace-separated term must match one of the contact's name, email or company.
+def _like(term: str) -> str:
+    """A LIKE pattern matching `term` anywhere, its own `%`, `_` and `\\` taken literally (ESCAPE '\\')."""
+    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
-    "ada love" finds Ada Lovelace: each term matches a column, so a full name works too.
-    """
+
+def icontains(columns: tuple[str, ...], term: str) -> tuple[str, list[str]]:
+    """A condition (with its `{}` markers) that one of `columns` contains `term`, case-insensitively: the SQL
+    Tortoise writes for `__icontains`, on both backends."""
+    clause = " OR ".join(f"UPPER(CAST(\"{col}\" AS VARCHAR)) LIKE UPPER({{}}) ESCAPE '\\'" for col in columns)
+    return f"({clause})", [_like(term)] * len(columns)
+
+
+def add_search(
+    condition: fastread.Where, search: str, *, through: str | None = None, workspace_id: int | None = None
+) -> None:
+    """Every whitespace-separated term must match one of the contact's name, email or company: "ada love"
+    finds Ada Lovelace, as each term matches a column. `through`: the column holding the contact's id (a
+    lead's `contact_id`), for a table other than `contact`; the contacts are then looked up in `workspace_id`."""
     terms = search.split()
     if not terms:
-        return None
-    clauses = [
-        Q(*(Q(**{f"{prefix}{col}__icontains": term}) for col in CONTACT_SEARCH_FIELDS), join_type="OR")
-        for term in terms
-    ]
-    return Q(*clauses, join_type="AND")
+        return
+    parts = [icontains(CONTACT_SEARCH_FIELDS, term) for term in terms]
+    clause = " AND ".join(sql for sql, _ in parts)
+    values = [v for _, vs in parts for v in vs]
+    if through is None:
+        condition.add(clause, *values)
+    else:
+        condition.add(
+            f'"{through}" IN (SELECT "id" FROM "contact" WHERE "workspace_id" = {{}} AND {clause})',
+            workspace_id,
+            *values,
+        )
 
 
 # ------------------------------------------------------------------ Overview
@@ -120,56 +139,54 @@ def _audience_counter_key(status: Any, substatus: Any, step_id: int | None) -> s
     return c.TOTAL
 
 
+def audience_filter(
+    campaign: Campaign, workspace_id: int, filter: Any
+) -> tuple[fastread.Where, str | bool | None] | None:
+    """The audience's filter (removed leads excluded), and the counter that holds its size (see
+    `_audience_counter_key`; None: count the rows). None: the filter names an ID that cannot match."""
+    condition = fastread.where().equals("campaign_id", campaign.id).equals("workspace_id", workspace_id)
+    condition.add('"removed_at" IS NULL')
+    status = substatus = step_id = None
+    searched = False
+    if filter is not None:
+        if given(filter.status):
+            status = filter.status
+        if given(filter.substatus):
+            substatus = filter.substatus
+        if given(filter.step_id):
+            step_id = decode_id(filter.step_id, "SequenceStep")
+            if step_id is None:
+                return None
+        if given(filter.search) and filter.search.split():
+            add_search(condition, filter.search, through="contact_id", workspace_id=workspace_id)
+            searched = True
+    for column, value in (("status", status), ("substatus", substatus), ("current_step_id", step_id)):
+        if value is not None:
+            condition.equals(column, fastread.db_value(Lead, column, value))
+    return condition, None if searched else _audience_counter_key(status, substatus, step_id)
+
+
 async def campaign_audience(info: Info, campaign: Campaign, filter: Any, first: int | None, after: str | None) -> Page:
     """Leads in the campaign (removed ones excluded), oldest first (by id)."""
     limit = check_first(first, 50)
     after_id = decode_id_cursor(after, "Lead")
-    qs = Lead.filter(campaign_id=campaign.id, workspace_id=info.context.workspace_id, removed_at=None)
-    status = substatus = step_id = None
-    search = None
-    if filter is not None:
-        if given(filter.status):
-            status = filter.status
-            qs = qs.filter(status=status)
-        if given(filter.substatus):
-            substatus = filter.substatus
-            qs = qs.filter(substatus=substatus)
-        if given(filter.step_id):
-            step_id = decode_id(filter.step_id, "SequenceStep")
-            if step_id is None:
-                return empty_page()
-            qs = qs.filter(current_step_id=step_id)
-        if given(filter.search):
-            search = search_q(filter.search, "contact__")
-            if search is not None:
-                qs = qs.filter(search)
-
+    built = audience_filter(campaign, info.context.workspace_id, filter)
+    if built is None:
+        return empty_page()
+    condition, key = built
+    page_condition = condition.copy()
+    if after_id is not None:
+        page_condition.add('"id" > {}', after_id)
     fields = connection_fields(info)
-    if search is None:
-        # The common case (no search): the page's query is written directly (models/fastread.py).
-        condition = (
-            fastread.where().equals("campaign_id", campaign.id).equals("workspace_id", info.context.workspace_id)
-        )
-        condition.add('"removed_at" IS NULL')
-        for column, value in (("status", status), ("substatus", substatus), ("current_step_id", step_id)):
-            if value is not None:
-                condition.equals(column, fastread.db_value(Lead, column, value))
-        if after_id is not None:
-            condition.add('"id" > {}', after_id)
-        # Only the columns the page's selection reads, when that is known (resolvers/prefetch.py).
-        only = needed_columns(info._raw_info.schema, Lead, connection_nodes(fields))
-        rows = await fastread.select(Lead, condition, order_by=("id",), limit=limit + 1, only=only)
-    else:
-        page_qs = qs if after_id is None else qs.filter(id__gt=after_id)
-        rows = await page_qs.order_by("id").limit(limit + 1)
-
-    key = None if search is not None else _audience_counter_key(status, substatus, step_id)
+    # Only the columns the page's selection reads, when that is known (resolvers/prefetch.py).
+    only = needed_columns(info._raw_info.schema, Lead, connection_nodes(fields))
+    rows = await fastread.select(Lead, page_condition, order_by=("id",), limit=limit + 1, only=only)
 
     async def count() -> int:
         if key is False:
             return 0
         if key is None:
-            return await qs.count()
+            return await fastread.count(Lead, condition)
         numbers, _, _ = await info.context.loaders.counters.load(campaign.id)
         return numbers.get(key, 0)
 
@@ -188,62 +205,48 @@ _ACTIVITY_ID_FILTERS = (
 )
 
 
-def _activity_filter(qs: QuerySet[Activity], filter: Any) -> QuerySet[Activity] | None:
-    """The filter applied; None when it names an ID that cannot match anything."""
+def activity_filter(campaign_id: int, workspace_id: int, filter: Any) -> fastread.Where | None:
+    """The Activity log's filter; None when it names an ID that cannot match anything (or no kind)."""
+    condition = fastread.where().equals("campaign_id", campaign_id).equals("workspace_id", workspace_id)
+    if filter is None:
+        return condition
     for attr, type_name, column in _ACTIVITY_ID_FILTERS:
         value = getattr(filter, attr)
         if given(value):
             pk = decode_id(value, type_name)
             if pk is None:
                 return None
-            qs = qs.filter(**{column: pk})
+            condition.equals(column, pk)
     if given(filter.kinds):
         if not filter.kinds:
             return None
-        qs = qs.filter(kind__in=list(filter.kinds))
+        condition.among("kind", [fastread.db_value(Activity, "kind", k) for k in filter.kinds])
     if given(filter.from_):
-        qs = qs.filter(occurred_at__gte=filter.from_)
+        condition.add('"occurred_at" >= {}', fastread.db_value(Activity, "occurred_at", filter.from_))
     if given(filter.to):
-        qs = qs.filter(occurred_at__lt=filter.to)
-    return qs
-
-
-async def _activity_rows(
-    campaign_id: int, workspace_id: int, filter: Any, position: tuple[Any, int] | None, limit: int
-) -> list[Activity]:
-    """One page of the log, newest first: the query written directly (models/fastread.py), with the filter
-    `_activity_filter` applies (an ID that cannot match was already answered with an empty page)."""
-    condition = fastread.where().equals("campaign_id", campaign_id).equals("workspace_id", workspace_id)
-    if filter is not None:
-        for attr, type_name, column in _ACTIVITY_ID_FILTERS:
-            value = getattr(filter, attr)
-            if given(value):
-                condition.equals(column, decode_id(value, type_name))
-        if given(filter.kinds):
-            condition.among("kind", [fastread.db_value(Activity, "kind", k) for k in filter.kinds])
-        if given(filter.from_):
-            condition.add('"occurred_at" >= {}', fastread.db_value(Activity, "occurred_at", filter.from_))
-        if given(filter.to):
-            condition.add('"occurred_at" < {}', fastread.db_value(Activity, "occurred_at", filter.to))
-    if position is not None:
-        at, pk = position
-        at = fastread.db_value(Activity, "occurred_at", at)
-        # (occurred_at, id) < (at, pk), written so that the index range starts at `at` on both backends.
-        condition.add('"occurred_at" <= {} AND ("occurred_at" < {} OR "id" < {})', at, at, pk)
-    return await fastread.select(Activity, condition, order_by=("-occurred_at", "-id"), limit=limit)
+        condition.add('"occurred_at" < {}', fastread.db_value(Activity, "occurred_at", filter.to))
+    return condition
 
 
 async def campaign_activity(info: Info, campaign: Campaign, filter: Any, first: int | None, after: str | None) -> Page:
     """The Activity log, newest first by (occurred_at, id)."""
     limit = check_first(first, 50)
     position = decode_time_cursor(after, "Activity")
-    qs: QuerySet[Activity] | None = Activity.filter(campaign_id=campaign.id, workspace_id=info.context.workspace_id)
-    if filter is not None:
-        qs = _activity_filter(qs, filter)
-        if qs is None:
-            return empty_page()
-    rows = await _activity_rows(campaign.id, info.context.workspace_id, filter, position, limit + 1)
-    page = build_page(rows, limit, lambda a: time_cursor("Activity", a.occurred_at, a.id), after, qs.count)
+    condition = activity_filter(campaign.id, info.context.workspace_id, filter)
+    if condition is None:
+        return empty_page()
+    page_condition = condition.copy()
+    if position is not None:
+        at, pk = position
+        at = fastread.db_value(Activity, "occurred_at", at)
+        # (occurred_at, id) < (at, pk), written so that the index range starts at `at` on both backends.
+        page_condition.add('"occurred_at" <= {} AND ("occurred_at" < {} OR "id" < {})', at, at, pk)
+    rows = await fastread.select(Activity, page_condition, order_by=("-occurred_at", "-id"), limit=limit + 1)
+
+    async def count() -> int:
+        return await fastread.count(Activity, condition)
+
+    page = build_page(rows, limit, lambda a: time_cursor("Activity", a.occurred_at, a.id), after, count)
     return await _prefetched(info, page)
 
 
@@ -254,14 +257,19 @@ async def campaign_tasks(info: Info, campaign: Campaign, status: Any, first: int
     """The campaign's tasks (of leads still in it), oldest first (by id)."""
     limit = check_first(first, 50)
     after_id = decode_id_cursor(after, "Task")
-    qs = Task.filter(campaign_id=campaign.id, workspace_id=info.context.workspace_id, lead__removed_at=None)
+    condition = fastread.where().equals("campaign_id", campaign.id).equals("workspace_id", info.context.workspace_id)
+    condition.add(
+        '"lead_id" IN (SELECT "id" FROM "lead" WHERE "campaign_id" = {} AND "removed_at" IS NULL)', campaign.id
+    )
     if status is not None:
-        qs = qs.filter(status=status)
-    page_qs = qs if after_id is None else qs.filter(id__gt=after_id)
-    rows = await page_qs.order_by("id").limit(limit + 1)
+        condition.equals("status", fastread.db_value(Task, "status", status))
+    if after_id is not None:
+        condition.add('"id" > {}', after_id)
+    rows = await fastread.select(Task, condition, order_by=("id",), limit=limit + 1)
 
     async def count() -> int:
-        # The counters count exactly these: tasks of leads not removed, by status.
+        # The counters count exactly these (the filter above without the cursor): tasks of leads not
+        # removed, by status (tests/test_reads_totals.py checks that they agree).
         numbers, _, _ = await info.context.loaders.counters.load(campaign.id)
         wanted = [TaskStatus(status)] if status is not None else list(TaskStatus)
         return sum(numbers.get(c.task_key(s), 0) for s in wanted)

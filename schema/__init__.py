@@ -8,6 +8,7 @@ import strawberry
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 
+from config import get_settings
 from schema import direct
 from schema.execution import ExecutionContext
 from schema.masking import ErrorIdMasking
@@ -17,7 +18,12 @@ from schema.scalars import DateTime
 from schema.subscription import Subscription
 
 
-def build_schema() -> strawberry.Schema:
+def build_schema(lean: bool | None = None) -> strawberry.Schema:
+    """The served schema. `lean` (default: the LEAN_EXECUTOR setting): queries that succeed take the lean
+    executor (schema/fastpath.py, schema/direct.py, schema/execution.py); off, every operation runs on
+    Strawberry's own graphql-core execution, with the same resolvers."""
+    if lean is None:
+        lean = get_settings().lean_executor
     schema = strawberry.Schema(
         query=Query,
         mutation=Mutation,
@@ -30,11 +36,13 @@ def build_schema() -> strawberry.Schema:
             lambda: ValidationCache(maxsize=1024),
             ErrorIdMasking,
         ],
-        # Rows are values, not awaitables: no asyncio task per row (schema/execution.py).
-        execution_context_class=ExecutionContext,
+        # Rows are values, not awaitables: no asyncio task per row (schema/execution.py); queries that
+        # succeed take the lean executor (schema/fastpath.py). None: Strawberry's own.
+        execution_context_class=ExecutionContext if lean else None,
     )
-    # Plain attributes and one-line sync resolvers skip Strawberry's per-call wrapper (schema/direct.py).
-    direct.install(schema)
+    if lean:
+        # Plain attributes and one-line sync resolvers skip Strawberry's per-call wrapper (schema/direct.py).
+        direct.install(schema)
     return schema
 
 

@@ -13,14 +13,19 @@ merging are exactly the spec's) and:
 
 It has no error handling at all. Any exception, or a null in a non-null position, abandons the attempt and
 the whole operation runs again on graphql-core's executor, which produces the spec's partial data, paths
-and located errors (and masking sees them as before). Only queries take this path: they have no side
-effects, and the request's dataloaders make the second run cheap. Mutations, subscriptions, `@defer`,
-introspection and any schema extension that wraps resolvers keep graphql-core's path.
+and located errors (and masking sees them as before). Every query's outcome is counted in
+`outbound_lean_executor_total{outcome=answered|abandoned|declined}`, and each abandon is logged, so a change
+that makes the Campaign View's pages fall back shows (tests/test_schema_lean.py fails on it, too).
+
+Only queries take this path: they have no side effects, and the request's dataloaders make the second run
+cheap. Mutations, subscriptions, `@defer`, introspection and any schema extension that wraps resolvers keep
+graphql-core's path.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NamedTuple
@@ -39,6 +44,17 @@ from graphql.execution.collect_fields import DeferUsage, FieldDetailsList, Group
 from graphql.execution.values import get_argument_values
 from graphql.language import BREAK, DirectiveNode, OperationType, VariableNode, Visitor, visit
 from graphql.pyutils import Path, Undefined
+from prometheus_client import Counter
+
+log = logging.getLogger("outbound.schema.lean")
+
+#: Queries by what the lean executor did with them. A process-wide metric, as Prometheus metrics are.
+OUTCOMES = Counter(
+    "outbound_lean_executor",
+    "Queries the lean executor answered, abandoned to graphql-core (after an error or an unexpected null), or "
+    "declined up front (introspection, @defer, a schema extension that wraps resolvers).",
+    ["outcome"],
+)
 
 #: The field being completed and the type it belongs to: what an abstract type's `resolve_type` needs in its info.
 Origin = tuple[GraphQLField, GraphQLObjectType]
@@ -202,13 +218,14 @@ class FastPathMixin:
         new_defer_usages: Sequence[DeferUsage],
     ) -> Any:
         slow = super().execute_collected_root_fields  # type: ignore[misc]
+        if serially or self.operation.operation != OperationType.QUERY:
+            return slow(root_type, root_value, grouped_field_set, serially, new_defer_usages)
         if (
-            serially
-            or new_defer_usages
-            or self.operation.operation != OperationType.QUERY
+            new_defer_usages
             or (self.middleware_manager is not None and self.middleware_manager.middlewares)
             or not _META_FIELDS.isdisjoint(grouped_field_set)
         ):
+            OUTCOMES.labels("declined").inc()
             return slow(root_type, root_value, grouped_field_set, serially, new_defer_usages)
 
         plans = _plans_for(self.schema, self.operation, self.fragment_definitions)
@@ -225,11 +242,15 @@ class FastPathMixin:
                 data = self._fields(root_type, root_value, None, grouped_field_set)
                 if self.is_awaitable(data):
                     data = await data
-                return data
-            except Exception:  # any failure: graphql-core runs it again and reports it properly
+            except Exception as exc:  # any failure: graphql-core runs it again and reports it properly
+                OUTCOMES.labels("abandoned").inc()
+                name = self.operation.name.value if self.operation.name else "(anonymous)"
+                log.info("lean executor abandoned query %s (%r); graphql-core answers it", name, exc)
                 self._relevant_sub_fields.clear()  # type: ignore[attr-defined]
                 result = slow(root_type, root_value, grouped_field_set, serially, new_defer_usages)
                 return await result if self.is_awaitable(result) else result
+            OUTCOMES.labels("answered").inc()
+            return data
 
         return run()
 

@@ -62,3 +62,30 @@ async def test_conditions_filter_order_and_limit_as_the_queryset_does(workspace:
     assert await fastread.select(Lead, fastread.where().among("id", [])) == []
     got = await fastread.select(Lead, fastread.where().add('"id" > {}', leads[2].id), order_by=("id",))
     assert [r.id for r in got] == [leads[3].id, leads[4].id]
+
+
+async def test_the_engines_joined_lead_read_builds_the_querysets_instances(workspace: Any) -> None:
+    # engine/rows.py reads a lead with its contact, campaign and identity in one query, through fastread
+    from engine import rows
+    from models import Identity
+
+    ws, _ = workspace
+    sender = await f.identity(ws, "Sender")
+    campaign, (visit,) = await f.campaign(ws, "Joined", CampaignStatus.ACTIVE, [StepType.LINKEDIN_VISIT_PROFILE])
+    await Campaign.filter(id=campaign.id).update(identity_id=sender.id)
+    bare, _ = await f.campaign(ws, "No identity", CampaignStatus.ACTIVE, [])
+    (lead,) = await f.leads(campaign, [await f.contact(ws, "Ada", "Lovelace", email="ada@example.com")])
+    (alone,) = await f.leads(bare, [await f.contact(ws, "Bob", "Byte")])
+    await f.change(lead, status=LeadStatus.IN_PROGRESS, substatus=LeadSubstatus.SCHEDULED, current_step_id=visit.id)
+
+    joined = await rows.read_lead(lead.id)
+    assert joined is not None
+    assert _state(joined.lead) == _state(await Lead.get(id=lead.id))
+    assert joined.contact is not None and _state(joined.contact) == _state(await Contact.get(id=lead.contact_id))
+    assert joined.campaign is not None and _state(joined.campaign) == _state(await Campaign.get(id=campaign.id))
+    assert joined.identity is not None and _state(joined.identity) == _state(await Identity.get(id=sender.id))
+
+    without = await rows.read_lead(alone.id)
+    assert without is not None and without.identity is None and without.campaign is not None
+    assert [s.id for s in await rows.campaign_steps(campaign.id)] == [visit.id]
+    assert await rows.read_lead(10**9) is None

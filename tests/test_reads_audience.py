@@ -160,17 +160,14 @@ class QueryCounter(logging.Handler):
 
 @contextmanager
 def counting_queries() -> Iterator[QueryCounter]:
-    """Counts what *executing* the requests inside costs: the read cache (readcache/) is bypassed."""
-    import readcache
-
+    """Counts the SQL statements the requests inside run."""
     logger = logging.getLogger("tortoise.db_client")
     counter = QueryCounter()
     level = logger.level
     logger.setLevel(logging.DEBUG)
     logger.addHandler(counter)
     try:
-        with readcache.bypass():
-            yield counter
+        yield counter
     finally:
         logger.removeHandler(counter)
         logger.setLevel(level)
