@@ -202,3 +202,30 @@ async def test_reply_without_channel_on_a_lead_never_acted_on_asks_for_the_chann
     lead = await reload(lead)
     assert lead.status == S.REPLIED and lead.em_replied
     await assert_counters_match(campaign.id)
+
+
+async def test_refusals_reach_the_client_as_user_errors(gql: Any, workspace: Any, frozen: Any, pump: Pump) -> None:
+    from domain.ids import to_global_id
+
+    ws, _ = workspace
+    campaign, (invited,) = await _leads_in(workspace, pump, "invited", 1)
+    draft, _ = await make_campaign(ws, await make_identity(ws), PROFILES["emailed"], status=CampaignStatus.DRAFT)
+    (untouched,) = await add_leads(ws, draft, [person(9)])
+    mutation = """mutation($id: ID!, $kind: LeadEventKind!) { recordLeadEvent(input: {leadId: $id, kind: $kind}) {
+        lead { status } errors { code message field } } }"""
+    data = await gql(mutation, {"id": to_global_id("Lead", invited.id), "kind": "EMAIL_CLICKED"})
+    assert data["recordLeadEvent"] == {
+        "lead": None,
+        "errors": [
+            {
+                "code": "INVALID_TRANSITION",
+                "message": "EMAIL_CLICKED cannot apply: the lead was never sent an email.",
+                "field": None,
+            }
+        ],
+    }
+    data = await gql(mutation, {"id": to_global_id("Lead", untouched.id), "kind": "REPLY_RECEIVED"})
+    (error,) = data["recordLeadEvent"]["errors"]
+    assert (error["code"], error["field"]) == ("INVALID_INPUT", ["input", "channel"])
+    numbers, _, _ = await counters.read(campaign.id)
+    assert numbers.get("em_clicked", 0) == 0
