@@ -19,14 +19,17 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
+from strawberry import UNSET
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from config import Settings, get_settings
@@ -35,6 +38,7 @@ from live.fastpath import LiveTransportWSHandler
 from models.db import close_db, init_db
 from resolvers.context import Context, Loaders
 from schema import build_schema
+from schema.masking import REQUEST_ERRORS
 
 log = logging.getLogger("outbound.server")
 
@@ -47,9 +51,11 @@ UNAUTHORIZED = {
     ]
 }
 
+WEBSOCKET_HINT = " (queries and mutations: POST; subscriptions: a websocket at /graphql, graphql-transport-ws)"
+
 
 class OutboundGraphQL(GraphQL):
-    """Strawberry's ASGI app with our context, websocket authentication and orjson."""
+    """Strawberry's ASGI app with our context, websocket authentication, orjson and JSON error bodies."""
 
     # Our two subscriptions are rendered once per change and shared by all their subscribers (live/fastpath.py).
     graphql_transport_ws_handler_class = LiveTransportWSHandler
@@ -61,6 +67,19 @@ class OutboundGraphQL(GraphQL):
 
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)  # orjson.JSONDecodeError is a json.JSONDecodeError: a 400 as before
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        """Strawberry's run; a request it refuses (bad JSON, no query, unknown operationName, a mutation over
+        GET...) is answered as a GraphQL error with a code (README.md, "Errors"), not as Strawberry's text."""
+        try:
+            return await super().run(request, context, root_value)
+        except HTTPException as error:
+            cause = error.__cause__
+            code = next((code for kind, code in REQUEST_ERRORS if isinstance(cause, kind)), None)
+            code = code or ("NOT_FOUND" if error.status_code == 404 else "BAD_REQUEST")
+            message = error.reason + (WEBSOCKET_HINT if isinstance(cause, InvalidOperationTypeError) else "")
+            body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+            return JSONResponse(body, status_code=error.status_code)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None = None) -> Context:
         workspace = request.scope.get("outbound.workspace")
@@ -153,7 +172,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             Route("/", home),
             Route("/healthz", health),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", graphql),  # any method: Strawberry refuses the others, in JSON (OutboundGraphQL.run)
             WebSocketRoute("/graphql", graphql_app),  # authenticates in connection_init
         ],
         lifespan=lifespan,

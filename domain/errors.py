@@ -61,7 +61,15 @@ class DomainErrors(Exception):
 
 
 class PublicError(Exception):
-    """A fault of the request itself (not a domain rule): shown as a top-level GraphQL error, unmasked."""
+    """A fault of the request itself (not a domain rule): shown as a top-level GraphQL error, unmasked, with
+    `code` as its `extensions.code` (README.md, "Errors")."""
+
+    code: str = "BAD_USER_INPUT"
+
+    def __init__(self, message: str, code: str | None = None):
+        super().__init__(message)
+        if code is not None:
+            self.code = code
 
 
 class PaginationError(PublicError):

@@ -1,7 +1,10 @@
 """Inbound events about one lead (recordLeadEvent): acceptances, replies, clicks, bounces.
 
 Each event is recorded once: its activity carries a key hashed from the event's content, so a second
-identical event finds the key taken and changes nothing (no second activity, no second count).
+identical event finds the key taken and changes nothing (no second activity, no second count). That check
+comes first: a repeat is a no-op even when the first made the lead one that would now refuse the event.
+An event that cannot apply to the lead as it stands is refused (domain/inbound_rules.py) before anything
+is written.
 """
 
 from __future__ import annotations
@@ -12,13 +15,14 @@ from datetime import datetime
 from typing import Any
 
 from domain.activity import record_activity
-from domain.errors import InvalidTransition, NotFound
+from domain.errors import InvalidInput, InvalidTransition, NotFound
+from domain.inbound_rules import refusal
 from domain.leads import update_lead
 from domain.steps import stamp
 from domain.tx import transaction
 from engine import clock, placement
 from engine.snapshot import load_sequence
-from models import Campaign, Lead
+from models import Activity, Campaign, Lead
 from models.enums import ActivityKind, Branch, Channel, LeadEventKind, LeadStatus, LeadSubstatus, StepType
 
 E = LeadEventKind
@@ -91,12 +95,15 @@ async def _apply(
     message: str | None,
     simulated: bool,
 ) -> None:
-    if kind == E.REPLY_RECEIVED and lead.status == LeadStatus.FINISHED and lead.substatus == LeadSubstatus.BOUNCED:
-        raise InvalidTransition("The lead's email bounced: a reply cannot be recorded.")
+    if await Activity.exists(dedupe_key=key):
+        return  # the same event again: a no-op
+    why = refusal(kind, lead)
+    if why is not None:
+        raise InvalidTransition(why)
     activity_kind, activity_channel = EVENT_ACTIVITY[kind]
-    reply_channel = channel or lead.last_channel
+    reply_channel = None
     if activity_kind == ActivityKind.REPLY_RECEIVED:
-        activity_channel = reply_channel
+        activity_channel = reply_channel = reply_channel_of(lead, channel)
     detail = _detail(kind, message, positive, simulated)
     recorded = await record_activity(
         lead,
@@ -108,10 +115,26 @@ async def _apply(
         occurred_at=at,
     )
     if recorded is None:
-        return  # the same event again: a no-op
+        return  # the same event again, recorded by a concurrent call meanwhile
     changes = await _changes(lead, kind, at, bool(positive), reply_channel)
     if changes and not await update_lead(lead, **changes):
         raise _Moved
+
+
+def reply_channel_of(lead: Lead, given: Channel | None) -> Channel:
+    """The channel a reply counts under: as given; else that of the last message sent; else that of the last
+    action (only LinkedIn acts before a first message: visit, like, invitation). A lead nothing was done to
+    has no channel to answer on, so the caller must say which: refused (INVALID_INPUT on `channel`) rather
+    than counted as a reply on no channel, which would break linkedin.replied + email.replied = replied."""
+    if given is not None:
+        return Channel(given)
+    if lead.last_channel is not None:
+        return Channel(lead.last_channel)
+    if lead.li_engaged:
+        return Channel.LINKEDIN
+    raise InvalidInput(
+        "Say on which channel the lead replied (`channel`): nothing was sent to it yet.", ["input", "channel"]
+    )
 
 
 def _detail(kind: LeadEventKind, message: str | None, positive: bool | None, simulated: bool) -> str | None:

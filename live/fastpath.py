@@ -47,7 +47,7 @@ from live.hub import get_hub
 from live.mailbox import EMPTY, Completed, Mailbox
 from resolvers.context import Context, Loaders
 from resolvers.subscription import authorized_campaign_id
-from schema.masking import ErrorIdMasking, is_fault
+from schema.masking import ErrorIdMasking
 
 log = logging.getLogger("outbound.live")
 
@@ -148,7 +148,7 @@ async def _finish(pending: Any) -> str:
 def _payload(data: Any, errors: list[GraphQLError] | None) -> str:
     body: dict[str, Any] = {"data": data}
     if errors:
-        body["errors"] = [(_masking.anonymise_error(e) if is_fault(e) else e).formatted for e in errors]
+        body["errors"] = [_masking.coded(e).formatted for e in errors]
     return orjson.dumps(body).decode()
 
 
@@ -277,7 +277,8 @@ class LiveTransportWSHandler(BaseGraphQLTransportWSHandler):
                 campaign_id = await authorized_campaign_id(context.workspace_id, raw_id)  # type: ignore[arg-type]
             except PublicError as error:
                 # The same `error` message Strawberry sends when a subscription resolver raises before its stream.
-                formatted = GraphQLError(str(error), nodes=[plan.root], path=[plan.field]).formatted
+                located = GraphQLError(str(error), nodes=[plan.root], path=[plan.field], original_error=error)
+                formatted = _masking.coded(located).formatted
                 await operation.send_operation_message({"id": operation.id, "type": "error", "payload": [formatted]})
                 return
             hub = get_hub()

@@ -27,7 +27,7 @@ async def authorized_campaign_id(workspace_id: int, campaign_id: str) -> int:
     """The campaign's pk if it belongs to the workspace; else a PublicError (missing = foreign = malformed)."""
     pk = decode_id(campaign_id, "Campaign")
     if pk is None or not await Campaign.filter(id=pk, workspace_id=workspace_id).exists():
-        raise PublicError(NOT_FOUND)
+        raise PublicError(NOT_FOUND, code="NOT_FOUND")
     return pk
 
 

@@ -5,17 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 
 import strawberry
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import ValidationCache
 from strawberry.schema.config import StrawberryConfig
 
 from config import get_settings
 from schema import direct
 from schema.execution import ExecutionContext
-from schema.masking import ErrorIdMasking
+from schema.masking import ErrorIdMasking, ReportingParserCache
 from schema.mutation import Mutation
 from schema.query import Query
 from schema.scalars import DateTime
 from schema.subscription import Subscription
+from schema.transport import SubscriptionsOverWebsocket
 
 
 def build_schema(lean: bool | None = None) -> strawberry.Schema:
@@ -32,9 +33,10 @@ def build_schema(lean: bool | None = None) -> strawberry.Schema:
         extensions=[
             # Parsing and validating a query costs more than executing a small one: cache both
             # (module-level LRU caches, shared by every request).
-            lambda: ParserCache(maxsize=1024),
+            lambda: ReportingParserCache(maxsize=1024),
             lambda: ValidationCache(maxsize=1024),
             ErrorIdMasking,
+            SubscriptionsOverWebsocket,
         ],
         # Rows are values, not awaitables: no asyncio task per row (schema/execution.py); queries that
         # succeed take the lean executor (schema/fastpath.py). None: Strawberry's own.

@@ -1,22 +1,42 @@
-"""Faults never reach the client: a generic message and an error id, logged here with the traceback."""
+"""Every top-level error leaves with `extensions.code`; a fault leaves as a generic message and an error id.
+
+The codes (README.md, "Errors") follow Apollo Server's where one fits, and the contract's ErrorCode
+otherwise: GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED, BAD_USER_INPUT (a variable that does not
+coerce, a bad `first` or cursor), OPERATION_RESOLUTION_FAILURE (no operation of that name, or several and no
+operationName), BAD_REQUEST (an operation type the transport refuses), NOT_FOUND (a subscription to a
+campaign that is not yours) and INTERNAL_SERVER_ERROR (a fault, with its errorId).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
+from collections.abc import Iterator
 
-from graphql.error import GraphQLError
-from strawberry.extensions import MaskErrors
+from graphql.error import GraphQLError, GraphQLSyntaxError
+from strawberry.exceptions import MissingQueryError
+from strawberry.extensions import MaskErrors, ParserCache
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from domain.errors import PublicError
 
 log = logging.getLogger("outbound.errors")
+
+#: Failures of the request that Strawberry raises before parsing or validation, by their code.
+REQUEST_ERRORS: tuple[tuple[type[Exception], str], ...] = (
+    (CannotGetOperationTypeError, "OPERATION_RESOLUTION_FAILURE"),
+    (InvalidOperationTypeError, "BAD_REQUEST"),
+    (MissingQueryError, "BAD_REQUEST"),
+)
 
 
 def is_fault(error: GraphQLError) -> bool:
     """True for internal faults. Syntax, validation, coercion and PublicErrors are the client's, and shown."""
     original = error.original_error
     if original is None or isinstance(original, (PublicError, GraphQLError)):
+        return False
+    if isinstance(original, tuple(kind for kind, _ in REQUEST_ERRORS)):
         return False
     # Argument coercion failures (a bad DateTime literal or variable) arrive as ValueError/TypeError from a
     # scalar's parser during validation or variable coercion: before any resolver ran, so without a path.
@@ -25,11 +45,46 @@ def is_fault(error: GraphQLError) -> bool:
     return True
 
 
+def _uncoded(error: GraphQLError) -> bool:
+    return not (error.extensions or {}).get("code")
+
+
 class ErrorIdMasking(MaskErrors):
     def __init__(self) -> None:
-        super().__init__(should_mask_error=is_fault, error_message="Internal server error.")
+        super().__init__(should_mask_error=_uncoded, error_message="Internal server error.")
+        self._validation_errors: set[int] = set()
+
+    def on_validate(self) -> Iterator[None]:
+        yield
+        # What validation found (cached validations included): told apart from later coercion errors by identity.
+        self._validation_errors = {id(error) for error in self.execution_context.pre_execution_errors or ()}
+
+    def code_of(self, error: GraphQLError) -> str:
+        original = error.original_error
+        if isinstance(original, PublicError):
+            return original.code
+        for kind, code in REQUEST_ERRORS:
+            if isinstance(original, kind):
+                return code
+        if isinstance(error, GraphQLSyntaxError):
+            return "GRAPHQL_PARSE_FAILED"
+        if id(error) in self._validation_errors:
+            return "GRAPHQL_VALIDATION_FAILED"
+        if not error.path:
+            return "BAD_USER_INPUT"  # variables that do not coerce: before execution, so without a path
+        return "INTERNAL_SERVER_ERROR"  # graphql-core's own complaints during execution (a null for a non-null)
+
+    def coded(self, error: GraphQLError) -> GraphQLError:
+        """The error as it may leave: as it is if it has a code, else with one (masked if a fault)."""
+        return self.anonymise_error(error) if _uncoded(error) else error
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        """Called for every error without a code (MaskErrors' should_mask_error is `_uncoded`)."""
+        if not is_fault(error):
+            # In place: the error keeps its class (graphql-transport-ws closes the socket on a GraphQLSyntaxError)
+            # and validation errors are the ValidationCache's own objects, whose code is always the same.
+            error.extensions = {**(error.extensions or {}), "code": self.code_of(error)}
+            return error
         error_id = uuid.uuid4().hex[:12]
         log.error(
             "internal error %s at %s", error_id, ".".join(map(str, error.path or [])), exc_info=error.original_error
@@ -43,3 +98,18 @@ class ErrorIdMasking(MaskErrors):
             original_error=None,
             extensions={"code": "INTERNAL_SERVER_ERROR", "errorId": error_id},
         )
+
+
+class ReportingParserCache(ParserCache):
+    """Strawberry's ParserCache, but a document that does not parse is left to Strawberry's own parse.
+
+    ParserCache parses on entering on_parse, outside the guard that turns a syntax error into a result: the
+    error then escaped every extension's on_operation (so it had no code) and, over a websocket, ended the
+    operation with a bare `complete`. Unparsed, the document is parsed again by Strawberry, which reports it.
+    """
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        with contextlib.suppress(GraphQLError):
+            context.graphql_document = self.cached_parse_document(context.query, **context.parse_options)
+        yield

@@ -86,7 +86,16 @@ class Mutation:
     record_lead_event: LeadPayload = strawberry.field(
         resolver=lead.record_lead_event,
         description="Record an event from outside (acceptance, reply, click, bounce...). Idempotent: the same "
-        "event twice is recorded and counted once.",
+        "event twice is recorded and counted once (the repeat is a no-op, not an error). An event that cannot "
+        "apply to the lead as it stands is refused with INVALID_TRANSITION, saying why, and records and counts "
+        "nothing. INVITATION_ACCEPTED needs an invitation sent and not yet accepted (not NOT_STARTED). "
+        "REPLY_RECEIVED applies in every status but FINISHED / BOUNCED; without `channel` it counts under the "
+        "channel of the last message sent, else of the last action (LinkedIn: visit, like, invitation); on a "
+        "lead nothing was done to, `channel` is required (INVALID_INPUT). EMAIL_CLICKED and EMAIL_BOUNCED need "
+        "an email sent and not bounced (not NOT_STARTED); a bounce finishes an IN_PROGRESS, PAUSED or ERROR "
+        "lead and is counted on one that replied or finished. OUT_OF_OFFICE needs a message sent, and BLOCKED "
+        "nothing; both finish an IN_PROGRESS, PAUSED or ERROR lead (BLOCKED a NOT_STARTED one too), and are "
+        "refused once it replied or finished. The table is domain/inbound_rules.py.",
     )
     complete_task: TaskPayload = strawberry.field(
         resolver=lead.complete_task, description="Complete a task; its lead moves on."

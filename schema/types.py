@@ -263,7 +263,11 @@ class Lead(Node):
     is_type_of = _is(models.Lead)
     campaign: Campaign = strawberry.field(resolver=f.lead_campaign, description="The campaign.")
     contact: Contact = strawberry.field(resolver=f.lead_contact, description="The person.")
-    status: LeadStatus = strawberry.field(description="Where the lead stands.")
+    status: LeadStatus = strawberry.field(
+        description="Where the lead stands. A removed lead (removedAt set) keeps the status it had when removed: "
+        "LeadStatus has no REMOVED, since a new value of an output enum would break clients that switch over "
+        "it, so removedAt is what says the lead has left."
+    )
     substatus: LeadSubstatus | None = strawberry.field(description="Why it stands there.")
     positive: bool = strawberry.field(description="Whether its reply was marked positive.")
     current_step: SequenceStep | None = strawberry.field(
@@ -279,6 +283,11 @@ class Lead(Node):
     started_at: datetime | None = strawberry.field(description="When it left NOT_STARTED.")
     finished_at: datetime | None = strawberry.field(description="When it FINISHED.")
     replied_at: datetime | None = strawberry.field(description="When it replied.")
+    removed_at: datetime | None = strawberry.field(
+        description="When it was removed from the campaign (removeLeads); null while it is in the audience. A "
+        "removed lead is out of the audience and the counters, nothing runs for it, and lead(id:) no longer "
+        "finds it; its past activities stay in the Activity log, and resolve it with this set."
+    )
     timeline: list[Activity] = strawberry.field(
         resolver=f.lead_timeline, description="This lead's activities, oldest first: the side panel's timeline."
     )

@@ -142,6 +142,27 @@ async def test_removed_leads_activity_stays_in_the_log(gql: GraphQLClient, log: 
     assert data["campaign"]["activity"]["nodes"][0]["lead"] == {"id": f.gid(log["bob"]), "status": "NOT_STARTED"}
 
 
+async def test_a_removed_leads_activity_says_the_lead_was_removed(gql: GraphQLClient, log: dict[str, Any]) -> None:
+    # given Bob, in progress, is removed from the campaign
+    from models import Lead
+
+    await Lead.filter(id=log["bob"].id).update(status=LeadStatus.IN_PROGRESS)
+    log["bob"] = await Lead.get(id=log["bob"].id)
+    await f.remove(log["bob"])
+    removed_at = (await Lead.get(id=log["bob"].id)).removed_at
+    # when the Activity log shows whose each entry is
+    data = await gql(
+        "query($id: ID!) { campaign(id: $id) { activity { nodes { lead { id status removedAt } } } } }",
+        {"id": f.gid(log["campaign"])},
+    )
+    leads = {n["lead"]["id"]: n["lead"] for n in data["campaign"]["activity"]["nodes"]}
+    # then Bob's entries say when he was removed (his status stays the one he had then), Ada's say she is not
+    bob = leads[f.gid(log["bob"])]
+    assert bob["removedAt"] is not None and datetime.fromisoformat(bob["removedAt"]) == removed_at
+    assert bob["status"] == "IN_PROGRESS"
+    assert leads[f.gid(log["ada"])]["removedAt"] is None
+
+
 async def test_timeline_is_the_leads_activity_oldest_first(gql: GraphQLClient, log: dict[str, Any]) -> None:
     data = await gql(
         """query($a: ID!, $b: ID!) { a: lead(id: $a) { timeline { id kind occurredAt } }
