@@ -3,14 +3,35 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
+UV_VERSION := 0.13.9
+# One resolution for every Linux/macOS/Windows machine and Python 3.11+, with every file's hash.
+COMPILE := $(VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+	--quiet --custom-compile-command "make lock"
 
-.PHONY: run test test-embedded test-real lint schema bench bench-quick clean
+.PHONY: run test test-embedded test-real lint schema bench bench-quick lock clean
 
-$(STAMP): pyproject.toml
+# The exact versions of requirements.lock (hash-checked), then the project itself without resolving anything;
+# `pip check` fails when pyproject.toml asks for something the lock does not have (run `make lock`).
+$(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q ".[dev]"
+	$(PY) -m pip install -q --require-hashes -r requirements.lock
+	$(PY) -m pip install -q --no-deps --no-build-isolation .
+	$(PY) -m pip check
 	@touch $(STAMP)
+
+$(BENCH_STAMP): requirements-bench.lock $(STAMP)
+	$(PY) -m pip install -q --require-hashes -r requirements-bench.lock
+	@touch $(BENCH_STAMP)
+
+# Re-resolves after a change to pyproject.toml, keeping every pin that still fits;
+# `make lock LOCK_FLAGS=--upgrade` takes the newest versions instead. The bench lock is the main one plus
+# the bench extra, constrained to the same versions.
+lock:
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q uv==$(UV_VERSION)
+	$(COMPILE) $(LOCK_FLAGS) --extra dev -o requirements.lock
+	$(COMPILE) $(LOCK_FLAGS) --extra dev --extra bench -c requirements.lock -o requirements-bench.lock
 
 run: $(STAMP)
 	$(PY) server.py
@@ -31,10 +52,10 @@ lint: $(STAMP)
 schema: $(STAMP)
 	$(PY) -c "from schema import build_schema; open('schema.graphql', 'w').write(build_schema().as_str() + '\n')"
 
-bench: $(STAMP)
+bench: $(BENCH_STAMP)
 	$(PY) -m bench
 
-bench-quick: $(STAMP)
+bench-quick: $(BENCH_STAMP)
 	$(PY) -m bench --quick
 
 clean:
