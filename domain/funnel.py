@@ -92,20 +92,21 @@ async def _performed(campaign_id: int) -> list[dict]:
 
 async def _replied(campaign_id: int) -> list[dict]:
     conn = db()
+    # SQLite's `?` are taken in the order they appear: the subquery's kinds come before the campaign.
     marks = placeholders(conn, 1 + len(PERFORMED_KINDS))
     last_action = (
         "SELECT a.step_id FROM activity a WHERE a.lead_id = l.id"
-        f" AND a.kind IN {_in(marks[1:])} AND (l.replied_at IS NULL OR a.occurred_at <= l.replied_at)"
+        f" AND a.kind IN {_in(marks[:-1])} AND (l.replied_at IS NULL OR a.occurred_at <= l.replied_at)"
         " ORDER BY a.occurred_at DESC, a.id DESC LIMIT 1"
     )
     return await fetch(
         conn,
         "SELECT step_id, what, COUNT(*) AS n FROM ("
         f" SELECT ({last_action}) AS step_id, l.positive FROM lead l"
-        f" WHERE l.campaign_id = {marks[0]} AND l.removed_at IS NULL AND l.replied"
+        f" WHERE l.campaign_id = {marks[-1]} AND l.removed_at IS NULL AND l.replied"
         ") r CROSS JOIN (SELECT 'replied' AS what UNION ALL SELECT 'positive') w"
         " WHERE w.what = 'replied' OR r.positive GROUP BY step_id, what",
-        [campaign_id, *PERFORMED_KINDS],
+        [*PERFORMED_KINDS, campaign_id],
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -43,7 +44,7 @@ async def one_lead(workspace: Any) -> tuple[Any, Any, list[Any]]:
 
 def hours(points: list[dict[str, Any]], end: str) -> list[float]:
     starts = [at(p["start"]) for p in points] + [at(end)]
-    return [(b - a).total_seconds() / 3600 for a, b in zip(starts, starts[1:], strict=False)]
+    return [(b - a).total_seconds() / 3600 for a, b in itertools.pairwise(starts)]
 
 
 async def test_madrid_days_are_23_and_25_hours_long_across_dst(gql: GraphQLClient, workspace: Any) -> None:
@@ -144,7 +145,7 @@ async def test_new_york_days_follow_its_own_dst_dates(gql: GraphQLClient, worksp
 
 async def test_half_hour_and_quarter_hour_zones(gql: GraphQLClient, workspace: Any) -> None:
     # given visits a minute either side of Kolkata's midnight (18:30 UTC) and of a Kathmandu hour (XX:15 UTC)
-    campaign, lead, (email,) = await one_lead(workspace)
+    campaign, lead, (_email,) = await one_lead(workspace)
     visit = ActivityKind.PROFILE_VISITED
     for instant in (
         "2026-06-01T18:29:00+00:00",
@@ -189,7 +190,7 @@ async def test_half_hour_and_quarter_hour_zones(gql: GraphQLClient, workspace: A
 async def test_each_field_counts_its_kinds_and_positive_replies_are_the_marked_ones(
     gql: GraphQLClient, workspace: Any
 ) -> None:
-    campaign, lead, (email,) = await one_lead(workspace)
+    campaign, lead, (_email,) = await one_lead(workspace)
     day = at("2026-06-10T12:00:00+00:00")
     K = ActivityKind
     for kind, n in [
