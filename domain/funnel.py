@@ -83,9 +83,11 @@ async def _performed(campaign_id: int) -> list[dict]:
     marks = placeholders(conn, 1 + len(PERFORMED_KINDS))
     return await fetch(
         conn,
-        "SELECT a.step_id, 'performed' AS what, COUNT(DISTINCT a.lead_id) AS n"
-        " FROM activity a JOIN lead l ON l.id = a.lead_id AND l.removed_at IS NULL"
-        f" WHERE a.campaign_id = {marks[0]} AND a.kind IN {_in(marks[1:])} GROUP BY a.step_id",
+        # DISTINCT before the join: one row per (step, lead) meets the leads, not one per activity.
+        "SELECT d.step_id, 'performed' AS what, COUNT(*) AS n FROM ("
+        " SELECT DISTINCT step_id, lead_id FROM activity"
+        f" WHERE campaign_id = {marks[0]} AND kind IN {_in(marks[1:])} AND step_id IS NOT NULL"
+        ") d JOIN lead l ON l.id = d.lead_id AND l.removed_at IS NULL GROUP BY d.step_id",
         [campaign_id, *PERFORMED_KINDS],
     )
 
@@ -114,18 +116,18 @@ async def _email_events(campaign_id: int) -> list[dict]:
     conn = db()
     marks = placeholders(conn, 1)
     sent = ActivityKind.EMAIL_SENT.value
-    own_step = (
-        "SELECT s.step_id FROM activity s WHERE s.lead_id = e.lead_id AND s.step_id = e.step_id"
-        f" AND s.kind = '{sent}' AND s.occurred_at <= e.occurred_at LIMIT 1"
-    )
-    last_email = (
-        f"SELECT s.step_id FROM activity s WHERE s.lead_id = e.lead_id AND s.kind = '{sent}'"
-        " AND s.occurred_at <= e.occurred_at ORDER BY s.occurred_at DESC, s.id DESC LIMIT 1"
+    # One index lookup per event: the emails sent to its lead up to it, its own step's first, else the latest.
+    # (SQLite resolves no outer column in a subquery's ORDER BY: the preference is a column of its own.)
+    email_step = (
+        "SELECT step_id FROM (SELECT s.step_id, s.occurred_at, s.id,"
+        " CASE WHEN s.step_id = e.step_id THEN 0 ELSE 1 END AS other FROM activity s"
+        f" WHERE s.lead_id = e.lead_id AND s.kind = '{sent}' AND s.occurred_at <= e.occurred_at) sent"
+        " ORDER BY other, occurred_at DESC, id DESC LIMIT 1"
     )
     return await fetch(
         conn,
         "SELECT step_id, what, COUNT(DISTINCT lead_id) AS n FROM ("
-        f" SELECT e.lead_id, COALESCE(({own_step}), ({last_email})) AS step_id,"
+        f" SELECT e.lead_id, ({email_step}) AS step_id,"
         f" CASE WHEN e.kind = '{ActivityKind.EMAIL_CLICKED.value}' THEN 'clicked' ELSE 'bounced' END AS what"
         " FROM activity e JOIN lead l ON l.id = e.lead_id AND l.removed_at IS NULL"
         f" WHERE e.campaign_id = {marks[0]}"

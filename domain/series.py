@@ -5,13 +5,13 @@ Buckets are local: a DAY runs from one local midnight to the next (23 or 25 hour
 WEEK from Monday's local midnight (ISO weeks), an HOUR from one instant the local clock reads XX:00 to the
 next. Their starts are computed here with zoneinfo, never by the database, so both backends agree on them.
 
-The counting is SQL: activities are grouped by (kind, slot), where a slot is a run of `slot` seconds of
-epoch time and `slot` is the greatest common divisor of the bucket starts (3,600 s for a DST zone with
-whole-hour offsets, 1,800 for Asia/Kolkata, 900 for Asia/Kathmandu, 86,400 for UTC days). No slot straddles
-a bucket start, so folding slots into buckets here is exact, and the database returns at most
-slots x kinds rows, whatever the number of activities. The query reads only the index
-(campaign_id, kind, occurred_at, id); a first or last bucket partly outside [from, to) counts only what
-happened inside it (the start shown is still the bucket's own start).
+The counting is SQL, grouped by (kind, bucket): the database returns at most buckets x kinds rows, whatever
+the number of activities. PostgreSQL is given the bucket starts (width_bucket). SQLite groups by slot: a run
+of `slot` seconds of epoch time, `slot` being the greatest common divisor of the bucket starts (3,600 s for
+a DST zone with whole-hour offsets, 1,800 for Asia/Kolkata, 900 for Asia/Kathmandu, 86,400 for UTC days),
+so that no slot straddles a bucket start and folding slots into buckets here is exact. The statements read
+the index (campaign_id, kind, occurred_at, id). A first or last bucket partly outside [from, to) counts only
+what happened inside [from, to) (the start shown is still the bucket's own start).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import math
 from bisect import bisect_right
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from domain.errors import PublicError
@@ -200,44 +201,50 @@ async def series(
     tz = zone(timezone)
     start, end, starts = window(SeriesBucket(bucket), start, end, tz, clock.now())
     points = [SeriesPoint(start=s) for s in starts]
-    epochs = [int(s.timestamp()) for s in starts]
-    slot = _slot_seconds(starts)
-    for kind, slot_number, count in await _counts(campaign_id, start, end, slot):
+    for kind, index, count in await _counts(campaign_id, start, end, starts):
         name = "positive_replies" if kind == "+" else _FIELD_OF_KIND[kind]
-        point = points[bisect_right(epochs, slot_number * slot) - 1]
-        setattr(point, name, getattr(point, name) + count)
+        setattr(points[index], name, getattr(points[index], name) + count)
     return points
 
 
-async def _counts(campaign_id: int, start: datetime, end: datetime, slot: int) -> list[tuple[str, int, int]]:
-    """(kind, slot number, activities) in [start, end); kind "+" is the positive replies."""
+async def _counts(
+    campaign_id: int, start: datetime, end: datetime, starts: list[datetime]
+) -> list[tuple[str, int, int]]:
+    """(kind, bucket index, activities) in [start, end); kind "+" is the positive replies.
+
+    PostgreSQL finds each activity's bucket itself (width_bucket: a binary search of the starts). SQLite
+    groups by slot, folded into buckets here.
+    """
     conn = db()
-    if is_postgres(conn):
-        slot_of = f"floor(extract(epoch FROM occurred_at) / {slot})::bigint"
-    else:
-        slot_of = f"CAST(strftime('%s', occurred_at) AS INTEGER) / {slot}"
     kinds = list(_FIELD_OF_KIND)
-    marks = placeholders(conn, 3 + len(kinds))
-    where = f"campaign_id = {marks[0]} AND occurred_at >= {marks[1]} AND occurred_at < {marks[2]}"
+    marks = placeholders(conn, 4 + len(kinds))
     # UTC, as every occurred_at is stored: SQLite compares the ISO text.
-    values: list = [campaign_id, start.astimezone(UTC), end.astimezone(UTC)]
+    values: list[Any] = [campaign_id, start.astimezone(UTC), end.astimezone(UTC)]
+    where = f"campaign_id = {marks[0]} AND occurred_at >= {marks[1]} AND occurred_at < {marks[2]}"
+    slot = _slot_seconds(starts)
+    if is_postgres(conn):
+        group = f"width_bucket(occurred_at, {marks[3]}::timestamptz[]) - 1"
+        values.append(starts)
+    else:
+        group = f"CAST(strftime('%s', occurred_at) AS INTEGER) / {slot}"
+        marks = [*marks[:3], *marks[4:]]
     rows = await fetch(
         conn,
-        f"SELECT kind, {slot_of} AS slot, COUNT(*) AS n FROM activity WHERE {where}"
-        f" AND kind IN ({', '.join(marks[3:])}) GROUP BY kind, slot",
+        f"SELECT kind, {group} AS g, COUNT(*) AS n FROM activity WHERE {where}"
+        f" AND kind IN ({', '.join(marks[-len(kinds) :])}) GROUP BY kind, g",
         [*values, *kinds],
     )
-    labels = placeholders(conn, 2 * len(POSITIVE_LABELS), start=4)
+    labels = placeholders(conn, 2 * len(POSITIVE_LABELS), start=len(values) + 1)
     label_sql = " OR ".join(
         f"detail = {labels[2 * i]} OR detail LIKE {labels[2 * i + 1]}" for i in range(len(POSITIVE_LABELS))
     )
-    label_values = [v for label in POSITIVE_LABELS for v in (label, label + " %")]
     positive = await fetch(
         conn,
-        f"SELECT {slot_of} AS slot, COUNT(*) AS n FROM activity WHERE {where}"
-        f" AND kind = '{ActivityKind.REPLY_RECEIVED.value}' AND ({label_sql}) GROUP BY slot",
-        [*values, *label_values],
+        f"SELECT '+' AS kind, {group} AS g, COUNT(*) AS n FROM activity WHERE {where}"
+        f" AND kind = '{ActivityKind.REPLY_RECEIVED.value}' AND ({label_sql}) GROUP BY g",
+        [*values, *(v for label in POSITIVE_LABELS for v in (label, label + " %"))],
     )
-    return [(r["kind"], int(r["slot"]), int(r["n"])) for r in rows] + [
-        ("+", int(r["slot"]), int(r["n"])) for r in positive
-    ]
+    if is_postgres(conn):
+        return [(r["kind"], int(r["g"]), int(r["n"])) for r in rows + positive]
+    epochs = [int(s.timestamp()) for s in starts]
+    return [(r["kind"], bisect_right(epochs, int(r["g"]) * slot) - 1, int(r["n"])) for r in rows + positive]
