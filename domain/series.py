@@ -12,6 +12,11 @@ a DST zone with whole-hour offsets, 1,800 for Asia/Kolkata, 900 for Asia/Kathman
 so that no slot straddles a bucket start and folding slots into buckets here is exact. The statements read
 the index (campaign_id, kind, occurred_at, id). A first or last bucket partly outside [from, to) counts only
 what happened inside [from, to) (the start shown is still the bucket's own start).
+
+Every entry of the log counts, a removed lead's included (the Activity tab still shows them). Arguments a
+series cannot have are top-level errors with `extensions: {code: "INVALID_INPUT", argument: ...}` (the field
+is a list: it has no UserErrors to carry them): an unknown time zone, `from` not before `to`, dates outside
+1970-2100, more than 1,000 buckets. Explicit nulls mean the defaults.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2101, 1, 1, tzinfo=UTC)
 #: How many buckets a series has when neither end is given: the last 30 days, 48 hours or 12 weeks.
 DEFAULT_BUCKETS = {SeriesBucket.HOUR: 48, SeriesBucket.DAY: 30, SeriesBucket.WEEK: 12}
+
+_HOUR = timedelta(hours=1)
 
 K = ActivityKind
 #: SeriesPoint field -> the Activity kinds it counts. INMAIL_SENT is a LinkedIn message (as in
@@ -133,6 +140,9 @@ def _next(start: datetime, bucket: SeriesBucket, tz: ZoneInfo) -> datetime:
         return _first_instant(local.date() + timedelta(days=1), tz)
     if bucket == SeriesBucket.WEEK:
         return _first_instant(local.date() + timedelta(days=7 - local.weekday()), tz)
+    after = start + _HOUR
+    if after.astimezone(tz).utcoffset() == local.utcoffset() and local.minute == local.second == 0:
+        return after  # no change of offset within the hour: the next hour is an hour later
     hour = local.replace(minute=0, second=0, microsecond=0, tzinfo=None)
     # The same reading again (the repeated hour when DST ends), else the next hour the clock reads.
     for naive in (hour + timedelta(hours=n) for n in range(5)):
