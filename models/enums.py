@@ -206,3 +206,11 @@ class ErrorCode(str, Enum):
     IDENTITY_REQUIRED = "IDENTITY_REQUIRED"
     ALREADY_IN_CAMPAIGN = "ALREADY_IN_CAMPAIGN"
     LEAD_PREVIOUSLY_REMOVED = "LEAD_PREVIOUSLY_REMOVED"
+
+
+class SeriesBucket(str, Enum):
+    """Campaign.series' time buckets, in the requested time zone (domain/series.py)."""
+
+    HOUR = "HOUR"
+    DAY = "DAY"
+    WEEK = "WEEK"

@@ -25,3 +25,4 @@ LeadEventKind = strawberry.enum(
     description="Events that arrive from outside (a provider, a webhook, a person) about one lead.",
 )
 ErrorCode = strawberry.enum(enums.ErrorCode, description="Why a mutation refused its input.")
+SeriesBucket = strawberry.enum(enums.SeriesBucket)

@@ -14,6 +14,7 @@ import strawberry
 import models
 from domain.ids import to_global_id
 from resolvers import fields as f
+from resolvers import overview
 from schema.enums import (
     ActivityKind,
     Branch,
@@ -28,6 +29,7 @@ from schema.enums import (
     Weekday,
 )
 from schema.inputs import ActivityFilter, AudienceFilter
+from schema.overview import SeriesPoint, StepFunnel
 
 
 def _is(model: type) -> Any:
@@ -359,6 +361,15 @@ class Campaign(Node):
     )
     tasks: TaskConnection = strawberry.field(
         resolver=f.campaign_tasks, description="The campaign's tasks, oldest first. `first` is at most 100."
+    )
+    series: list[SeriesPoint] = strawberry.field(
+        resolver=overview.campaign_series,
+        description="What happened per time bucket, oldest first, from the Activity log; "
+        "buckets with nothing are included as zeros.",
+    )
+    funnel: list[StepFunnel] = strawberry.field(
+        resolver=overview.campaign_funnel,
+        description="One entry per action step, in position order: how leads fared at each step.",
     )
 
     @strawberry.field(description="A stable, opaque ID.")
