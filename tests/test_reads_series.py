@@ -248,6 +248,7 @@ async def test_a_positive_reply_through_the_api_counts_as_positive(gql: GraphQLC
         "leadId": f.gid(lead),
         "kind": "REPLY_RECEIVED",
         "positive": True,
+        "channel": "EMAIL",  # nothing was sent to this lead: a reply must say its channel
         "message": "Yes please",
         "occurredAt": "2026-06-10T12:00:00Z",
     }
