@@ -29,12 +29,12 @@ from domain.errors import (
     SequenceLocked,
 )
 from domain.leads import apply_bulk_delta, count_leads
-from domain.sql import db, execute, fetch, is_postgres, placeholders
 from domain.steps import apply_step_updates, copy_steps, parse_steps, replace_steps, write_steps
 from domain.tx import transaction
 from live import events
 from models import Campaign, Identity, Lead, SequenceStep
 from models.enums import CampaignStatus, LeadStatus, LeadSubstatus, StepType
+from models.sql import db, execute, fetch, is_postgres, placeholders
 
 C = CampaignStatus
 

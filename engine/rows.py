@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 
 from tortoise.models import Model
 
-from domain.sql import db, fetch, is_postgres, placeholders
 from models import Campaign, Contact, Identity, Lead, SequenceStep
+from models.sql import db, fetch, is_postgres, placeholders
 
 M = TypeVar("M", bound=Model)
 

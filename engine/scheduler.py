@@ -15,8 +15,8 @@ import contextlib
 import logging
 from datetime import datetime, timedelta
 
-from domain.sql import db, fetch, is_postgres, placeholders
 from engine import clock, queue
+from models.sql import db, fetch, is_postgres, placeholders
 
 log = logging.getLogger("outbound.scheduler")
 

@@ -63,8 +63,8 @@ async def read_snapshot(campaign_id: int) -> Snapshot | None:
     round trip, not three.
     """
     from domain import counters
-    from domain.sql import db, fetch, placeholders
     from domain.stats import build_stats
+    from models.sql import db, fetch, placeholders
 
     conn = db()
     mark = placeholders(conn, 1)[0]
@@ -97,7 +97,7 @@ async def read_activity(campaign_id: int, after: int, extra_ids: list[int], limi
 
 async def read_max_activity_id(campaign_id: int) -> int | None:
     """The campaign's highest activity id (0 if none yet); None if the campaign is gone."""
-    from domain.sql import db, fetch, placeholders
+    from models.sql import db, fetch, placeholders
 
     conn = db()
     mark = placeholders(conn, 1)[0]

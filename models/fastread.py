@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from tortoise.models import Model
 
-from domain.sql import db, is_postgres
+from models.sql import db, is_postgres
 
 M = TypeVar("M", bound=Model)
 
