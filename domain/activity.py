@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from live import events
+from domain import events
 from models import Lead
 from models.enums import ActivityKind, Channel
 from models.sql import db, fetch, placeholders

@@ -15,8 +15,7 @@ from collections import ChainMap
 from collections.abc import Iterable
 from typing import Any
 
-from domain import counters
-from live import events
+from domain import counters, events
 from models import Lead
 from models.sql import db, execute, fetch, is_postgres, placeholders
 

@@ -23,7 +23,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from typing import Any
 
-from domain import counters, leads
+from domain import counters, events, leads
 from domain.activity import record_activity
 from domain.leads import update_lead
 from domain.tx import after_commit, one_statement, transaction
@@ -33,7 +33,6 @@ from engine.decide import limit_wait
 from engine.decisions import Act, Decision, Error, Wait, Withdraw, error
 from engine.snapshot import Snapshot
 from engine.views import Rendered
-from live import events
 from models import Activity, Lead, Task
 from models.enums import ActivityKind, LeadStatus, LeadSubstatus, TaskStatus, TaskType
 

@@ -11,7 +11,7 @@
 - Activity: events carry activity ids; the pump reads `id > seen` (plus ids that committed late, below
   `seen`) in one query per batch and hands the same rows to every subscriber, in order.
 - Snapshots carry a per-document render cache (`Snapshot.renders`), so a transport that serializes a
-  snapshot once per query document (live/fastpath.py) shares that work across subscribers too.
+  snapshot once per query document (schema/transport.py) shares that work across subscribers too.
 - On bus reconnect (events may have been lost) every topic re-reads; on `deleted` its mailboxes complete.
 """
 
@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from domain.events import CHANNEL_PREFIX
 from live.bus import Bus
-from live.events import CHANNEL_PREFIX
 from live.mailbox import Mailbox
 
 log = logging.getLogger("outbound.hub")
@@ -403,25 +403,3 @@ class Hub:
             topic.complete_all()
             topic.cancel()
 
-
-_hub: Hub | None = None
-
-
-def get_hub() -> Hub:
-    """This process's hub (created on first use: tests and the embedded server share one code path)."""
-    global _hub
-    if _hub is None:
-        _hub = Hub()
-    return _hub
-
-
-def set_hub(hub: Hub | None) -> None:
-    global _hub
-    _hub = hub
-
-
-async def stop_hub() -> None:
-    hub = _hub
-    if hub is not None:
-        await hub.stop()
-        set_hub(None)

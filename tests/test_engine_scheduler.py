@@ -80,6 +80,7 @@ async def test_the_demo_simulates_acceptances_and_replies(workspace: Any, frozen
     await add_leads(ws, campaign, [person(i) for i in range(40)])
     for _ in range(30):  # a month of demo time, a minute at a time
         frozen.advance(minutes=1)
+        await simulator.simulate(frozen.now())  # the lifespan runs it beside the scheduler when DEMO is on
         await pump.run()
     accepted = await Activity.filter(campaign_id=campaign.id, kind=ActivityKind.INVITATION_ACCEPTED).count()
     replies = await Activity.filter(campaign_id=campaign.id, kind=ActivityKind.REPLY_RECEIVED)

@@ -12,6 +12,9 @@ Here the graphql-transport-ws handler recognises our two subscriptions (one root
 The result is what Strawberry would send (same schema, same resolvers, same error masking); anything else
 (other operations, several or aliased-away root fields, directives on the root field, invalid documents)
 falls back to Strawberry's own handler, which stays the reference behaviour.
+
+It is the websocket transport of the GraphQL API (server.py installs it), so it lives with the schema,
+above the resolvers it calls; the hub comes from the connection's context (made in the app's lifespan).
 """
 
 from __future__ import annotations
@@ -43,7 +46,6 @@ from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
 
 from domain.errors import PublicError
-from live.hub import get_hub
 from live.mailbox import EMPTY, Completed, Mailbox
 from resolvers.context import Context, Loaders
 from resolvers.subscription import authorized_campaign_id
@@ -280,7 +282,8 @@ class LiveTransportWSHandler(BaseGraphQLTransportWSHandler):
                 formatted = GraphQLError(str(error), nodes=[plan.root], path=[plan.field]).formatted
                 await operation.send_operation_message({"id": operation.id, "type": "error", "payload": [formatted]})
                 return
-            hub = get_hub()
+            hub = context.hub
+            assert hub is not None, "subscriptions need the hub that the app's lifespan makes"
             if plan.field == "campaignStats":
                 mailbox = hub.subscribe_stats(campaign_id)
             else:
@@ -362,7 +365,7 @@ class Stream:
     def _close(self) -> None:
         mailbox = self.mailbox
         mailbox.notify = None
-        get_hub().unsubscribe(mailbox)
+        self.handler.context.hub.unsubscribe(mailbox)  # type: ignore[attr-defined]
 
     async def drain(self) -> None:
         """Send every waiting item, in order; then end (the next `put` wakes a new drain)."""
