@@ -1,6 +1,6 @@
 """The event bus: one interface, two implementations (in-process, Redis pub/sub).
 
-A bus carries small events (live/events.py) from the transaction that committed a change to every API
+A bus carries small events (domain/events.py) from the transaction that committed a change to every API
 process that has subscribers. Each process holds ONE Redis pub/sub connection (a pattern subscription on
 its namespace) and fans out in memory (live/hub.py): never one Redis subscription per websocket client.
 

@@ -91,6 +91,19 @@ async def test_the_demo_simulates_acceptances_and_replies(workspace: Any, frozen
     await assert_counters_match(campaign.id)
 
 
+async def test_the_scheduler_tick_never_simulates(workspace: Any, frozen: Any, pump: Pump) -> None:
+    """Production ticks claim and enqueue only: the demo's simulated replies start from the lifespan (DEMO)."""
+    ws, _ = workspace
+    campaign, _ = await make_campaign(
+        ws, await make_identity(ws), [step(StepType.LINKEDIN_CONNECTION, wait_for_acceptance_days=7)], time_scale=1440
+    )
+    await add_leads(ws, campaign, [person(i) for i in range(40)])
+    for _ in range(30):
+        frozen.advance(minutes=1)
+        await pump.run()
+    assert not await Activity.filter(campaign_id=campaign.id, kind=ActivityKind.INVITATION_ACCEPTED).exists()
+
+
 async def test_real_campaigns_are_never_simulated(workspace: Any, frozen: Any, pump: Pump) -> None:
     ws, _ = workspace
     campaign, _ = await make_campaign(ws, await make_identity(ws), [step(StepType.LINKEDIN_CONNECTION,
