@@ -48,9 +48,10 @@ test-real: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 schema: $(STAMP)
-	$(PY) -c "from schema import build_schema; open('schema.graphql', 'w').write(build_schema().as_str() + '\n')"
+	$(PY) -c "from schema.build import build_schema; open('schema.graphql', 'w').write(build_schema().as_str() + '\n')"
 
 bench: $(BENCH_STAMP)
 	$(PY) -m bench

@@ -16,9 +16,10 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 import orjson
+import strawberry
 from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -34,11 +35,17 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from config import Settings, get_settings
 from domain.auth import parse_bearer, workspace_for_key
-from live.fastpath import LiveTransportWSHandler
+from engine.scheduler import Scheduler
+from live import runtime as live_runtime
+from live.bus import Bus
+from live.hub import Hub
 from models.db import close_db, init_db
 from resolvers.context import Context, Loaders
-from schema import build_schema
+from schema.build import build_schema
 from schema.masking import REQUEST_ERRORS
+from schema.transport import LiveTransportWSHandler
+from tasks import runtime as engine_runtime
+from tasks.runtime import Runtime
 
 log = logging.getLogger("outbound.server")
 
@@ -57,7 +64,7 @@ WEBSOCKET_HINT = " (queries and mutations: POST; subscriptions: a websocket at /
 class OutboundGraphQL(GraphQL):
     """Strawberry's ASGI app with our context, websocket authentication, orjson and JSON error bodies."""
 
-    # Our two subscriptions are rendered once per change and shared by all their subscribers (live/fastpath.py).
+    # Our two subscriptions are rendered once per change and shared by all their subscribers (schema/transport.py).
     graphql_transport_ws_handler_class = LiveTransportWSHandler
 
     def encode_json(self, data: object) -> str:
@@ -84,7 +91,8 @@ class OutboundGraphQL(GraphQL):
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None = None) -> Context:
         workspace = request.scope.get("outbound.workspace")
         loaders = Loaders(workspace.id) if workspace is not None else None
-        return Context(workspace=workspace, loaders=loaders, request=request, response=response)
+        state = request.scope.get("state") or {}  # the lifespan's AppState (absent when no lifespan ran)
+        return Context(workspace=workspace, loaders=loaders, request=request, response=response, hub=state.get("hub"))
 
     async def on_ws_connect(self, context: Context) -> Any:
         params = context.connection_params or {}
@@ -126,6 +134,26 @@ def _is_graphiql_page(scope: Scope) -> bool:
     return b"text/html" in accept
 
 
+class AppState(TypedDict):
+    """What the lifespan makes for one app (Starlette hands it to every request as `request.state`)."""
+
+    settings: Settings
+    schema: strawberry.Schema
+    bus: Bus
+    hub: Hub
+    engine: Runtime
+    #: The demo's simulated replies and acceptances: only when DEMO is on, never in the scheduler's tick.
+    simulator: Scheduler | None
+
+
+def _start_simulator() -> Scheduler:
+    from engine import clock, simulator
+
+    demo = Scheduler(work=lambda: simulator.simulate(clock.now()))
+    demo.start()
+    return demo
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
     schema = build_schema(lean=settings.lean_executor)
@@ -139,26 +167,28 @@ def create_app(settings: Settings | None = None) -> Starlette:
     graphql = RequireApiKey(graphql_app)
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        from live import runtime as live
-        from tasks import runtime
-
+    async def lifespan(app: Starlette) -> AsyncIterator[AppState]:
         await init_db(settings.database_url)
         if settings.demo:
             from domain.demo import ensure_demo
 
             await ensure_demo(settings)
-        await live.start(settings)
-        await runtime.start(settings)
+        live = await live_runtime.start(settings)
+        engine = await engine_runtime.start(settings)
+        simulator = _start_simulator() if settings.demo else None
         # Everything loaded so far lives as long as the process: keep it out of the collector's full
         # passes, which otherwise pause the loop for 100+ ms once thousands of sockets are open.
         gc.collect()
         gc.freeze()
         log.info("Outbound ready: GraphiQL at http://%s:%s/graphql", settings.host, settings.port)
         try:
-            yield {"settings": settings, "schema": schema}
+            yield AppState(
+                settings=settings, schema=schema, bus=live.bus, hub=live.hub, engine=engine, simulator=simulator
+            )
         finally:
-            await runtime.stop()
+            if simulator is not None:
+                await simulator.stop()
+            await engine.stop()
             await live.stop()  # open subscriptions complete before the database goes away
             await close_db()
 

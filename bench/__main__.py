@@ -851,8 +851,8 @@ async def outbound_live(
     proc: Proc, ws_url: str, info: SeedInfo, namespace: str, redis_url: str, n: int, rounds: int
 ) -> dict[str, Any]:
     """A committed change as the app publishes it: counters bumped, then a "stats" event on the bus."""
+    from domain.events import campaign_channel, campaign_event
     from live.bus import RedisBus
-    from live.events import campaign_channel, campaign_event
 
     bus = RedisBus(redis_url, namespace)
     conn = await asyncpg.connect(_asyncpg_dsn(info.database_url))

@@ -38,7 +38,8 @@ def variants() -> dict[str, Callable[[], strawberry.Schema]]:
     Between it and the served one, each piece of the lean executor alone, so each is judged on its own."""
     from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-    from schema import build_schema, direct
+    from schema import direct
+    from schema.build import build_schema
     from schema.execution import ExecutionContext, is_awaitable
 
     class RowsAreValues(StrawberryGraphQLCoreExecutionContext):

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from domain.counters import CHANGES, lead_keys, task_key
-from engine.problems import PROBLEMS
+from domain.problems import PROBLEMS
 from models.lead import LEAD_FLAGS
 from models.workspace import hash_api_key, new_api_key
 

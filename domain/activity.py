@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from domain.sql import db, fetch, placeholders
-from live import events
+from domain import events
 from models import Lead
 from models.enums import ActivityKind, Channel
+from models.sql import db, fetch, placeholders
 
 COLUMNS = (
     "workspace_id",

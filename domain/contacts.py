@@ -9,9 +9,9 @@ from typing import Any
 from domain.audience import check_cap
 from domain.errors import DomainError, DomainErrors, InvalidInput, NotFound
 from domain.identities import EMAIL
-from domain.sql import fetch, placeholders
 from domain.tx import transaction
 from models import Contact
+from models.sql import fetch, placeholders
 
 BATCH = 500
 #: Field -> (input name, max length, required).

@@ -15,9 +15,9 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from domain.sql import db, execute, fetch, placeholders
 from models import LEAD_FLAGS, Lead
 from models.enums import LeadStatus, TaskStatus
+from models.sql import db, execute, fetch, placeholders
 
 SHARDS = 8
 #: Counts committed changes: the sum over shards is CampaignStats.version.

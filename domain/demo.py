@@ -17,8 +17,8 @@ from domain.activity import record_activity
 from domain.auth import create_api_key
 from domain.counters import task_key
 from domain.leads import apply_bulk_delta, count_leads
+from domain.problems import PROBLEMS
 from domain.tx import transaction
-from engine.problems import PROBLEMS
 from models import Activity, ApiKey, Campaign, Contact, Identity, Lead, SequenceStep, Task, Workspace
 from models.enums import (
     ActivityKind,

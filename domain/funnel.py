@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from domain.sql import db, fetch, placeholders
 from models import SequenceStep
 from models.enums import ActivityKind, StepType
+from models.sql import db, fetch, placeholders
 
 K = ActivityKind
 #: The kinds that record a step's action performed (engine/decide.py's ACTION_KIND, per step type).

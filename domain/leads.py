@@ -15,10 +15,9 @@ from collections import ChainMap
 from collections.abc import Iterable
 from typing import Any
 
-from domain import counters
-from domain.sql import db, execute, fetch, is_postgres, placeholders
-from live import events
+from domain import counters, events
 from models import Lead
+from models.sql import db, execute, fetch, is_postgres, placeholders
 
 
 async def update_lead(lead: Lead, **changes: Any) -> bool:

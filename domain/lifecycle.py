@@ -17,7 +17,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
 
-from domain import counters
+from domain import counters, events
 from domain.errors import (
     DomainError,
     DomainErrors,
@@ -29,12 +29,11 @@ from domain.errors import (
     SequenceLocked,
 )
 from domain.leads import apply_bulk_delta, count_leads
-from domain.sql import db, execute, fetch, is_postgres, placeholders
 from domain.steps import apply_step_updates, copy_steps, parse_steps, replace_steps, write_steps
 from domain.tx import transaction
-from live import events
 from models import Campaign, Identity, Lead, SequenceStep
 from models.enums import CampaignStatus, LeadStatus, LeadSubstatus, StepType
+from models.sql import db, execute, fetch, is_postgres, placeholders
 
 C = CampaignStatus
 

@@ -29,9 +29,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from domain.errors import PublicError
-from domain.sql import db, fetch, is_postgres, placeholders
-from engine import clock
 from models.enums import ActivityKind, SeriesBucket
+from models.sql import db, fetch, is_postgres, placeholders
 
 MAX_BUCKETS = 1000
 #: The dates any client may give (domain.md, "Limits that every client meets").
@@ -206,10 +205,13 @@ async def series(
     start: datetime | None = None,
     end: datetime | None = None,
     timezone: str = "UTC",
+    *,
+    now: datetime,
 ) -> list[SeriesPoint]:
-    """One point per bucket of [start, end) in `timezone`, oldest first, zeros included."""
+    """One point per bucket of [start, end) in `timezone`, oldest first, zeros included; `now` places the
+    default window (the engine's clock, so a frozen clock freezes it too)."""
     tz = zone(timezone)
-    start, end, starts = window(SeriesBucket(bucket), start, end, tz, clock.now())
+    start, end, starts = window(SeriesBucket(bucket), start, end, tz, now)
     points = [SeriesPoint(start=s) for s in starts]
     for kind, index, count in await _counts(campaign_id, start, end, starts):
         name = "positive_replies" if kind == "+" else _FIELD_OF_KIND[kind]

@@ -16,10 +16,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from domain.errors import DomainError, DomainErrors, InvalidInput, NotFound
-from domain.sql import db, placeholders
 from domain.templates import AI_NAME, unknown_placeholders
 from models import Lead, SequenceStep
 from models.enums import Branch, LeadStatus, LeadSubstatus, StepType
+from models.sql import db, placeholders
 
 #: Which branch lists each step type may carry, in depth-first order, with their input names.
 BRANCHES: dict[StepType, tuple[tuple[Branch, str, str], ...]] = {

@@ -7,6 +7,12 @@
 Effects registered inside are run in order after COMMIT, and dropped on rollback. `after_commit` outside
 a transaction (or `one_statement`) is a programming error and raises: an effect must never run before the
 data it announces is committed.
+
+Domain and engine code never import the live bus or the broker. They `announce(message)` *what* happened
+(a `domain.events.CampaignEvent`, an `engine.queue.RunSteps`), and the process wiring says how each kind of
+message is carried out: the API's lifespan and a worker's middleware `set_handler(kind, handler)` when they
+start (live/runtime.py publishes events on the bus, tasks/runtime.py sends jobs to the broker), and clear
+it when they stop. A message with no handler in this process (a test, a CLI command) is dropped.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import contextvars
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any, TypeVar
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
@@ -22,6 +29,11 @@ from tortoise.transactions import in_transaction
 log = logging.getLogger("outbound.tx")
 
 Effect = Callable[[], Awaitable[None] | None]
+M = TypeVar("M")
+Handler = Callable[[Any], Awaitable[None] | None]
+
+#: How this process carries out each kind of message: installed by the process wiring, never on import.
+_handlers: dict[type, Handler] = {}
 _pending: contextvars.ContextVar[list[Effect] | None] = contextvars.ContextVar("after_commit", default=None)
 
 
@@ -76,3 +88,28 @@ async def _run(effect: Effect) -> None:
             await result
     except Exception:  # an effect failing must not turn a committed change into an error
         log.exception("after-commit effect failed")
+
+
+def set_handler(kind: type[M], handler: Callable[[M], Awaitable[None] | None] | None) -> Handler | None:
+    """Process wiring: carry out every later message of `kind` with `handler` (None: drop them again).
+    Returns the handler it replaces."""
+    previous = _handlers.pop(kind, None)
+    if handler is not None:
+        _handlers[kind] = handler
+    return previous
+
+
+def announce(message: object) -> None:
+    """Hand `message` to this process's handler of its kind once the current transaction commits."""
+    after_commit(lambda: deliver(message))
+
+
+async def deliver(message: object) -> None:
+    """Hand `message` to its handler now: for a caller that knows its data is committed already."""
+    handler = _handlers.get(type(message))
+    if handler is None:
+        log.debug("no handler for %s in this process: dropped", type(message).__name__)
+        return
+    result = handler(message)
+    if result is not None:
+        await result

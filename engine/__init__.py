@@ -11,7 +11,7 @@ asks `decide` what to do, and applies it by compare-and-set, so any delivery may
 
 Where it runs:
 - embedded (no REDIS_URL, `make run`): scheduler and worker threads inside the server, on its event loop.
-- PostgreSQL + Redis: the scheduler in the API (SCHEDULER=true) or alone (`python -m engine.scheduler`,
+- PostgreSQL + Redis: the scheduler in the API (SCHEDULER=true) or alone (`python -m tasks.scheduler`,
   as many as wanted), workers as `dramatiq tasks` processes. OUTBOUND_LEASE_SECONDS (default 30) is how
   long a claim holds a lead before another scheduler may take it again (a worker died).
 """

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from domain import counters, leads
+from domain import counters, events, leads
 from domain.activity import record_activity
 from domain.leads import update_lead
 from domain.tx import one_statement, transaction
@@ -44,7 +44,6 @@ from engine.decisions import Act, Decision, Error, Finish, Wait, Withdraw, error
 from engine.sequence import StepView
 from engine.snapshot import Snapshot
 from engine.views import Rendered
-from live import events
 from models import Activity, Lead, Task
 from models.enums import ActivityKind, LeadStatus, LeadSubstatus, TaskStatus, TaskType
 

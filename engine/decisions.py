@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from engine.problems import PROBLEMS
+from domain.problems import PROBLEMS
 from engine.sequence import StepView
 from models.enums import ActivityKind, LeadSubstatus
 

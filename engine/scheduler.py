@@ -5,7 +5,7 @@ locked with `FOR UPDATE SKIP LOCKED`, so any number of schedulers share the work
 taking the same lead; a lead whose worker died is claimed again when its lease passes. Messages are sent
 after the claim commits, and carry ids only: the worker re-reads the truth.
 
-    python -m engine.scheduler        run the scheduler alone (API processes then set SCHEDULER=false)
+    python -m tasks.scheduler         run the scheduler alone (API processes then set SCHEDULER=false)
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from domain.sql import db, fetch, is_postgres, placeholders
 from engine import clock, queue
+from models.sql import db, fetch, is_postgres, placeholders
 
 log = logging.getLogger("outbound.scheduler")
 
@@ -53,18 +54,21 @@ async def tick(now: datetime | None = None, lease: float | None = None) -> int:
         total += len(claims)
         if len(claims) < BATCH:
             break
-    from engine import simulator
-
-    await simulator.simulate(now)
     return total
 
 
 class Scheduler:
-    """Runs `tick` every TICK_SECONDS on the current event loop until stopped."""
+    """Runs `tick` (or the given `work`) every TICK_SECONDS on the current event loop until stopped."""
 
-    def __init__(self, interval: float = TICK_SECONDS, lease: float | None = None) -> None:
+    def __init__(
+        self,
+        interval: float = TICK_SECONDS,
+        lease: float | None = None,
+        work: Callable[[], Awaitable[object]] | None = None,
+    ) -> None:
         self.interval = interval
         self.lease = lease
+        self._work = work or (lambda: tick(lease=self.lease))
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -80,34 +84,10 @@ class Scheduler:
     async def _run(self) -> None:
         while True:
             try:
-                await tick(lease=self.lease)
+                await self._work()
             except asyncio.CancelledError:
                 raise
             except Exception:  # a bad tick (DB restart...) must not stop the scheduler
                 log.exception("scheduler tick failed")
             await asyncio.sleep(self.interval)
 
-
-async def _main() -> None:
-    from config import get_settings
-    from models.db import close_db, init_db
-    from tasks import runtime
-
-    settings = get_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    await init_db(settings.database_url)
-    scheduler = Scheduler()
-    await runtime.start(settings.model_copy(update={"scheduler": False}), workers=False)
-    scheduler.start()
-    log.info("scheduler running (tick %.1fs)", scheduler.interval)
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await scheduler.stop()
-        await runtime.stop()
-        await close_db()
-
-
-if __name__ == "__main__":
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_main())

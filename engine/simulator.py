@@ -27,7 +27,7 @@ async def simulate(now: datetime) -> int:
     scales = dict(await Campaign.filter(status=CampaignStatus.ACTIVE, time_scale__gt=1).values_list("id", "time_scale"))
     if not scales:
         return 0
-    from domain.inbound import record_lead_event
+    from engine.inbound import record_lead_event
 
     done = 0
     waiting = await Lead.filter(

@@ -7,7 +7,7 @@ gives the reservation back.
 
 from __future__ import annotations
 
-from domain.sql import db, execute, fetch, placeholders
+from models.sql import db, execute, fetch, placeholders
 
 
 async def reserve(identity_id: int, allowance: str, period: str, cap: int) -> bool:

@@ -1,10 +1,11 @@
 """Live updates: committed changes pushed to websocket subscribers (graphql-transport-ws at /graphql).
 
-    events.py    channel names and event kinds; published after COMMIT (domain.tx.after_commit)
+The events themselves are the domain's (domain/events.py, announced after COMMIT through domain/tx.py);
+the websocket transport that serves them is the API's (schema/transport.py).
+
     bus.py       the bus: in-process, or Redis pub/sub with ONE pattern subscription per process
     hub.py       per-campaign topics: one stats read per change (coalesced), shared by every subscriber
     mailbox.py   a subscriber's bounded queue (snapshots: keep the newest; activity: fail when too far behind)
-    fastpath.py  our two subscriptions rendered once per change and query document, same bytes to everyone
-    runtime.py   start/stop the bus and hub in a server's lifespan
+    runtime.py   start/stop the bus and hub in a server's lifespan; publish committed events on the bus
     watch.py     `python -m live.watch CAMPAIGN_ID --key KEY`: follow a campaign from a terminal
 """

@@ -1,6 +1,6 @@
 """The event bus: one interface, two implementations (in-process, Redis pub/sub).
 
-A bus carries small events (live/events.py) from the transaction that committed a change to every API
+A bus carries small events (domain/events.py) from the transaction that committed a change to every API
 process that has subscribers. Each process holds ONE Redis pub/sub connection (a pattern subscription on
 its namespace) and fans out in memory (live/hub.py): never one Redis subscription per websocket client.
 
@@ -192,34 +192,6 @@ def _glob_escape(text: str) -> str:
     """A namespace is matched literally in the PSUBSCRIBE pattern."""
     return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
 
-
-_bus: Bus | None = None
-
-
-def get_bus() -> Bus:
-    """This process's bus. Unless a process installed one (the API server does, in its lifespan), it is made
-    from the settings on first use: a Dramatiq worker then publishes on Redis (no subscription: it has no
-    listeners) without any wiring of its own, and an embedded process keeps events in-process."""
-    global _bus
-    if _bus is None:
-        from config import get_settings
-
-        settings = get_settings()
-        _bus = bus_for(settings.redis_url, settings.namespace)
-    return _bus
-
-
-async def close_bus() -> None:
-    """Send what is still queued and close this process's bus, if it made one (a worker shutting down)."""
-    global _bus
-    if _bus is not None:
-        bus, _bus = _bus, None
-        await bus.stop()
-
-
-def set_bus(bus: Bus | None) -> None:
-    global _bus
-    _bus = bus
 
 
 def bus_for(redis_url: str | None, namespace: str) -> Bus:

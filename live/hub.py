@@ -14,7 +14,7 @@
 - Activity: events carry activity ids; the pump reads `id > seen` (plus ids that committed late, below
   `seen`) in one query per batch and hands the same rows to every subscriber, in order.
 - Snapshots carry a per-document render cache (`Snapshot.renders`), so a transport that serializes a
-  snapshot once per query document (live/fastpath.py) shares that work across subscribers too.
+  snapshot once per query document (schema/transport.py) shares that work across subscribers too.
 - On bus reconnect (events may have been lost) every topic re-reads; on `deleted` its mailboxes complete.
 """
 
@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from domain.events import CHANNEL_PREFIX
 from live.bus import Bus
-from live.events import CHANNEL_PREFIX
 from live.mailbox import Mailbox
 
 log = logging.getLogger("outbound.hub")
@@ -72,8 +72,8 @@ async def read_snapshot(campaign_id: int) -> Snapshot | None:
     round trip, not three.
     """
     from domain import counters
-    from domain.sql import db, fetch, placeholders
     from domain.stats import build_stats
+    from models.sql import db, fetch, placeholders
 
     conn = db()
     mark = placeholders(conn, 1)[0]
@@ -106,7 +106,7 @@ async def read_activity(campaign_id: int, after: int, extra_ids: list[int], limi
 
 async def read_max_activity_id(campaign_id: int) -> int | None:
     """The campaign's highest activity id (0 if none yet); None if the campaign is gone."""
-    from domain.sql import db, fetch, placeholders
+    from models.sql import db, fetch, placeholders
 
     conn = db()
     mark = placeholders(conn, 1)[0]
@@ -417,25 +417,3 @@ class Hub:
             topic.complete_all()
             topic.cancel()
 
-
-_hub: Hub | None = None
-
-
-def get_hub() -> Hub:
-    """This process's hub (created on first use: tests and the embedded server share one code path)."""
-    global _hub
-    if _hub is None:
-        _hub = Hub()
-    return _hub
-
-
-def set_hub(hub: Hub | None) -> None:
-    global _hub
-    _hub = hub
-
-
-async def stop_hub() -> None:
-    hub = _hub
-    if hub is not None:
-        await hub.stop()
-        set_hub(None)

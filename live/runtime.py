@@ -1,28 +1,52 @@
-"""Start and stop this process's live machinery: its bus (in-process or Redis) and its hub (the fan-out)."""
+"""Start and stop this process's live machinery: its bus (in-process or Redis) and its hub (the fan-out).
+
+The API server starts one `Live` in its lifespan and keeps it in the app's state (resolvers reach the hub
+through their context); a Dramatiq worker starts only a bus, in its middleware (tasks/broker.py). Either
+way the bus becomes where this process's committed `CampaignEvent`s are published (domain/tx.py).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from config import Settings
-from live.bus import LocalBus, bus_for, get_bus, set_bus
-from live.hub import Hub, get_hub, set_hub
+from domain.events import CampaignEvent
+from domain.tx import set_handler
+from live.bus import Bus, bus_for
+from live.hub import Hub
 
 
-async def start(settings: Settings) -> Hub:
-    """Install a bus and a hub. The hub listens first, so the bus knows it must hold a subscription."""
+@dataclass(slots=True)
+class Live:
+    bus: Bus
+    hub: Hub
+
+    async def stop(self) -> None:
+        """Complete every open stream (clients get `complete`), then drop the bus subscription."""
+        await self.hub.stop()
+        await stop_publishing(self.bus)
+
+
+async def start(settings: Settings) -> Live:
+    """Make a bus and a hub. The hub listens first, so the bus knows it must hold a subscription."""
     bus = bus_for(settings.redis_url, settings.namespace)
-    set_bus(bus)
     hub = Hub()
-    set_hub(hub)
     await hub.start(bus)
     await bus.start()
-    return hub
+    publish_on(bus)
+    return Live(bus, hub)
 
 
-async def stop() -> None:
-    """Complete every open stream (clients get `complete`), then drop the bus subscription."""
-    hub = get_hub()
-    await hub.stop()
-    set_hub(None)
-    bus = get_bus()
-    set_bus(LocalBus())
+def publish_on(bus: Bus) -> None:
+    """Publish this process's committed campaign events on `bus` from now on."""
+
+    async def publish(event: CampaignEvent) -> None:
+        await bus.publish(event.channel, event.message)
+
+    set_handler(CampaignEvent, publish)
+
+
+async def stop_publishing(bus: Bus) -> None:
+    """Stop publishing on `bus`, send what is still queued on it, and close it."""
+    set_handler(CampaignEvent, None)
     await bus.stop()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 from strawberry.dataloader import DataLoader
@@ -11,6 +11,9 @@ from strawberry.dataloader import DataLoader
 from domain import counters
 from models import Activity, Campaign, Contact, Identity, Lead, SequenceStep, fastread
 from models.workspace import Workspace
+
+if TYPE_CHECKING:
+    from live.hub import Hub
 
 
 async def rows_by_id(model: Any, ids: list[int], workspace_id: int, only: frozenset[str] | None = None) -> list[Any]:
@@ -137,6 +140,8 @@ class Context:
     response: Any = None
     #: graphql-transport-ws `connection_init` payload (websockets only).
     connection_params: dict[str, Any] | None = None
+    #: This process's live fan-out (made in the app's lifespan); subscriptions read from it.
+    hub: Hub | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -6,9 +6,9 @@ import strawberry
 
 from domain.errors import DomainError, NotFound
 from domain.ids import decode_id
-from domain.inbound import record_lead_event as record_event
-from domain.manual_tasks import complete_task as complete
-from domain.retry import retry_lead as retry
+from engine.inbound import record_lead_event as record_event
+from engine.manual_tasks import complete_task as complete
+from engine.retry import retry_lead as retry
 from resolvers.context import Info
 from resolvers.errors import user_errors
 from schema.inputs import LeadEventInput

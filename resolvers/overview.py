@@ -8,6 +8,7 @@ from typing import Annotated
 import strawberry
 
 from domain import funnel, series
+from engine import clock
 from models import Campaign
 from resolvers.context import Info
 from schema.enums import SeriesBucket
@@ -22,7 +23,8 @@ async def campaign_series(
     timezone: str | None = "UTC",
 ) -> list[series.SeriesPoint]:
     # The contract's arguments are nullable with defaults: an explicit null means the default.
-    return await series.series(root.id, SeriesBucket(bucket or SeriesBucket.DAY), from_, to, timezone or "UTC")
+    bucket = SeriesBucket(bucket or SeriesBucket.DAY)
+    return await series.series(root.id, bucket, from_, to, timezone or "UTC", now=clock.now())
 
 
 async def campaign_funnel(root: Campaign, info: Info) -> list[funnel.StepFunnel]:

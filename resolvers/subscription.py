@@ -15,7 +15,7 @@ import strawberry
 
 from domain.errors import PublicError
 from domain.ids import decode_id
-from live.hub import get_hub
+from live.hub import Hub
 from live.mailbox import Completed, Mailbox
 from models import Campaign
 from resolvers.context import Info
@@ -34,16 +34,21 @@ async def authorized_campaign_id(workspace_id: int, campaign_id: str) -> int:
 async def campaign_stats(info: Info, campaign_id: strawberry.ID) -> AsyncGenerator[Any, None]:
     # Not a generator itself: an error raised here, before the stream starts, is an `error` message.
     pk = await authorized_campaign_id(info.context.workspace_id, campaign_id)
-    return _stats_stream(pk)
+    return _stats_stream(_hub(info), pk)
 
 
 async def campaign_activity(info: Info, campaign_id: strawberry.ID) -> AsyncGenerator[Any, None]:
     pk = await authorized_campaign_id(info.context.workspace_id, campaign_id)
-    return _activity_stream(info, pk)
+    return _activity_stream(info, _hub(info), pk)
 
 
-async def _stats_stream(campaign_id: int) -> AsyncIterator[Any]:
-    hub = get_hub()
+def _hub(info: Info) -> Hub:
+    hub = info.context.hub
+    assert hub is not None, "subscriptions need the hub that the app's lifespan makes"
+    return hub
+
+
+async def _stats_stream(hub: Hub, campaign_id: int) -> AsyncIterator[Any]:
     mailbox = hub.subscribe_stats(campaign_id)
     try:
         async for snapshot in _drain(mailbox):
@@ -52,8 +57,7 @@ async def _stats_stream(campaign_id: int) -> AsyncIterator[Any]:
         hub.unsubscribe(mailbox)
 
 
-async def _activity_stream(info: Info, campaign_id: int) -> AsyncIterator[Any]:
-    hub = get_hub()
+async def _activity_stream(info: Info, hub: Hub, campaign_id: int) -> AsyncIterator[Any]:
     mailbox = await hub.subscribe_activity(campaign_id)
     try:
         async for entry in _drain(mailbox):

@@ -1,23 +1,432 @@
-"""Subscriptions run over a websocket only.
+"""The shared-render path for live subscriptions: execute once per change and document, send to everyone.
 
-Strawberry allows a subscription in a plain HTTP POST (for its multipart protocol) and then executes it as a
-query, which fails inside with "Cannot return null" (a masked fault). Taken out of the HTTP request's
-allowed operations, it is refused up front like a mutation over GET: 400, code BAD_REQUEST.
+Strawberry runs a subscription by executing its selection set once per event *per subscriber*. With thousands
+of clients watching one campaign that is thousands of identical executions and serializations per change.
+Here the graphql-transport-ws handler recognises our two subscriptions (one root field, `campaignStats` or
+`campaignActivity`) and serves them from the hub itself:
+
+- each snapshot/entry is executed and serialized ONCE per (query document, variables), the result cached on
+  the shared object (`Snapshot.renders` / `Entry.renders`); concurrent subscribers await the same render;
+- the per-subscriber work is a dict lookup, one string concatenation (the operation id) and one send.
+
+The result is what Strawberry would send (same schema, same resolvers, same error masking); anything else
+(other operations, several or aliased-away root fields, directives on the root field, invalid documents)
+falls back to Strawberry's own handler, which stays the reference behaviour.
+
+It is the websocket transport of the GraphQL API (server.py installs it), so it lives with the schema,
+above the resolvers it calls; the hub comes from the connection's context (made in the app's lifespan).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from json import JSONDecodeError
+from typing import Any
 
-from starlette.websockets import WebSocket
-from strawberry.extensions import SchemaExtension
-from strawberry.types.graphql import OperationType
+import orjson
+from graphql import (
+    DocumentNode,
+    Executor,
+    FieldNode,
+    GraphQLError,
+    OperationType,
+    StringValueNode,
+    VariableNode,
+    execute_subscription_event,
+    get_operation_ast,
+    parse,
+    validate,
+)
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
+
+from domain.errors import PublicError
+from live.mailbox import EMPTY, Completed, Mailbox
+from resolvers.context import Context, Loaders
+from resolvers.subscription import authorized_campaign_id
+from schema.masking import ErrorIdMasking
+
+log = logging.getLogger("outbound.live")
+
+FIELDS = ("campaignStats", "campaignActivity")
 
 
-class SubscriptionsOverWebsocket(SchemaExtension):
-    def on_operation(self) -> Iterator[None]:
-        context = self.execution_context
-        request = getattr(context.context, "request", None)
-        if request is not None and not isinstance(request, WebSocket):
-            context.allowed_operations = set(context.allowed_operations) - {OperationType.SUBSCRIPTION}
-        yield
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What a subscription document asks for, parsed and validated once for every subscriber that sends it."""
+
+    #: The document's text: subscribers that send the same text share this one string.
+    query: str
+    document: DocumentNode
+    operation_name: str | None
+    field: str
+    root: FieldNode
+    #: The campaignId argument: ("literal", value) or ("variable", name).
+    campaign_arg: tuple[str, str]
+
+
+_plans: OrderedDict[tuple[str, str | None], Plan | None] = OrderedDict()
+_PLAN_CACHE = 1024
+
+
+def plan_for(schema: Any, query: str, operation_name: str | None) -> Plan | None:
+    """A Plan if the shared path can serve this document, else None (Strawberry handles it). Cached."""
+    key = (query, operation_name)
+    if key in _plans:
+        _plans.move_to_end(key)
+        return _plans[key]
+    plan = _make_plan(schema, query, operation_name)
+    _plans[key] = plan
+    if len(_plans) > _PLAN_CACHE:
+        _plans.popitem(last=False)
+    return plan
+
+
+def _make_plan(schema: Any, query: str, operation_name: str | None) -> Plan | None:
+    try:
+        document = parse(query)
+    except GraphQLError:
+        return None
+    if validate(schema, document):
+        return None
+    operation = get_operation_ast(document, operation_name)
+    if operation is None or operation.operation != OperationType.SUBSCRIPTION:
+        return None
+    selections = operation.selection_set.selections
+    if len(selections) != 1 or not isinstance(selections[0], FieldNode):
+        return None
+    root = selections[0]
+    if root.name.value not in FIELDS or root.directives:
+        return None
+    arg = next((a for a in root.arguments or () if a.name.value == "campaignId"), None)
+    if arg is None:
+        return None
+    if isinstance(arg.value, StringValueNode):
+        campaign_arg = ("literal", arg.value.value)
+    elif isinstance(arg.value, VariableNode):
+        campaign_arg = ("variable", arg.value.name.value)
+    else:
+        return None
+    return Plan(query, document, operation_name, root.name.value, root, campaign_arg)
+
+
+_masking = ErrorIdMasking()
+
+
+def render(graphql_schema: Any, plan: Plan, variables: dict[str, Any], workspace: Any, item: Any) -> str | Any:
+    """The `payload` JSON of a `next` message for one snapshot/entry, as Strawberry would produce it.
+
+    Returns the string itself when execution completes synchronously (stats: plain objects), so the first
+    subscriber renders inline and sends at once; else an awaitable of it (activity: resolvers that load).
+    """
+    # A fresh context per render: resolvers of an activity entry (lead, contact, step) use new loaders.
+    context = Context(workspace=workspace, loaders=Loaders(workspace.id) if workspace is not None else None)
+    executor = Executor.build(
+        graphql_schema,
+        plan.document,
+        context_value=context,
+        raw_variable_values=variables,
+        operation_name=plan.operation_name,
+    )
+    if isinstance(executor, list):  # cannot happen: variables were checked at subscribe time
+        return _payload(None, executor)
+    root = item.stats if hasattr(item, "stats") else item.row
+    result = execute_subscription_event(executor.build_per_event_executor(root))
+    if executor.is_awaitable(result):
+        return _finish(result)
+    return _payload(result.data, result.errors)
+
+
+async def _finish(pending: Any) -> str:
+    result = await pending
+    return _payload(result.data, result.errors)
+
+
+def _payload(data: Any, errors: list[GraphQLError] | None) -> str:
+    body: dict[str, Any] = {"data": data}
+    if errors:
+        body["errors"] = [_masking.coded(e).formatted for e in errors]
+    return orjson.dumps(body).decode()
+
+
+def render_key(plan: Plan, variables: dict[str, Any]) -> tuple[Plan, str]:
+    # A str copy, not orjson's bytes: those keep a ~1 KB output buffer, per subscriber, for as long as it lives.
+    return (plan, orjson.dumps(variables, option=orjson.OPT_SORT_KEYS).decode())
+
+
+_shared: OrderedDict[tuple[Plan, str], tuple[tuple[Plan, str], dict[str, Any]]] = OrderedDict()
+_SHARED_CACHE = 4096
+
+
+def shared_key(
+    graphql_schema: Any, plan: Plan, variables: dict[str, Any]
+) -> tuple[tuple[Plan, str], dict[str, Any]] | None:
+    """(render key, variables), the same two objects for every subscriber of the same document and variables;
+    None if the variables do not fit the document (Strawberry then reports it as it always does).
+
+    A thousand subscribers of one campaign then hold one key and one variables dict between them, not a
+    thousand copies (~0.4 KB each), and the variables are checked once, not once per subscriber. Nobody
+    mutates either. An entry evicted while in use only stops sharing.
+    """
+    key = render_key(plan, variables)
+    found = _shared.get(key)
+    if found is not None:
+        _shared.move_to_end(key)
+        return found
+    checked = Executor.build(
+        graphql_schema, plan.document, raw_variable_values=variables, operation_name=plan.operation_name
+    )
+    if isinstance(checked, list):
+        return None
+    found = _shared[key] = (key, variables)
+    if len(_shared) > _SHARED_CACHE:
+        _shared.popitem(last=False)
+    return found
+
+
+async def shared_render(
+    graphql_schema: Any, plan: Plan, variables: dict[str, Any], workspace: Any, item: Any, key: Any = None
+) -> str:
+    """Render once per (item, document, variables); every other subscriber reuses or awaits that render."""
+    key = key or render_key(plan, variables)
+    cached = item.renders.get(key)
+    if cached is None:
+        out = render(graphql_schema, plan, variables, workspace, item)
+        if isinstance(out, str):
+            item.renders[key] = out
+            return out
+        cached = item.renders[key] = asyncio.ensure_future(out)
+    if isinstance(cached, str):
+        return cached
+    # Shielded: a subscriber leaving mid-render must not cancel the render that others are waiting for.
+    return await asyncio.shield(cached)
+
+
+class LiveTransportWSHandler(BaseGraphQLTransportWSHandler):
+    """graphql-transport-ws with our two subscriptions served from the hub's shared renders.
+
+    A connection lives for hours and there may be thousands per process, so what it keeps while idle is
+    kept small (see `handle`, `on_request_accepted`, `run_operation`): one frame per operation, no done
+    tasks, no copy of the last message received.
+    """
+
+    def on_request_accepted(self) -> None:
+        super().on_request_accepted()
+        # Once connection_init came (the timer is cancelled) or the timer fired, the finished task would stay
+        # referenced for the socket's life, with its CancelledError and that error's traceback (~1.5 KB).
+        # A done task has nothing left for `shutdown` to cancel or await.
+        task = self.connection_init_timeout_task
+        if task is not None:
+            task.add_done_callback(self._forget_connection_init_timeout)
+
+    def _forget_connection_init_timeout(self, task: asyncio.Task[None]) -> None:
+        if self.connection_init_timeout_task is task:
+            self.connection_init_timeout_task = None
+
+    async def handle(self) -> None:
+        """Strawberry's `handle`, reading the socket itself: its `iter_json` generator keeps the last message
+        received (text and decoded) alive while waiting for the next one, i.e. the whole `subscribe` message
+        for as long as the socket is idle."""
+        self.on_request_accepted()
+        ws = self.websocket.ws  # type: ignore[attr-defined]
+        decode = self.view.decode_json
+        try:
+            while ws.application_state != WebSocketState.DISCONNECTED:
+                try:
+                    text = await ws.receive_text()
+                except KeyError:  # a binary frame: its message has "bytes", not "text"
+                    await self.handle_invalid_message("WebSocket message type must be text")
+                    return
+                except WebSocketDisconnect:
+                    return
+                try:
+                    message = decode(text)
+                except JSONDecodeError:
+                    await self.handle_invalid_message("WebSocket message must be valid JSON")
+                    return
+                del text
+                await self.handle_message(message)
+                del message
+        except WebSocketDisconnected:
+            pass
+        finally:
+            await self.shutdown()
+
+    async def run_operation(self, operation: Operation) -> None:
+        """Our subscriptions: check, subscribe, send what is there, then leave it to a `Stream` (no task waits
+        between items). Other operations: Strawberry's."""
+        graphql_schema = self.schema._schema  # type: ignore[attr-defined]
+        plan = plan_for(graphql_schema, operation.query, operation.operation_name)
+        shared = None if plan is None else shared_key(graphql_schema, plan, operation.variables or {})
+        if plan is None or shared is None:
+            await super().run_operation(operation)
+            return
+        # The document is the plan's (one string for every subscriber that sent it), not this message's copy;
+        # the variables too.
+        key, variables = shared
+        operation.query = plan.query
+        operation.variables = variables
+        try:
+            context: Context = self.context  # type: ignore[assignment]
+            kind, value = plan.campaign_arg
+            raw_id = value if kind == "literal" else variables.get(value)
+            try:
+                campaign_id = await authorized_campaign_id(context.workspace_id, raw_id)  # type: ignore[arg-type]
+            except PublicError as error:
+                # The same `error` message Strawberry sends when a subscription resolver raises before its stream.
+                located = GraphQLError(str(error), nodes=[plan.root], path=[plan.field], original_error=error)
+                formatted = _masking.coded(located).formatted
+                await operation.send_operation_message({"id": operation.id, "type": "error", "payload": [formatted]})
+                return
+            hub = context.hub
+            assert hub is not None, "subscriptions need the hub that the app's lifespan makes"
+            if plan.field == "campaignStats":
+                mailbox = hub.subscribe_stats(campaign_id)
+            else:
+                mailbox = await hub.subscribe_activity(campaign_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # a fault: log it, end this operation, keep the socket
+            await self.handle_task_exception(error)
+            with contextlib.suppress(Exception):
+                await operation.send_operation_message({"id": operation.id, "type": "complete"})
+            return
+        stream = Stream(self, operation, plan, variables, key, mailbox)
+        # From here the stream stands in for the operation's task (Strawberry cancels `operation.task` when the
+        # client completes the operation or the socket closes): this task is its first sender.
+        stream.task = asyncio.current_task()
+        operation.task = stream  # type: ignore[assignment]
+        mailbox.notify = stream.wake
+        if operation.completed or self.operations.get(operation.id) is not operation:  # ended meanwhile
+            stream.cancel()
+            return
+        await stream.drain()
+
+
+async def _nothing() -> None:
+    return None
+
+
+class Stream:
+    """One served subscription between two items: no task, no frame, just this and its mailbox.
+
+    The hub puts an item in the mailbox, which calls `wake`; that starts a task which sends every waiting
+    item in order and ends when the mailbox is empty. At most one such task runs per stream, so messages
+    keep their order. Strawberry's handler holds this as `operation.task`: `cancel` (the client completed
+    the operation, or the socket closed) ends the subscription, and awaiting it waits for a send in flight.
+    """
+
+    __slots__ = ("handler", "key", "mailbox", "operation", "plan", "prefix", "task", "variables")
+
+    def __init__(
+        self,
+        handler: LiveTransportWSHandler,
+        operation: Operation,
+        plan: Plan,
+        variables: dict[str, Any],
+        key: tuple[Plan, str],
+        mailbox: Mailbox,
+    ) -> None:
+        self.handler = handler
+        self.operation = operation
+        self.plan = plan
+        self.variables = variables
+        self.mailbox = mailbox
+        self.key = key
+        self.prefix = _next_prefix(operation.id)
+        #: The task sending right now, if any.
+        self.task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        if self.task is None:
+            self.task = asyncio.get_running_loop().create_task(self.drain())
+
+    def cancel(self, msg: Any = None) -> bool:
+        self._close()
+        task = self.task
+        if task is not None and not task.done():
+            task.cancel(msg)
+        return True
+
+    def done(self) -> bool:
+        return self.task is None or self.task.done()
+
+    def __await__(self) -> Any:
+        """Waits for the send in flight, if any, to finish (Strawberry's `shutdown` awaits cancelled tasks)."""
+        task = self.task
+        if task is None or task is asyncio.current_task():
+            return _nothing().__await__()
+        return task.__await__()
+
+    def _close(self) -> None:
+        mailbox = self.mailbox
+        mailbox.notify = None
+        self.handler.context.hub.unsubscribe(mailbox)  # type: ignore[attr-defined]
+
+    async def drain(self) -> None:
+        """Send every waiting item, in order; then end (the next `put` wakes a new drain)."""
+        operation, plan, mailbox = self.operation, self.plan, self.mailbox
+        handler = self.handler
+        send = handler.websocket.ws.send_text  # type: ignore[attr-defined]
+        try:
+            while True:
+                try:
+                    item = mailbox.pop()
+                except Completed:
+                    self._close()
+                    await operation.send_operation_message({"id": operation.id, "type": "complete"})
+                    return
+                except PublicError as error:  # too far behind: say so, then end the operation
+                    self._close()
+                    payload = _payload(None, [GraphQLError(str(error), nodes=[plan.root], path=[plan.field])])
+                    await send(self.prefix + payload + "}")
+                    await operation.send_operation_message({"id": operation.id, "type": "complete"})
+                    return
+                if item is EMPTY:
+                    self.task = None  # no await since the mailbox was seen empty: the next put wakes a new drain
+                    return
+                # The hot path for every subscriber but the first: one dict lookup, no await before the send.
+                payload = item.renders.get(self.key)
+                if not isinstance(payload, str):
+                    payload = await shared_render(
+                        handler.schema._schema,  # type: ignore[attr-defined]
+                        plan,
+                        self.variables,
+                        handler.context.workspace,  # type: ignore[attr-defined]
+                        item,
+                        self.key,
+                    )
+                if operation.completed:
+                    self._close()
+                    return
+                try:
+                    await send(self.prefix + payload + "}")
+                except Exception:  # the socket is gone: the handler's reader sees it and cleans up
+                    self._close()
+                    return
+        except asyncio.CancelledError:
+            self._close()
+            raise
+        except Exception as error:  # a fault: log it, end this operation, keep the socket
+            self._close()
+            await handler.handle_task_exception(error)
+            with contextlib.suppress(Exception):
+                await operation.send_operation_message({"id": operation.id, "type": "complete"})
+
+
+_prefixes: dict[str, str] = {}
+
+
+def _next_prefix(operation_id: str) -> str:
+    """The start of a `next` message for this operation id: shared by every subscriber using the same id."""
+    prefix = _prefixes.get(operation_id)
+    if prefix is None:
+        prefix = '{"id":' + orjson.dumps(operation_id).decode() + ',"type":"next","payload":'
+        if len(_prefixes) < 1024:  # ids are usually "1", "2"...; a client that makes up ids gets its own copy
+            _prefixes[operation_id] = prefix
+    return prefix

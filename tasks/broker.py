@@ -20,15 +20,21 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AsyncIO, Middleware, default_middleware
 
 from config import Settings
+from domain.tx import set_handler
+from engine.queue import RunSteps
+from live.bus import Bus, bus_for
+from live.runtime import publish_on, stop_publishing
 
 log = logging.getLogger("outbound.tasks")
 
 
 class Database(Middleware):
-    """Open Tortoise on the worker's event loop when a worker process boots; close it on shutdown."""
+    """A worker process's own wiring, made when it boots and undone on shutdown: Tortoise on the worker's
+    event loop, a bus for the live events its steps announce, and this broker for the steps they hand on."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.bus: Bus | None = None
 
     def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         # Runs after AsyncIO.before_worker_boot (middleware order), so the loop thread exists.
@@ -39,16 +45,44 @@ class Database(Middleware):
         loop_thread = get_event_loop_thread()
         assert loop_thread is not None, "the AsyncIO middleware must come before Database"
         loop_thread.run_coroutine(init_db(self.settings.database_url))
+        # A bus with no listeners holds no subscription: the worker only publishes.
+        self.bus = loop_thread.run_coroutine(_make_bus(self.settings))
+        publish_on(self.bus)
+        send_jobs_on(broker)
 
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        from live.bus import close_bus
         from models.db import close_db
 
+        stop_sending_jobs()
         loop_thread = get_event_loop_thread()
         if loop_thread is not None:
-            # The live events of the last steps are queued for a pipelined send: flush them before exit.
-            loop_thread.run_coroutine(close_bus())
+            if self.bus is not None:
+                # The live events of the last steps are queued for a pipelined send: flush them before exit.
+                loop_thread.run_coroutine(stop_publishing(self.bus))
+                self.bus = None
             loop_thread.run_coroutine(close_db())
+
+
+async def _make_bus(settings: Settings) -> Bus:
+    return bus_for(settings.redis_url, settings.namespace)
+
+
+def send_jobs_on(broker: dramatiq.Broker) -> None:
+    """Send this process's `RunSteps` (the scheduler's claims, a chain handed on) through `broker`."""
+    actor = broker.get_actor("sequences.run_step")
+
+    async def send(jobs: RunSteps) -> None:
+        def send_all() -> None:  # a Redis round trip each: off the event loop
+            for lead_id, version in jobs.claims:
+                actor.send(lead_id, version)
+
+        await asyncio.to_thread(send_all)
+
+    set_handler(RunSteps, send)
+
+
+def stop_sending_jobs() -> None:
+    set_handler(RunSteps, None)
 
 
 class _RunningLoop(EventLoopThread):

@@ -1,57 +1,59 @@
 """Start and stop the background machinery that a process runs: broker, embedded workers, scheduler.
 
-The API server calls these from its lifespan. Redis mode: the API only enqueues (and runs the scheduler
-if settings.scheduler); workers are `dramatiq tasks` processes. Embedded mode: worker threads and the
-scheduler run inside this process, on its event loop.
+The API server starts one `Runtime` in its lifespan and keeps it in the app's state; `python -m
+tasks.scheduler` starts one for a scheduler alone. Redis mode: the API only enqueues (and runs the
+scheduler if settings.scheduler); workers are `dramatiq tasks` processes. Embedded mode: worker threads
+and the scheduler run inside this process, on its event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 
 import dramatiq
 
 from config import Settings
 from engine import channels
 from engine.scheduler import Scheduler
+from tasks.broker import install, send_jobs_on, stop_sending_jobs
 
 log = logging.getLogger("outbound.tasks")
 
 
-class _Runtime:
+@dataclass(slots=True)
+class Runtime:
+    broker: dramatiq.Broker
     worker: dramatiq.Worker | None = None
     scheduler: Scheduler | None = None
 
+    async def stop(self) -> None:
+        if self.scheduler is not None:
+            await self.scheduler.stop()
+            self.scheduler = None
+        if self.worker is not None:
+            # Off the loop: worker threads may be waiting on coroutines that this loop must still finish.
+            await asyncio.to_thread(self.worker.stop)
+            self.worker = None
+        stop_sending_jobs()
 
-_state = _Runtime()
 
-
-async def start(settings: Settings, *, workers: bool = True) -> None:
-    from tasks.broker import install
-
+async def start(settings: Settings, *, workers: bool = True) -> Runtime:
     loop = asyncio.get_running_loop()
-    broker = install(settings, loop if settings.embedded else None)
+    runtime = Runtime(install(settings, loop if settings.embedded else None))
+    send_jobs_on(runtime.broker)
     channels.configure(settings.smtp_url)
     if settings.embedded and workers:
-        _state.worker = dramatiq.Worker(broker, worker_threads=settings.embedded_workers, worker_timeout=100)
-        _state.worker.start()
+        runtime.worker = dramatiq.Worker(runtime.broker, worker_threads=settings.embedded_workers, worker_timeout=100)
+        runtime.worker.start()
     if settings.scheduler:
-        _state.scheduler = Scheduler()
-        _state.scheduler.start()
+        runtime.scheduler = Scheduler()
+        runtime.scheduler.start()
     log.info(
         "engine: %s broker, %s, scheduler %s",
         "redis" if settings.redis_url else "in-process",
-        "embedded workers" if _state.worker else "external workers",
-        "on" if _state.scheduler else "off",
+        "embedded workers" if runtime.worker else "external workers",
+        "on" if runtime.scheduler else "off",
     )
-
-
-async def stop() -> None:
-    if _state.scheduler is not None:
-        await _state.scheduler.stop()
-        _state.scheduler = None
-    if _state.worker is not None:
-        # Off the loop: worker threads may be waiting on coroutines that this loop must still finish.
-        await asyncio.to_thread(_state.worker.stop)
-        _state.worker = None
+    return runtime

@@ -67,7 +67,7 @@ _EXTENSION_MEMBERS = {
 
 
 def served_sdl() -> str:
-    from schema import build_schema as build_served
+    from schema.build import build_schema as build_served
 
     return build_served().as_str()
 

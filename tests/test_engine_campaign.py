@@ -1,7 +1,7 @@
 """A branching campaign of 200 leads from launch to the end, on the backend's real broker and workers.
 
 Embedded: the in-process broker with worker threads on this event loop, and the scheduler in-process.
-Real (PostgreSQL + Redis): two `python -m engine.scheduler` and two `dramatiq tasks` processes on one
+Real (PostgreSQL + Redis): two `python -m tasks.scheduler` and two `dramatiq tasks` processes on one
 campaign; then a worker killed with SIGKILL mid-run while this process schedules.
 Emails go through a real SMTP server (aiosmtpd) started by the test.
 """
@@ -120,11 +120,11 @@ async def embedded_engine(settings: Any, backend: Any) -> AsyncIterator[SmtpSink
     if backend.real:
         pytest.skip("the embedded broker runs on the embedded backend")
     with SmtpSink() as sink:
-        await runtime.start(settings.model_copy(update={"smtp_url": sink.url, "scheduler": True}))
+        engine = await runtime.start(settings.model_copy(update={"smtp_url": sink.url, "scheduler": True}))
         try:
             yield sink
         finally:
-            await runtime.stop()
+            await engine.stop()
             channels.configure(None)
 
 
@@ -158,7 +158,7 @@ def _start_worker(backend: Any, sink: SmtpSink, name: str) -> subprocess.Popen[b
 
 
 def _start_scheduler(backend: Any, sink: SmtpSink, name: str) -> subprocess.Popen[bytes]:
-    return _spawn(backend, sink, name, [sys.executable, "-m", "engine.scheduler"])
+    return _spawn(backend, sink, name, [sys.executable, "-m", "tasks.scheduler"])
 
 
 def _stop(process: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
@@ -178,11 +178,11 @@ async def real_broker(settings: Any, backend: Any, monkeypatch: pytest.MonkeyPat
     if not backend.real:
         pytest.skip("worker processes need Redis")
     monkeypatch.setattr(queue, "LEASE_SECONDS", 3.0)
-    await runtime.start(settings.model_copy(update={"scheduler": False}))
+    engine = await runtime.start(settings.model_copy(update={"scheduler": False}))
     try:
         yield
     finally:
-        await runtime.stop()
+        await engine.stop()
 
 
 async def test_separate_scheduler_and_worker_processes_never_send_twice(

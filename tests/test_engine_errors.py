@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from domain.errors import InvalidTransition
-from domain.retry import retry_lead
 from engine import channels, placement, runner, send
+from engine.retry import retry_lead
 from models import Activity, Contact, Identity, IdentityUsage
 from models.enums import ActivityKind, LeadStatus, LeadSubstatus, StepType
 from tests.engine_helpers import (

@@ -10,7 +10,7 @@ import pytest
 from domain import counters
 from domain.errors import InvalidTransition, NotFound
 from domain.ids import to_global_id
-from domain.inbound import record_lead_event
+from engine.inbound import record_lead_event
 from models import Activity, Identity, Task
 from models.enums import ActivityKind, Channel, LeadEventKind, LeadStatus, LeadSubstatus, StepType
 from tests.engine_helpers import (

@@ -80,6 +80,7 @@ async def test_the_demo_simulates_acceptances_and_replies(workspace: Any, frozen
     await add_leads(ws, campaign, [person(i) for i in range(40)])
     for _ in range(30):  # a month of demo time, a minute at a time
         frozen.advance(minutes=1)
+        await simulator.simulate(frozen.now())  # the lifespan runs it beside the scheduler when DEMO is on
         await pump.run()
     accepted = await Activity.filter(campaign_id=campaign.id, kind=ActivityKind.INVITATION_ACCEPTED).count()
     replies = await Activity.filter(campaign_id=campaign.id, kind=ActivityKind.REPLY_RECEIVED)
@@ -88,6 +89,19 @@ async def test_the_demo_simulates_acceptances_and_replies(workspace: Any, frozen
     assert await Lead.filter(campaign_id=campaign.id, status=LeadStatus.REPLIED).count() == len(replies)
     assert await Lead.filter(campaign_id=campaign.id, status=LeadStatus.IN_PROGRESS).count() == 0
     await assert_counters_match(campaign.id)
+
+
+async def test_the_scheduler_tick_never_simulates(workspace: Any, frozen: Any, pump: Pump) -> None:
+    """Production ticks claim and enqueue only: the demo's simulated replies start from the lifespan (DEMO)."""
+    ws, _ = workspace
+    campaign, _ = await make_campaign(
+        ws, await make_identity(ws), [step(StepType.LINKEDIN_CONNECTION, wait_for_acceptance_days=7)], time_scale=1440
+    )
+    await add_leads(ws, campaign, [person(i) for i in range(40)])
+    for _ in range(30):
+        frozen.advance(minutes=1)
+        await pump.run()
+    assert not await Activity.filter(campaign_id=campaign.id, kind=ActivityKind.INVITATION_ACCEPTED).exists()
 
 
 async def test_real_campaigns_are_never_simulated(workspace: Any, frozen: Any, pump: Pump) -> None:

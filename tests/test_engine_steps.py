@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from domain.errors import InvalidTransition
-from domain.inbound import record_lead_event
-from domain.manual_tasks import complete_task
 from engine import channels
+from engine.inbound import record_lead_event
+from engine.manual_tasks import complete_task
 from models import Activity, Task
 from models.enums import (
     ActivityKind,

@@ -13,11 +13,11 @@ import pytest
 
 from domain import counters
 from domain.errors import InvalidInput, InvalidTransition
-from domain.inbound import record_lead_event
 from domain.inbound_rules import RULES, refusal
 from domain.leads import update_lead
-from domain.retry import retry_lead
 from domain.tx import transaction
+from engine.inbound import record_lead_event
+from engine.retry import retry_lead
 from models import Activity, Lead
 from models.enums import CampaignStatus, Channel, LeadEventKind, LeadStatus, LeadSubstatus, StepType
 from tests.engine_helpers import (

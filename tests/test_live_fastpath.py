@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from live import fastpath
 from live.hub import Snapshot
-from schema import build_schema
+from schema import transport as fastpath
+from schema.build import build_schema
 
 SCHEMA = build_schema()._schema
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from domain.events import campaign_channel, campaign_event
 from live import hub as hub_module
 from live.bus import RECONNECTED, LocalBus
-from live.events import campaign_channel, campaign_event
 from live.hub import Hub, Snapshot
 from live.mailbox import Completed, Mailbox, TooFarBehind
 
@@ -228,9 +228,10 @@ async def test_stopping_the_hub_completes_every_stream(setup: Any) -> None:
 
 async def test_a_rolled_back_change_publishes_nothing(workspace: Any) -> None:
     """Events are after-commit effects: a rollback drops them (and a commit sends them once)."""
+    from domain.events import CampaignEvent
     from domain.leads import count_leads
-    from domain.tx import transaction
-    from live import bus as bus_module
+    from domain.tx import set_handler, transaction
+    from live.runtime import publish_on
     from models import Campaign, Contact, Lead
 
     ws, _ = workspace
@@ -239,8 +240,8 @@ async def test_a_rolled_back_change_publishes_nothing(workspace: Any) -> None:
     received: list[tuple[str, dict[str, Any]]] = []
     local = LocalBus()
     local.add_listener("", lambda channel, message: received.append((channel, message)))
-    previous = bus_module.get_bus()
-    bus_module.set_bus(local)
+    previous = set_handler(CampaignEvent, None)
+    publish_on(local)
     try:
         with pytest.raises(RuntimeError):
             async with transaction():
@@ -255,26 +256,18 @@ async def test_a_rolled_back_change_publishes_nothing(workspace: Any) -> None:
             await count_leads(ws.id, campaign.id, [lead])
         assert received == [(campaign_channel(ws.id, campaign.id), campaign_event("stats", campaign.id))]
     finally:
-        bus_module.set_bus(previous)
+        set_handler(CampaignEvent, previous)
 
 
-async def test_a_process_that_installed_no_bus_publishes_where_its_settings_say(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Dramatiq workers never install a bus: with REDIS_URL their events still reach the API processes."""
+async def test_a_worker_publishes_where_its_settings_say() -> None:
+    """Dramatiq workers make their own bus when they boot: with REDIS_URL their events reach the API processes."""
     import config
-    from live import bus as bus_module
+    from live.bus import RedisBus
+    from tasks.broker import _make_bus
 
-    previous = bus_module._bus
-    try:
-        for redis_url, kind in (("redis://127.0.0.1:6379/0", bus_module.RedisBus), (None, LocalBus)):
-            settings = config.Settings(redis_url=redis_url, namespace="ns-x", _env_file=None)
-            monkeypatch.setattr(config, "get_settings", lambda settings=settings: settings)
-            bus_module.set_bus(None)
-            made = bus_module.get_bus()
-            assert isinstance(made, kind) and bus_module.get_bus() is made
-            if isinstance(made, bus_module.RedisBus):
-                assert made.namespace == "ns-x"
-                await made.stop()
-    finally:
-        bus_module.set_bus(previous)
+    for redis_url, kind in (("redis://127.0.0.1:6379/0", RedisBus), (None, LocalBus)):
+        made = await _make_bus(config.Settings(redis_url=redis_url, namespace="ns-x", _env_file=None))
+        assert isinstance(made, kind)
+        if isinstance(made, RedisBus):
+            assert made.namespace == "ns-x"
+        await made.stop()

@@ -1,4 +1,4 @@
-"""What an idle graphql-transport-ws connection keeps (live/fastpath.py), driven in-process through the ASGI app.
+"""What an idle graphql-transport-ws connection keeps (schema/transport.py), driven in-process through the ASGI app.
 
 Thousands of sockets sit idle between pushes, so each keeps as little as it can: no finished connection_init
 timer task, no task waiting per subscription (a `Stream` starts one per push), no copy of the last message.
@@ -19,10 +19,10 @@ import pytest
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 import server
-from live import fastpath
-from live.hub import Hub, Snapshot, set_hub
+from live.hub import Hub, Snapshot
 from live.mailbox import Mailbox
-from schema import build_schema
+from schema import transport as fastpath
+from schema.build import build_schema
 
 STATS = "subscription S($id: ID!) { campaignStats(campaignId: $id) { version } }"
 CAMPAIGN = 7
@@ -44,6 +44,7 @@ class Socket:
             "client": ("127.0.0.1", 1),
             "server": ("127.0.0.1", 2),
             "scheme": "ws",
+            "state": {"hub": app.hub},  # what the server's lifespan hands every connection
         }
         self.to_app.put_nowait({"type": "websocket.connect"})
         self.task = asyncio.create_task(app(scope, self.to_app.get, self.from_app.put))
@@ -68,6 +69,7 @@ class App(server.OutboundGraphQL):
     """The server's websocket app, with a fixed key and the handler it served last kept for inspection."""
 
     handlers: list[Any]
+    hub: Hub
 
     async def on_ws_connect(self, context: Any) -> Any:
         params = context.connection_params or {}
@@ -91,7 +93,6 @@ async def live(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[App, Simp
 
     monkeypatch.setattr(fastpath, "authorized_campaign_id", authorized)
     hub = Hub(interval=0.01, read_stats=read_stats)
-    set_hub(hub)
     handlers: list[Any] = []
 
     class Handler(fastpath.LiveTransportWSHandler):
@@ -106,9 +107,9 @@ async def live(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[App, Simp
     )
     app.graphql_transport_ws_handler_class = Handler
     app.handlers = handlers
+    app.hub = hub
     yield app, campaign, hub
     await hub.stop()
-    set_hub(None)
 
 
 async def subscribed(app: App, op: str = "1") -> Socket:

@@ -408,15 +408,18 @@ async def redis_writer(backend: Backend) -> AsyncIterator[None]:
     """This process publishes on the servers' Redis bus (as a worker does) while a test writes directly."""
     if not backend.real:
         pytest.skip("needs the real backend: on embedded, only the server process itself can publish")
-    from live import bus as bus_module
+    from domain.events import CampaignEvent
+    from domain.tx import set_handler
+    from live.bus import RedisBus
+    from live.runtime import publish_on
 
-    previous = bus_module.get_bus()
-    bus = bus_module.RedisBus(backend.redis_url or "", backend.namespace)
-    bus_module.set_bus(bus)
+    previous = set_handler(CampaignEvent, None)
+    bus = RedisBus(backend.redis_url or "", backend.namespace)
+    publish_on(bus)
     try:
         yield
     finally:
-        bus_module.set_bus(previous)
+        set_handler(CampaignEvent, previous)
         await bus.stop()
 
 
@@ -500,7 +503,7 @@ async def test_after_the_bus_reconnects_every_subscriber_gets_a_fresh_snapshot(
 async def test_the_shared_render_path_sends_what_strawberry_would(
     server: Server, workspace: Any, clients: list[Client]
 ) -> None:
-    """A root field behind a fragment is not served by live/fastpath.py: Strawberry runs it, as reference."""
+    """A root field behind a fragment is not served by schema/transport.py: Strawberry runs it, as reference."""
     key = workspace[1]
     campaign_id, contacts = await make_campaign(server, key, 2)
     client = await open_client(clients, server.ws_url, key)

@@ -278,7 +278,7 @@ async def _give_history(lead_id: str) -> None:
 
 
 async def test_delete_takes_everything_and_nothing_else(gql: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from live import events
+    from domain import events
 
     deleted_events: list[tuple[int, int]] = []
     monkeypatch.setattr(events, "campaign_deleted", lambda ws, cid: deleted_events.append((ws, cid)))

@@ -18,7 +18,7 @@ from prometheus_client import REGISTRY
 from bench import queries
 from models.enums import ActivityKind, CampaignStatus, Channel, LeadStatus, LeadSubstatus, StepType
 from resolvers.context import Context, Loaders
-from schema import build_schema
+from schema.build import build_schema
 from tests import factories as f
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain import counters
+from domain import counters, events
 from domain.activity import record_activity
 from domain.errors import InvalidTransition, NotFound
 from domain.leads import update_lead
@@ -12,7 +12,6 @@ from domain.steps import stamp
 from domain.tx import transaction
 from engine import clock, placement
 from engine.snapshot import load_sequence
-from live import events
 from models import Campaign, Lead, Task
 from models.enums import ActivityKind, Channel, LeadStatus, LeadSubstatus, TaskStatus
 
