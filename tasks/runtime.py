@@ -39,12 +39,16 @@ async def start(settings: Settings, *, workers: bool = True) -> None:
     if settings.scheduler:
         _state.scheduler = Scheduler()
         _state.scheduler.start()
-    log.info(
-        "engine: %s broker, %s, scheduler %s",
-        "redis" if settings.redis_url else "in-process",
-        "embedded workers" if _state.worker else "external workers",
-        "on" if _state.scheduler else "off",
-    )
+    broker_name = "redis" if settings.redis_url else "in-process"
+    if not workers:  # a process that only enqueues (the standalone scheduler): it logs what it runs itself
+        log.info("engine: %s broker, enqueue only", broker_name)
+    else:
+        log.info(
+            "engine: %s broker, %s, %s",
+            broker_name,
+            "embedded workers" if _state.worker else "external workers",
+            "scheduler in this process" if _state.scheduler else "scheduler elsewhere (SCHEDULER=false)",
+        )
 
 
 async def stop() -> None:
