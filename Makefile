@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-embedded test-real lint schema bench bench-quick clean
+.PHONY: run demo-reset test test-embedded test-real lint schema bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -14,6 +14,10 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(PY) server.py
+
+# Start the demo over (only the demo workspace; .venv and any other workspace stay). Restart `make run` after.
+demo-reset: $(STAMP)
+	$(PY) server.py demo --reset
 
 test: $(STAMP) lint
 	$(PY) -m pytest --backend embedded

@@ -70,6 +70,21 @@ COMPANIES = [
 TITLES = ["CEO", "CTO", "Head of Sales", "VP Marketing", "Founder", "RevOps Lead"]
 
 
+def fresh_contact(n: int) -> dict[str, str | None]:
+    """The n-th contact of the demo's address book (the seed's and the simulator's new ones alike)."""
+    first, last = FIRST[n % len(FIRST)], LAST[(n // len(FIRST)) % len(LAST)]
+    company = COMPANIES[n % len(COMPANIES)]
+    return {
+        "first_name": first,
+        "last_name": last,
+        # every 12th contact has no email, every 15th no LinkedIn: the demo's ERROR leads and its tasks
+        "email": None if n % 12 == 5 else f"{first.lower()}.{n}@{company.lower().replace(' ', '')}.example",
+        "linkedin_url": None if n % 15 == 7 else f"https://www.linkedin.com/in/{first.lower()}-{last.lower()}-{n}",
+        "company": company,
+        "title": TITLES[n % len(TITLES)],
+    }
+
+
 async def ensure_demo(settings: Settings) -> str:
     """Seed the demo on first start; print GraphiQL's URL and the demo key every start. Returns the key."""
     workspace = await Workspace.get_or_none(name=DEMO_WORKSPACE)
@@ -87,6 +102,19 @@ async def ensure_demo(settings: Settings) -> str:
     )
     print(banner, flush=True)
     return key
+
+
+async def reset_demo(settings: Settings) -> str:
+    """Start the demo over: the demo workspace and everything in it go, a fresh one is seeded (new key).
+
+    Only the workspace named DEMO_WORKSPACE is deleted (its campaigns, leads, activity, tasks, contacts and
+    keys go with it, ON DELETE CASCADE); every other workspace in the database is left as it is. The new
+    key replaces the old one in the key file.
+    """
+    async with transaction():
+        deleted = await Workspace.filter(name=DEMO_WORKSPACE).delete()
+    log.info("demo reset: %s demo workspace(s) deleted", deleted)
+    return await ensure_demo(settings)
 
 
 def _read_key() -> str | None:
@@ -116,24 +144,7 @@ async def seed_demo(settings: Settings, contacts: int = 200, seed: int = 7) -> s
             work_start="00:00",
             work_end="23:59",
         )
-        people = []
-        for i in range(contacts):
-            first, last = FIRST[i % len(FIRST)], LAST[(i // len(FIRST)) % len(LAST)]
-            company = COMPANIES[i % len(COMPANIES)]
-            people.append(
-                Contact(
-                    workspace=workspace,
-                    first_name=first,
-                    last_name=last,
-                    # every 12th contact has no email, every 15th no LinkedIn: the demo's ERROR leads
-                    email=None if i % 12 == 5 else f"{first.lower()}.{i}@{company.lower().replace(' ', '')}.example",
-                    linkedin_url=None
-                    if i % 15 == 7
-                    else f"https://www.linkedin.com/in/{first.lower()}-{last.lower()}-{i}",
-                    company=company,
-                    title=TITLES[i % len(TITLES)],
-                )
-            )
+        people = [Contact(workspace=workspace, **fresh_contact(i)) for i in range(contacts)]
         await Contact.bulk_create(people)
         people = await Contact.filter(workspace=workspace).order_by("id")
 
@@ -148,7 +159,8 @@ async def seed_demo(settings: Settings, contacts: int = 200, seed: int = 7) -> s
             time_scale=settings.demo_speed,
         )
         steps = await _demo_sequence(campaign)
-        leads = await seed_leads(rnd, workspace, campaign, people[:160], steps, now)
+        # Four in five contacts are in the campaign; the others are there for addLeads.
+        leads = await seed_leads(rnd, workspace, campaign, people[: contacts * 4 // 5], steps, now)
         await count_leads(workspace.id, campaign.id, leads)
         pending = await Task.filter(campaign=campaign).count()
         await apply_bulk_delta(workspace.id, campaign.id, {task_key(TaskStatus.PENDING): pending})
@@ -226,4 +238,4 @@ async def _demo_sequence(campaign: Campaign) -> dict[str, SequenceStep]:
     }
 
 
-__all__ = ["Activity", "ApiKey", "ensure_demo", "seed_demo"]
+__all__ = ["Activity", "ApiKey", "ensure_demo", "fresh_contact", "reset_demo", "seed_demo"]
