@@ -198,7 +198,7 @@ async def _demo(settings: Settings, reset: bool) -> int:
         return 1
     await init_db(settings.database_url)
     try:
-        await (reset_demo(settings) if reset else ensure_demo(settings))
+        await (reset_demo(settings) if reset else ensure_demo(settings, serving=False))
         return 0
     finally:
         await close_db()

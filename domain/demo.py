@@ -85,8 +85,11 @@ def fresh_contact(n: int) -> dict[str, str | None]:
     }
 
 
-async def ensure_demo(settings: Settings) -> str:
-    """Seed the demo on first start; print GraphiQL's URL and the demo key every start. Returns the key."""
+async def ensure_demo(settings: Settings, *, serving: bool = True) -> str:
+    """Seed the demo on first start; print GraphiQL's URL and the demo key every start. Returns the key.
+
+    `serving`: called by the server as it starts (False from the command line, where nothing serves yet).
+    """
     workspace = await Workspace.get_or_none(name=DEMO_WORKSPACE)
     if workspace is None:
         key = await seed_demo(settings)
@@ -95,8 +98,9 @@ async def ensure_demo(settings: Settings) -> str:
     else:  # the key file was lost: issue a new key, the old one keeps working
         key = await create_api_key(workspace)
         _write_key(key)
+    where = "Outbound is running: open" if serving else "Demo ready: start the server (make run), then open"
     banner = (
-        f"\n  Outbound is running: open http://{settings.host}:{settings.port}/graphql\n"
+        f"\n  {where} http://{settings.host}:{settings.port}/graphql\n"
         f'  In GraphiQL\'s Headers pane paste:  {{"Authorization": "Bearer {key}"}}\n'
         f"  Demo API key: {key}\n"
     )
@@ -104,7 +108,7 @@ async def ensure_demo(settings: Settings) -> str:
     return key
 
 
-async def reset_demo(settings: Settings) -> str:
+async def reset_demo(settings: Settings, *, serving: bool = False) -> str:
     """Start the demo over: the demo workspace and everything in it go, a fresh one is seeded (new key).
 
     Only the workspace named DEMO_WORKSPACE is deleted (its campaigns, leads, activity, tasks, contacts and
@@ -114,7 +118,7 @@ async def reset_demo(settings: Settings) -> str:
     async with transaction():
         deleted = await Workspace.filter(name=DEMO_WORKSPACE).delete()
     log.info("demo reset: %s demo workspace(s) deleted", deleted)
-    return await ensure_demo(settings)
+    return await ensure_demo(settings, serving=serving)
 
 
 def _read_key() -> str | None:
