@@ -65,7 +65,6 @@ class _Story:
     """A lead's history relative to its start, and the state it leaves."""
 
     day: timedelta  # one day of the sequence's delays at the campaign's time scale
-    rnd: random.Random
     at: timedelta = timedelta(0)
     events: list[_Event] = field(default_factory=list)
     marks: dict[str, timedelta] = field(default_factory=dict)
@@ -85,7 +84,7 @@ class _Story:
 
 
 def _story(kind: str, contact: Contact, rnd: random.Random, day: timedelta, steps: dict[str, SequenceStep]) -> _Story:
-    s = _Story(day, rnd)
+    s = _Story(day)
     note = f"Note: Hi {contact.first_name}, I enjoy what {contact.company} is doing. Happy to connect!"
     li, em, task = Channel.LINKEDIN, Channel.EMAIL, Channel.TASK
 
@@ -144,7 +143,6 @@ def _story(kind: str, contact: Contact, rnd: random.Random, day: timedelta, step
         if kind == "error_email":
             message, _ = PROBLEMS[LeadSubstatus.MISSING_CONTACT_EMAIL]
             s.log(ActivityKind.LEAD_ERROR, "follow_up", em, f"MISSING_CONTACT_EMAIL: {message}")
-            s.mark("error")
             return s
         s.log(ActivityKind.EMAIL_SENT, "follow_up", em, f"Subject: Following up, {contact.first_name}")
         s.mark("last_action")
