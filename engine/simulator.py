@@ -145,13 +145,16 @@ async def _add_contact(campaign_id: int, every: timedelta, now: datetime) -> Any
     from domain.demo import fresh_contact
     from domain.tx import transaction
 
+    async def due() -> bool:
+        last = await Lead.filter(campaign_id=campaign_id).order_by("-added_at").first().values_list("added_at")
+        return last is None or now >= last[0] + every
+
+    if not await due():  # most passes: no transaction, no lock
+        return False
     async with transaction():
         # The row lock makes the check and the add one step for concurrent simulators (PostgreSQL).
         campaign = await Campaign.filter(id=campaign_id).select_for_update().first()
-        if campaign is None or campaign.status != CampaignStatus.ACTIVE:
-            return False
-        last = await Lead.filter(campaign_id=campaign_id).order_by("-added_at").first().values_list("added_at")
-        if last is not None and now < last[0] + every:
+        if campaign is None or campaign.status != CampaignStatus.ACTIVE or not await due():
             return False
         workspace_id = campaign.workspace_id
         number = await Contact.filter(workspace_id=workspace_id).count()
