@@ -9,7 +9,7 @@ UV_VERSION := 0.13.9
 COMPILE := $(VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
 	--quiet --custom-compile-command "make lock"
 
-.PHONY: run test test-embedded test-real lint schema bench bench-quick lock clean
+.PHONY: run demo-reset test test-embedded test-real lint schema bench bench-quick lock clean
 
 # The exact versions of requirements.lock (hash-checked), then the project itself without resolving anything;
 # `pip check` fails when pyproject.toml asks for something the lock does not have (run `make lock`).
@@ -35,6 +35,10 @@ lock:
 
 run: $(STAMP)
 	$(PY) server.py
+
+# Start the demo over (only the demo workspace; .venv and any other workspace stay). Restart `make run` after.
+demo-reset: $(STAMP)
+	$(PY) server.py demo --reset
 
 test: $(STAMP) lint
 	$(PY) -m pytest --backend embedded

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -31,7 +31,11 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8000
-    demo: bool = Field(default=True, description="Seed a demo workspace on first start (make run).")
+    demo: bool | None = Field(
+        default=None,
+        description="Seed a demo workspace on first start and keep it moving. Unset: on for the embedded SQLite"
+        " default, off for PostgreSQL (a production database gets a demo only when asked, DEMO=true).",
+    )
     demo_speed: float = Field(
         default=1440.0,
         description="Demo clock acceleration for the demo campaign's delays: 1440 turns a day into a minute.",
@@ -48,6 +52,13 @@ class Settings(BaseSettings):
         description="Queries that succeed take the lean executor (schema/fastpath.py); false: graphql-core only.",
     )
     log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _resolve_demo(self) -> Settings:
+        # A forgotten DEMO=false must not seed a demo workspace into a production database.
+        if self.demo is None:
+            self.demo = not self.is_postgres
+        return self
 
     @property
     def is_postgres(self) -> bool:

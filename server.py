@@ -3,6 +3,7 @@
 python server.py                          serve (GraphiQL at http://127.0.0.1:8000/graphql)
 python server.py create-workspace NAME    create a workspace; its API key is the last line printed
 python server.py reconcile                recompute every campaign's counters and report drift
+python server.py demo [--reset]           seed the demo (if missing) and print its key; --reset starts it over
 """
 
 from __future__ import annotations
@@ -244,6 +245,20 @@ async def _reconcile(settings: Settings) -> int:
         await close_db()
 
 
+async def _demo(settings: Settings, reset: bool) -> int:
+    from domain.demo import ensure_demo, reset_demo
+
+    if not settings.demo:
+        print("DEMO is off for this database (the default with PostgreSQL): set DEMO=true to have a demo here.")
+        return 1
+    await init_db(settings.database_url)
+    try:
+        await (reset_demo(settings) if reset else ensure_demo(settings, serving=False))
+        return 0
+    finally:
+        await close_db()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="server.py", description="Outbound API server")
     sub = parser.add_subparsers(dest="command")
@@ -252,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     create = sub.add_parser("create-workspace", help="create a workspace and print its API key")
     create.add_argument("name")
     sub.add_parser("reconcile", help="recompute all counters from the tables and report drift")
+    demo = sub.add_parser("demo", help="seed the demo workspace if missing and print its API key")
+    demo.add_argument("--reset", action="store_true", help="delete the demo workspace (only it) and seed a fresh one")
     args = parser.parse_args(argv)
     settings = get_settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -261,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "reconcile":
         return 1 if asyncio.run(_reconcile(settings)) else 0
+    if args.command == "demo":
+        return asyncio.run(_demo(settings, args.reset))
 
     import uvicorn
 

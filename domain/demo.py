@@ -13,21 +13,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from config import Settings
-from domain.activity import record_activity
 from domain.auth import create_api_key
 from domain.counters import task_key
+from domain.demo_story import seed_leads
 from domain.leads import apply_bulk_delta, count_leads
-from domain.problems import PROBLEMS
 from domain.tx import transaction
-from models import Activity, ApiKey, Campaign, Contact, Identity, Lead, SequenceStep, Task, Workspace
+from models import Activity, ApiKey, Campaign, Contact, Identity, SequenceStep, Task, Workspace
 from models.enums import (
-    ActivityKind,
     Branch,
     CampaignStatus,
-    Channel,
     ConditionType,
-    LeadStatus,
-    LeadSubstatus,
     StepType,
     TaskStatus,
     TaskType,
@@ -75,8 +70,26 @@ COMPANIES = [
 TITLES = ["CEO", "CTO", "Head of Sales", "VP Marketing", "Founder", "RevOps Lead"]
 
 
-async def ensure_demo(settings: Settings) -> str:
-    """Seed the demo on first start; print GraphiQL's URL and the demo key every start. Returns the key."""
+def fresh_contact(n: int) -> dict[str, str | None]:
+    """The n-th contact of the demo's address book (the seed's and the simulator's new ones alike)."""
+    first, last = FIRST[n % len(FIRST)], LAST[(n // len(FIRST)) % len(LAST)]
+    company = COMPANIES[n % len(COMPANIES)]
+    return {
+        "first_name": first,
+        "last_name": last,
+        # every 12th contact has no email, every 15th no LinkedIn: the demo's ERROR leads and its tasks
+        "email": None if n % 12 == 5 else f"{first.lower()}.{n}@{company.lower().replace(' ', '')}.example",
+        "linkedin_url": None if n % 15 == 7 else f"https://www.linkedin.com/in/{first.lower()}-{last.lower()}-{n}",
+        "company": company,
+        "title": TITLES[n % len(TITLES)],
+    }
+
+
+async def ensure_demo(settings: Settings, *, serving: bool = True) -> str:
+    """Seed the demo on first start; print GraphiQL's URL and the demo key every start. Returns the key.
+
+    `serving`: called by the server as it starts (False from the command line, where nothing serves yet).
+    """
     workspace = await Workspace.get_or_none(name=DEMO_WORKSPACE)
     if workspace is None:
         key = await seed_demo(settings)
@@ -85,13 +98,27 @@ async def ensure_demo(settings: Settings) -> str:
     else:  # the key file was lost: issue a new key, the old one keeps working
         key = await create_api_key(workspace)
         _write_key(key)
+    where = "Outbound is running: open" if serving else "Demo ready: start the server (make run), then open"
     banner = (
-        f"\n  Outbound is running: open http://{settings.host}:{settings.port}/graphql\n"
+        f"\n  {where} http://{settings.host}:{settings.port}/graphql\n"
         f'  In GraphiQL\'s Headers pane paste:  {{"Authorization": "Bearer {key}"}}\n'
         f"  Demo API key: {key}\n"
     )
     print(banner, flush=True)
     return key
+
+
+async def reset_demo(settings: Settings, *, serving: bool = False) -> str:
+    """Start the demo over: the demo workspace and everything in it go, a fresh one is seeded (new key).
+
+    Only the workspace named DEMO_WORKSPACE is deleted (its campaigns, leads, activity, tasks, contacts and
+    keys go with it, ON DELETE CASCADE); every other workspace in the database is left as it is. The new
+    key replaces the old one in the key file.
+    """
+    async with transaction():
+        deleted = await Workspace.filter(name=DEMO_WORKSPACE).delete()
+    log.info("demo reset: %s demo workspace(s) deleted", deleted)
+    return await ensure_demo(settings, serving=serving)
 
 
 def _read_key() -> str | None:
@@ -121,37 +148,23 @@ async def seed_demo(settings: Settings, contacts: int = 200, seed: int = 7) -> s
             work_start="00:00",
             work_end="23:59",
         )
-        people = []
-        for i in range(contacts):
-            first, last = FIRST[i % len(FIRST)], LAST[(i // len(FIRST)) % len(LAST)]
-            company = COMPANIES[i % len(COMPANIES)]
-            people.append(
-                Contact(
-                    workspace=workspace,
-                    first_name=first,
-                    last_name=last,
-                    # every 12th contact has no email, every 15th no LinkedIn: the demo's ERROR leads
-                    email=None if i % 12 == 5 else f"{first.lower()}.{i}@{company.lower().replace(' ', '')}.example",
-                    linkedin_url=None
-                    if i % 15 == 7
-                    else f"https://www.linkedin.com/in/{first.lower()}-{last.lower()}-{i}",
-                    company=company,
-                    title=TITLES[i % len(TITLES)],
-                )
-            )
+        people = [Contact(workspace=workspace, **fresh_contact(i)) for i in range(contacts)]
         await Contact.bulk_create(people)
         people = await Contact.filter(workspace=workspace).order_by("id")
 
+        # Launched long enough ago for the longest seeded story (about 16 of the campaign's days).
+        launched = now - max(timedelta(hours=2), timedelta(days=20) / settings.demo_speed)
         campaign = await Campaign.create(
             workspace=workspace,
             name="Q4 outreach: SaaS founders",
             status=CampaignStatus.ACTIVE,
             identity=identity,
-            launched_at=now - timedelta(hours=2),
+            launched_at=launched,
             time_scale=settings.demo_speed,
         )
         steps = await _demo_sequence(campaign)
-        leads = await _demo_leads(rnd, workspace, campaign, people[:160], steps, now)
+        # Four in five contacts are in the campaign; the others are there for addLeads.
+        leads = await seed_leads(rnd, workspace, campaign, people[: contacts * 4 // 5], steps, now)
         await count_leads(workspace.id, campaign.id, leads)
         pending = await Task.filter(campaign=campaign).count()
         await apply_bulk_delta(workspace.id, campaign.id, {task_key(TaskStatus.PENDING): pending})
@@ -229,172 +242,4 @@ async def _demo_sequence(campaign: Campaign) -> dict[str, SequenceStep]:
     }
 
 
-async def _demo_leads(
-    rnd: random.Random,
-    workspace: Workspace,
-    campaign: Campaign,
-    people: list[Contact],
-    steps: dict[str, SequenceStep],
-    now: datetime,
-) -> list[Lead]:
-    """Leads in every status, with the activity that got them there. Most start fresh and move live."""
-    leads: list[Lead] = []
-    for i, contact in enumerate(people):
-        lead = Lead(workspace=workspace, campaign=campaign, contact=contact)
-        ago = now - timedelta(minutes=rnd.randint(10, 110))
-        kind = _demo_kind(i, contact)
-        lead.added_at = now - timedelta(hours=2)
-        if kind == "fresh":
-            lead.next_action_at = now + timedelta(seconds=rnd.randint(2, 60))
-        else:
-            lead.started_at = ago
-            lead.last_action_at = ago
-            lead.li_engaged = True
-        if kind == "waiting":
-            lead.status, lead.substatus = LeadStatus.IN_PROGRESS, LeadSubstatus.WAITING_TO_CONNECT
-            lead.current_step = steps["invite"]
-            lead.li_invited = True
-            lead.invitation_sent_at = ago
-            lead.next_action_at = now + timedelta(seconds=rnd.randint(60, 300))
-        elif kind == "scheduled":
-            lead.status, lead.substatus = LeadStatus.IN_PROGRESS, LeadSubstatus.SCHEDULED
-            lead.current_step = steps["invite"]
-            lead.next_action_at = now + timedelta(seconds=rnd.randint(10, 60))
-        elif kind == "task":
-            lead.status, lead.substatus = LeadStatus.IN_PROGRESS, LeadSubstatus.WAITING_FOR_TASK
-            lead.current_step = steps["task"]
-            lead.li_invited = True
-        elif kind == "replied":
-            lead.status, lead.replied, lead.li_replied = LeadStatus.REPLIED, True, True
-            lead.li_invited = lead.li_accepted = lead.li_contacted = lead.contacted = lead.connected = True
-            lead.positive = (i // 16) % 2 == 0
-            lead.replied_at = ago + timedelta(minutes=6)
-            lead.last_channel = Channel.LINKEDIN
-        elif kind == "finished":
-            lead.status, lead.substatus = LeadStatus.FINISHED, LeadSubstatus.COMPLETED
-            lead.li_invited = lead.li_accepted = lead.li_contacted = lead.contacted = lead.connected = True
-            lead.em_sent = True
-            lead.finished_at = ago + timedelta(minutes=6)
-        elif kind == "bounced":
-            lead.status, lead.substatus = LeadStatus.FINISHED, LeadSubstatus.BOUNCED
-            lead.li_invited = lead.em_sent = lead.contacted = lead.em_bounced = True
-            lead.finished_at = ago + timedelta(minutes=6)
-        elif kind == "error_email":
-            lead.status, lead.substatus = LeadStatus.ERROR, LeadSubstatus.MISSING_CONTACT_EMAIL
-            lead.current_step = steps["follow_up"]
-            lead.li_invited = True
-            lead.error_message, lead.error_hint = PROBLEMS[LeadSubstatus.MISSING_CONTACT_EMAIL]
-            lead.error_at = ago
-        elif kind == "error_linkedin":
-            lead.status, lead.substatus = LeadStatus.ERROR, LeadSubstatus.LEAD_NOT_SCRAPED
-            lead.current_step = steps["visit"]
-            lead.li_engaged = False
-            lead.error_message, lead.error_hint = PROBLEMS[LeadSubstatus.LEAD_NOT_SCRAPED]
-            lead.error_at = ago
-        elif kind == "paused":
-            lead.status, lead.substatus = LeadStatus.PAUSED, LeadSubstatus.PAUSED_MANUALLY
-            lead.current_step = steps["invite"]
-            lead.paused_state = {
-                "status": "IN_PROGRESS",
-                "substatus": "SCHEDULED",
-                "next_action_at": (now + timedelta(minutes=1)).isoformat(),
-            }
-        leads.append(lead)
-    await Lead.bulk_create(leads)
-    leads = await Lead.filter(campaign=campaign).order_by("id").select_related("contact")
-    await _demo_history(leads, steps, now)
-    return leads
-
-
-def _demo_kind(i: int, contact: Contact) -> str:
-    if contact.linkedin_url is None and i % 2 == 1:
-        return "error_linkedin"
-    if contact.email is None and i % 3 == 2:
-        return "error_email"
-    pattern = [
-        "fresh",
-        "fresh",
-        "waiting",
-        "fresh",
-        "replied",
-        "finished",
-        "fresh",
-        "scheduled",
-        "task",
-        "fresh",
-        "bounced",
-        "fresh",
-        "paused",
-        "fresh",
-        "waiting",
-        "fresh",
-    ]
-    return pattern[i % len(pattern)]
-
-
-async def _demo_history(leads: list[Lead], steps: dict[str, SequenceStep], now: datetime) -> None:
-    """The Activity log entries that the seeded states imply (oldest first per lead)."""
-    for lead in leads:
-        if lead.started_at is None:
-            continue
-        at = lead.started_at
-        note = f"Note: Hi {lead.contact.first_name}, I enjoy what {lead.contact.company} is doing. Happy to connect!"
-        # (flag that implies it, kind, channel, step, minutes after the start, detail)
-        implied = [
-            (lead.li_engaged, ActivityKind.PROFILE_VISITED, Channel.LINKEDIN, "visit", 0, None),
-            (lead.li_invited, ActivityKind.INVITATION_SENT, Channel.LINKEDIN, "invite", 1, note),
-            (lead.li_accepted, ActivityKind.INVITATION_ACCEPTED, Channel.LINKEDIN, "invite", 2, None),
-            (lead.li_contacted, ActivityKind.LINKEDIN_MESSAGE_SENT, Channel.LINKEDIN, "message", 3, None),
-            (lead.em_sent, ActivityKind.EMAIL_SENT, Channel.EMAIL, "follow_up", 4, "Following up"),
-            (lead.em_bounced, ActivityKind.EMAIL_BOUNCED, Channel.EMAIL, "follow_up", 5, None),
-        ]
-        for happened, kind, channel, step, minutes, detail in implied:
-            if happened:
-                await record_activity(
-                    lead,
-                    kind,
-                    channel=channel,
-                    step_id=steps[step].id,
-                    occurred_at=at + timedelta(minutes=minutes),
-                    detail=detail,
-                )
-        if lead.replied:
-            await record_activity(
-                lead,
-                ActivityKind.REPLY_RECEIVED,
-                channel=lead.last_channel,
-                occurred_at=lead.replied_at or now,
-                detail="Sounds interesting, let's talk next week."
-                if lead.positive
-                else "Thanks, not a priority right now.",
-            )
-        if lead.status == LeadStatus.ERROR:
-            await record_activity(
-                lead,
-                ActivityKind.LEAD_ERROR,
-                step_id=lead.current_step_id,
-                occurred_at=lead.error_at,
-                detail=lead.error_message,
-            )
-        if lead.substatus == LeadSubstatus.WAITING_FOR_TASK:
-            task = await Task.create(
-                workspace_id=lead.workspace_id,
-                campaign_id=lead.campaign_id,
-                lead=lead,
-                step=steps["task"],
-                type=TaskType.CALL,
-                title=steps["task"].title,
-                due_at=now + timedelta(days=1),
-                dedupe_key=f"{lead.id}:{steps['task'].id}:0",
-            )
-            await record_activity(
-                lead,
-                ActivityKind.TASK_CREATED,
-                channel=Channel.TASK,
-                step_id=steps["task"].id,
-                occurred_at=at + timedelta(minutes=2),
-                detail=task.title,
-            )
-
-
-__all__ = ["Activity", "ApiKey", "ensure_demo", "seed_demo"]
+__all__ = ["Activity", "ApiKey", "ensure_demo", "fresh_contact", "reset_demo", "seed_demo"]

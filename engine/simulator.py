@@ -1,32 +1,59 @@
-"""The demo's make-believe contacts: in an accelerated campaign (time_scale > 1) some invitations get
-accepted and some messages get replies, over (scaled) time. Each is an ordinary inbound event, labelled
-"simulated" in its activity. Deterministic per lead, and deduplicated like any event, so running it from
-several schedulers at once is harmless. Real campaigns (time_scale 1) are never touched.
+"""The demo's make-believe world, so that an accelerated campaign (time_scale > 1) keeps moving on its own.
+
+Without it the demo stalls after about eleven minutes: every lead left either finished or waits for a
+person (an acceptance, a reply, a manual task). Each pass of `simulate(now)`, over (scaled) time:
+
+- some invitations get accepted and some messages get replies (ordinary inbound events, labelled
+  "simulated" in their activity);
+- pending manual tasks get completed, as the sender would (completeTask);
+- a fresh contact joins the campaign now and then (addLeads), so there are always leads starting.
+
+Deterministic per lead and task, deduplicated like any event, and a new contact is added under the
+campaign's row lock, so running it from several processes at once is harmless. Real campaigns
+(time_scale 1) are never touched. Call `simulate(now)` about once a second from wherever the demo runs.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Any
 
-from models import Campaign, Lead
-from models.enums import CampaignStatus, LeadEventKind, LeadStatus, LeadSubstatus
+from models import Campaign, Contact, Lead, Task
+from models.enums import CampaignStatus, LeadEventKind, LeadStatus, LeadSubstatus, TaskStatus
 
 log = logging.getLogger("outbound.simulator")
 
 ACCEPT_PERCENT = 60
 REPLY_PERCENT = 20
+#: A manual task is done 2 to 24 (scaled) hours after it was created.
+TASK_HOURS = (2, 24)
+#: One fresh contact joins each accelerated campaign every this many (scaled) hours.
+NEW_CONTACT_HOURS = 8
 
 
-def _roll(lead_id: int, salt: int) -> int:
-    """A stable pseudo-random 0..99 per lead (the same answer from every process)."""
-    return (lead_id * 2654435761 + salt * 40503) % 1000 // 10
+def _roll(key: int, salt: int) -> int:
+    """A stable pseudo-random 0..99 per lead or task (the same answer from every process)."""
+    return (key * 2654435761 + salt * 40503) % 1000 // 10
 
 
 async def simulate(now: datetime) -> int:
-    scales = dict(await Campaign.filter(status=CampaignStatus.ACTIVE, time_scale__gt=1).values_list("id", "time_scale"))
+    """One pass over every active accelerated campaign. Returns how many things it made happen."""
+    scales: dict[int, float] = dict(
+        await Campaign.filter(status=CampaignStatus.ACTIVE, time_scale__gt=1).values_list("id", "time_scale")
+    )
     if not scales:
         return 0
+    return (
+        await _accept_invitations(scales, now)
+        + await _reply_to_messages(scales, now)
+        + await _complete_tasks(scales, now)
+        + await _add_contacts(scales, now)
+    )
+
+
+async def _accept_invitations(scales: dict[int, float], now: datetime) -> int:
     from engine.inbound import record_lead_event
 
     done = 0
@@ -43,8 +70,19 @@ async def simulate(now: datetime) -> int:
             continue
         after = timedelta(hours=6 + roll) / scales[lead["campaign_id"]]
         if now >= lead["invitation_sent_at"] + after:
-            await _event(record_lead_event, lead, LeadEventKind.INVITATION_ACCEPTED)
-            done += 1
+            done += await _safely(
+                f"acceptance for lead {lead['id']}",
+                lambda lead=lead: record_lead_event(
+                    lead["workspace_id"], lead["id"], LeadEventKind.INVITATION_ACCEPTED, simulated=True
+                ),
+            )
+    return done
+
+
+async def _reply_to_messages(scales: dict[int, float], now: datetime) -> int:
+    from engine.inbound import record_lead_event
+
+    done = 0
     contacted = await Lead.filter(
         campaign_id__in=list(scales), status=LeadStatus.IN_PROGRESS, contacted=True, replied=False, removed_at=None
     ).values("id", "workspace_id", "campaign_id", "last_action_at")
@@ -54,13 +92,92 @@ async def simulate(now: datetime) -> int:
             continue
         after = timedelta(hours=12 + 3 * roll) / scales[lead["campaign_id"]]
         if now >= lead["last_action_at"] + after:
-            await _event(record_lead_event, lead, LeadEventKind.REPLY_RECEIVED, positive=roll % 2 == 0)
-            done += 1
+            done += await _safely(
+                f"reply for lead {lead['id']}",
+                lambda lead=lead, roll=roll: record_lead_event(
+                    lead["workspace_id"],
+                    lead["id"],
+                    LeadEventKind.REPLY_RECEIVED,
+                    simulated=True,
+                    positive=roll % 2 == 0,
+                ),
+            )
     return done
 
 
-async def _event(record, lead: dict, kind: LeadEventKind, **extra: object) -> None:
+async def _complete_tasks(scales: dict[int, float], now: datetime) -> int:
+    from engine.manual_tasks import complete_task
+
+    done = 0
+    low, high = TASK_HOURS
+    pending = await Task.filter(campaign_id__in=list(scales), status=TaskStatus.PENDING).values(
+        "id", "workspace_id", "campaign_id", "created_at"
+    )
+    for task in pending:
+        after = timedelta(hours=low + _roll(task["id"], 3) * (high - low) / 100) / scales[task["campaign_id"]]
+        if now >= task["created_at"] + after:
+            done += await _safely(
+                f"completion of task {task['id']}",
+                lambda task=task: complete_task(task["workspace_id"], task["id"]),
+            )
+    return done
+
+
+async def _add_contacts(scales: dict[int, float], now: datetime) -> int:
+    done = 0
+    for campaign_id, scale in scales.items():
+        done += await _safely(
+            f"new contact for campaign {campaign_id}",
+            lambda campaign_id=campaign_id, scale=scale: _add_contact(
+                campaign_id, timedelta(hours=NEW_CONTACT_HOURS) / scale, now
+            ),
+        )
+    return done
+
+
+async def _add_contact(campaign_id: int, every: timedelta, now: datetime) -> Any:
+    """One fresh contact, as a person importing a lead would add it, if the campaign's last came `every` ago.
+
+    One per pass at most: a demo that was stopped for an hour does not flood in on restart.
+    """
+    from domain.audience import add_leads
+    from domain.contacts import import_contacts
+    from domain.demo import fresh_contact
+    from domain.tx import transaction
+
+    async def due() -> bool:
+        last = await Lead.filter(campaign_id=campaign_id).order_by("-added_at").first().values_list("added_at")
+        return last is None or now >= last[0] + every
+
+    if not await due():  # most passes: no transaction, no lock
+        return False
+    async with transaction():
+        # The row lock makes the check and the add one step for concurrent simulators (PostgreSQL).
+        campaign = await Campaign.filter(id=campaign_id).select_for_update().first()
+        if campaign is None or campaign.status != CampaignStatus.ACTIVE or not await due():
+            return False
+        workspace_id = campaign.workspace_id
+        number = await Contact.filter(workspace_id=workspace_id).count()
+        contacts, errors = await import_contacts(workspace_id, [fresh_contact(number)])
+        if errors:
+            raise errors[0]
+        added, errors = await add_leads(workspace_id, campaign_id, [contacts[0].id])
+        if errors:
+            raise errors[0]
+        # On the simulator's clock (the engine's), which the next pass compares with: the same instant as
+        # addLeads' wall clock in a running demo, and a test's frozen clock in a test.
+        await Lead.filter(id=added[0].id).update(added_at=now)
+        return True
+
+
+async def _safely(what: str, make: Callable[[], Awaitable[Any]]) -> int:
+    """1 if it happened; a refusal (the lead moved meanwhile) or an odd failure must not stop the demo."""
+    from domain.errors import DomainError
+
     try:
-        await record(lead["workspace_id"], lead["id"], kind, simulated=True, **extra)
-    except Exception:  # one odd lead must not stop the demo
-        log.exception("simulated %s for lead %s failed", kind.value, lead["id"])
+        return 0 if await make() is False else 1
+    except DomainError as exc:
+        log.debug("simulated %s skipped: %s", what, exc)
+    except Exception:
+        log.exception("simulated %s failed", what)
+    return 0

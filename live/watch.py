@@ -1,9 +1,10 @@
 """Watch a campaign live from a terminal: its Overview numbers and its Activity log, as they change.
 
-    python -m live.watch CAMPAIGN_ID --key KEY [--url ws://127.0.0.1:8000/graphql] [--no-activity]
+    python -m live.watch CAMPAIGN_ID --key KEY [--url ws://HOST:PORT/graphql] [--no-activity]
 
-The key may also come from OUTBOUND_API_KEY. Speaks graphql-transport-ws like any client would (no server
-internals): a handy check that a deployment's live path works end to end. Ctrl-C to stop.
+The key may also come from OUTBOUND_API_KEY; the URL defaults to the server's HOST and PORT settings.
+Speaks graphql-transport-ws like any client would (no server internals): a handy check that a deployment's
+live path works end to end. Ctrl-C to stop.
 """
 
 from __future__ import annotations
@@ -39,9 +40,9 @@ def format_stats(s: dict[str, Any]) -> str:
     statuses = " ".join(f"{x['status'].lower()}={x['count']}" for x in s["statuses"] if x["count"])
     return (
         f"v{s['version']:<5} leads {a['totalContacts']} started {a['started']} contacted {a['contacted']} "
-        f"replied {a['replied']} (+{a['positive']}) | li engaged {li['engaged']} invited {li['invited']} "
-        f"accepted {li['accepted']} | email sent {em['sent']} clicked {em['clicked']} bounced {em['bounced']} "
-        f"| tasks {t['pending']}/{t['completed']} | {statuses}"
+        f"replied {a['replied']} ({a['positive']} positive) | linkedin engaged {li['engaged']} "
+        f"invited {li['invited']} accepted {li['accepted']} | email sent {em['sent']} clicked {em['clicked']} "
+        f"bounced {em['bounced']} | tasks pending {t['pending']} completed {t['completed']} | {statuses}"
     )
 
 
@@ -110,12 +111,45 @@ async def _watch_once(url: str, key: str, campaign_id: str, activity: bool) -> i
                 await ws.send('{"type":"pong"}')
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m live.watch", description=__doc__.splitlines()[0])
+OUTPUT = """\
+output:
+  one line per stats snapshot, e.g.
+    v42 leads 200 started 120 contacted 64 replied 12 (9 positive) | linkedin ... | email ... |
+    tasks pending 10 completed 3 | in_progress=80 finished=20 ...
+  vN is the snapshot's version; "replied 12 (9 positive)": 12 leads replied, 9 of them positively;
+  "tasks pending 10 completed 3": manual tasks still to do and done; then the leads per status.
+  one line per new activity: "+ KIND  contact name  step N - detail".
+"""
+
+
+def default_url() -> str:
+    """The server's own address (HOST and PORT, as `server.py` reads them), so both agree without flags."""
+    from config import Settings
+
+    settings = Settings()
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    return f"ws://{host}:{settings.port}/graphql"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m live.watch",
+        description=__doc__.splitlines()[0],
+        epilog=OUTPUT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("campaign_id", help="the campaign's ID, as the API returns it")
     parser.add_argument("--key", default=os.environ.get("OUTBOUND_API_KEY"), help="API key (or OUTBOUND_API_KEY)")
-    parser.add_argument("--url", default="ws://127.0.0.1:8000/graphql")
+    url = default_url()
+    parser.add_argument(
+        "--url", default=url, help=f"the server's GraphQL websocket (default from HOST and PORT: {url})"
+    )
     parser.add_argument("--no-activity", action="store_true", help="only the numbers")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if not args.key:
         parser.error("an API key is needed: --key KEY or OUTBOUND_API_KEY")

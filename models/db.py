@@ -7,7 +7,7 @@ from typing import Any
 
 from tortoise import Tortoise, connections
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.context import TortoiseContext
+from tortoise.context import TortoiseContext, get_current_context
 
 log = logging.getLogger("outbound.db")
 
@@ -57,10 +57,18 @@ async def migrate(database_url: str) -> None:
         finally:
             conn = Tortoise.get_connection("default")
             await conn.execute_query("SELECT pg_advisory_unlock(7301947)")
-            await Tortoise.close_connections()
+            await _close_migration_connections()
     else:
         await run_migrations(config=config)
-        await Tortoise.close_connections()
+        await _close_migration_connections()
+
+
+async def _close_migration_connections() -> None:
+    # Not Tortoise.close_connections(): it logs "Tortoise-ORM shutdown", which on every start read as if the
+    # server were stopping. The migration's own connections close; the real ones open in init_db.
+    ctx = get_current_context()
+    if ctx is not None:
+        await ctx.close_connections()
 
 
 def db(connection: BaseDBAsyncClient | None = None) -> BaseDBAsyncClient:

@@ -50,10 +50,14 @@ async def start(settings: Settings, *, workers: bool = True) -> Runtime:
     if settings.scheduler:
         runtime.scheduler = Scheduler()
         runtime.scheduler.start()
-    log.info(
-        "engine: %s broker, %s, scheduler %s",
-        "redis" if settings.redis_url else "in-process",
-        "embedded workers" if runtime.worker else "external workers",
-        "on" if runtime.scheduler else "off",
-    )
+    broker_name = "redis" if settings.redis_url else "in-process"
+    if not workers:  # a process that only enqueues (the standalone scheduler): it logs what it runs itself
+        log.info("engine: %s broker, enqueue only", broker_name)
+    else:
+        log.info(
+            "engine: %s broker, %s, %s",
+            broker_name,
+            "embedded workers" if runtime.worker else "external workers",
+            "scheduler in this process" if runtime.scheduler else "scheduler elsewhere (SCHEDULER=false)",
+        )
     return runtime

@@ -45,8 +45,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+NAMESPACE_KEY = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # One Redis namespace per run, known from the start so the header can name it (to inspect it by hand).
+    config.stash[NAMESPACE_KEY] = f"outbound-test-{uuid.uuid4().hex[:8]}"
+
+
 def pytest_report_header(config: pytest.Config) -> str:
-    return f"outbound backend: {config.getoption('--backend')}"
+    backend = config.getoption("--backend")
+    namespace = f", redis namespace {config.stash[NAMESPACE_KEY]}" if backend == "real" else ""
+    return f"outbound backend: {backend}{namespace}"
 
 
 @dataclass
@@ -99,7 +109,7 @@ async def _services_reachable() -> str | None:
 async def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Backend]:
     name = request.config.getoption("--backend")
     tmp = tmp_path_factory.mktemp("outbound")
-    namespace = f"outbound-test-{uuid.uuid4().hex[:8]}"
+    namespace = request.config.stash[NAMESPACE_KEY]
     if name == "embedded":
         yield Backend(name, f"sqlite://{tmp / 'test.sqlite3'}", None, namespace, tmp)
         return
@@ -121,6 +131,24 @@ async def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
         admin = await asyncpg.connect(PG_ADMIN_URL)
         await admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
         await admin.close()
+        await drop_redis_namespace(namespace)
+
+
+async def drop_redis_namespace(namespace: str) -> int:
+    """Delete every key of a test namespace (Dramatiq's queues, acks, heartbeats): a run leaves Redis as it
+    found it. Every process a test starts shares its run's namespace (Backend.env), so this covers them.
+    Returns how many keys went."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(REDIS_URL)
+    try:
+        # Namespaces are "outbound-test-<hex>": nothing in them is a glob character.
+        keys = [key async for key in client.scan_iter(match=f"{namespace}:*", count=1000)]
+        for start in range(0, len(keys), 1000):
+            await client.unlink(*keys[start : start + 1000])
+        return len(keys)
+    finally:
+        await client.aclose()
 
 
 @pytest.fixture(scope="session")

@@ -60,3 +60,50 @@ async def test_reconcile_finds_and_repairs_drift(backend: Backend, gql: GraphQLC
     assert first_code == 1 and f"campaign {campaign.id}: repaired drift" in first_out, first_out
     assert second_code == 0 and "no drift" in second_out, second_out
     assert (await gql(query, {"id": f.gid(campaign)}))["campaign"]["stats"]["allChannels"]["totalContacts"] == 3
+
+
+async def _start_logs(backend: Backend, ready: str, *args: str, **env: str) -> str:
+    """What a process logs from its start until `ready` appears (then it is stopped)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *args,
+        cwd=ROOT,
+        env=backend.env() | env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    try:
+        async with asyncio.timeout(60):
+            while ready not in (line := (await proc.stdout.readline()).decode()):
+                assert line, "".join(lines)  # the process ended before it was ready
+                lines.append(line)
+    finally:
+        proc.kill()
+        await proc.wait()
+    return "".join(lines) + line
+
+
+async def test_start_logs_say_what_runs_once_and_no_shutdown(backend: Backend, database: None) -> None:
+    # when an operator starts the standalone scheduler, and the API with SCHEDULER=false beside it
+    scheduler = await _start_logs(backend, "scheduler running", "-m", "tasks.scheduler")
+    api = await _start_logs(
+        backend, "Outbound ready", "server.py", PORT=str(_free_port()), SCHEDULER="false", LOG_LEVEL="INFO"
+    )
+
+    # then neither logs a shutdown while starting, and each says once, truthfully, where the scheduler is
+    for out in (scheduler, api):
+        assert "Tortoise-ORM shutdown" not in out, out
+        assert "scheduler off" not in out, out
+    messages = [line.split(": ", 1)[-1] for line in scheduler.splitlines()]  # without the logger's name
+    assert sum("scheduler" in message for message in messages) == 1, scheduler
+    assert "scheduler elsewhere (SCHEDULER=false)" in api, api
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
