@@ -1,0 +1,156 @@
+"""What an inbound message means for our campaigns, in domain.md's order (revision 2, "An identity's own
+mailbox"): a delivery status notification, else an automatic reply, else a reply, else nothing.
+
+Pure: raw bytes in, a `Classification` out. What "ours" means is the caller's: `our_message_ids` answers
+whether a Message-ID (in `<local@domain>` form) is one we sent from this identity, and `lead_addresses`
+whether a lower-cased address is a lead this identity emailed. Either may be a set or a function.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Container
+from dataclasses import dataclass
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from email.utils import parseaddr
+from enum import StrEnum
+
+from mail.dsn import Bounce, parse_bounce
+from mail.replies import ReplyClassifier, RuleReplyClassifier, reply_text
+
+Lookup = Container[str] | Callable[[str], bool]
+
+
+class Kind(StrEnum):
+    BOUNCED = "BOUNCED"  # a final delivery failure: EMAIL_BOUNCED
+    DELAYED = "DELAYED"  # delivery delayed and still retried: changes nothing
+    OUT_OF_OFFICE = "OUT_OF_OFFICE"  # an automatic reply: OUT_OF_OFFICE
+    REPLY = "REPLY"  # a person answered: REPLY_RECEIVED
+    IGNORED = "IGNORED"  # not about our messages (or a report that changes nothing)
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    kind: Kind
+    message_id: str | None  # the inbound message's own Message-ID, to dedupe by
+    message_id_ref: str | None  # our Message-ID it is about (returned original, In-Reply-To, References)
+    recipient: str | None  # the lead's address: the failed recipient, or the sender of the (auto) reply
+    detail: str  # the activity's detail: the reply's own text, or a one-line reason
+    positive: bool | None = None  # replies only
+    suppress: bool = False  # a final failure about the address itself: it joins the suppression list
+    diagnostic: str | None = None  # bounces: status code and the server's words, for the log and the guard
+
+
+_AUTO_SUBJECT = re.compile(
+    r"^\s*(\[?(auto(matic|matische|matisch)?[ -]?(reply|response|antwort|answer|antwoord))\]?"
+    r"|out of (the )?office|ooo\b|abwesenheit|abwesenheitsnotiz|r[ée]ponse automatique|absence"
+    r"|respuesta autom[áa]tica|fuera de la oficina|risposta automatica|fuori (ufficio|sede)"
+    r"|afwezig|resposta autom[áa]tica|fora do escrit[óo]rio|autosvar|automatisch antwoord|vacation)",
+    re.IGNORECASE,
+)
+_MSGID = re.compile(r"<[^<>\s]+>")
+
+
+def classify(
+    raw: bytes,
+    *,
+    our_message_ids: Lookup,
+    lead_addresses: Lookup,
+    reply_classifier: ReplyClassifier | None = None,
+) -> Classification:
+    msg = message_from_bytes(raw, policy=policy.default)
+    assert isinstance(msg, EmailMessage)  # policy.default always builds EmailMessage
+    is_ours = _lookup(our_message_ids)
+    is_lead = _lookup(lead_addresses)
+    own_id = _first_id(msg.get("Message-ID"))
+
+    bounce = parse_bounce(msg, raw)
+    if bounce is not None:
+        return _from_bounce(bounce, own_id, is_ours, is_lead)
+
+    sender = parseaddr(str(msg.get("From") or ""))[1].lower() or None
+    ref = next((mid for mid in _referenced_ids(msg) if is_ours(mid)), None)
+    about_ours = ref is not None or (sender is not None and is_lead(sender))
+    if not about_ours:
+        return Classification(Kind.IGNORED, own_id, None, sender, "not about a message we sent")
+    if (marker := auto_reply_marker(msg)) is not None:
+        return Classification(Kind.OUT_OF_OFFICE, own_id, ref, sender, _subject_or(msg, marker))
+    text = reply_text(msg)
+    positive = (reply_classifier or RuleReplyClassifier()).is_positive(text)
+    return Classification(Kind.REPLY, own_id, ref, sender, text, positive=positive)
+
+
+def auto_reply_marker(msg: EmailMessage) -> str | None:
+    """Why this message is an automatic reply (RFC 3834 and the common vendors' markers), or None."""
+    auto_submitted = str(msg.get("Auto-Submitted") or "").strip().lower()
+    if auto_submitted and auto_submitted.split(";")[0].strip() != "no":
+        return f"Auto-Submitted: {auto_submitted}"
+    for header in ("X-Autoreply", "X-Autorespond", "X-Autoresponder", "X-Auto-Reply"):
+        if msg.get(header) is not None:
+            return header
+    precedence = str(msg.get("Precedence") or "").strip().lower()
+    if precedence == "auto_reply":
+        return "Precedence: auto_reply"
+    # Exchange marks its out-of-office answers with an OOF suppress flag (RFC 3834's Microsoft cousin).
+    if "oof" in str(msg.get("X-Auto-Response-Suppress") or "").lower() and msg.get("In-Reply-To") is not None:
+        return "X-Auto-Response-Suppress: OOF"
+    subject = str(msg.get("Subject") or "")
+    if _AUTO_SUBJECT.search(subject):
+        return "subject"
+    return None
+
+
+def _from_bounce(
+    bounce: Bounce, own_id: str | None, is_ours: Callable[[str], bool], is_lead: Callable[[str], bool]
+) -> Classification:
+    ref = next((mid for mid in bounce.returned_message_ids if is_ours(mid)), None)
+    lead = next((r for r in bounce.recipients if is_lead(r)), None)
+    recipient = lead or (bounce.recipients[0] if bounce.recipients else None)
+    diagnostic = " ".join(x for x in (bounce.status, bounce.diagnostic) if x) or None
+    if ref is None and lead is None:
+        return Classification(
+            Kind.IGNORED,
+            own_id,
+            None,
+            recipient,
+            "a delivery report about a message we did not send",
+            diagnostic=diagnostic,
+        )
+    if bounce.outcome == "delayed":
+        return Classification(
+            Kind.DELAYED, own_id, ref, recipient, "delivery delayed, still being retried", diagnostic=diagnostic
+        )
+    if bounce.outcome == "delivered":
+        return Classification(
+            Kind.IGNORED, own_id, ref, recipient, "a delivery report without a failure", diagnostic=diagnostic
+        )
+    reason = "the address does not exist" if bounce.about_address else "the message was not delivered"
+    detail = f"{reason}: {diagnostic}" if diagnostic else reason
+    return Classification(
+        Kind.BOUNCED, own_id, ref, recipient, detail[:500], suppress=bounce.about_address, diagnostic=diagnostic
+    )
+
+
+def _referenced_ids(msg: EmailMessage) -> list[str]:
+    ids: list[str] = []
+    for header in ("In-Reply-To", "References"):
+        for value in msg.get_all(header) or []:
+            ids.extend(_MSGID.findall(str(value)))
+    return list(dict.fromkeys(ids))
+
+
+def _first_id(value: object) -> str | None:
+    found = _MSGID.findall(str(value or ""))
+    return found[0] if found else None
+
+
+def _subject_or(msg: EmailMessage, fallback: str) -> str:
+    subject = " ".join(str(msg.get("Subject") or "").split())
+    return (subject or fallback)[:500]
+
+
+def _lookup(lookup: Lookup) -> Callable[[str], bool]:
+    if callable(lookup):
+        return lookup
+    return lookup.__contains__
