@@ -38,6 +38,11 @@ def derive_fernet_key(secret_key: str, info: bytes = _INFO) -> bytes:
     return base64.urlsafe_b64encode(raw)
 
 
+def derive_signing_key(secret_key: str) -> bytes:
+    """The HMAC key for click and unsubscribe tokens (mail.tokens), kept apart from the Fernet key."""
+    return base64.urlsafe_b64decode(derive_fernet_key(secret_key, info=b"outbound/link-tokens/v1"))
+
+
 class PasswordBox:
     """Encrypts and decrypts mailbox passwords with keys derived from SECRET_KEY (and older ones)."""
 
