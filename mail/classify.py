@@ -8,17 +8,19 @@ whether a lower-cased address is a lead this identity emailed. Either may be a s
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Container
 from dataclasses import dataclass
 from email import message_from_bytes, policy
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from email.utils import parseaddr
 from enum import StrEnum
 
 from mail.dsn import Bounce, parse_bounce
 from mail.replies import ReplyClassifier, RuleReplyClassifier, reply_text
 
+log = logging.getLogger(__name__)
 Lookup = Container[str] | Callable[[str], bool]
 
 
@@ -59,10 +61,36 @@ def classify(
     lead_addresses: Lookup,
     reply_classifier: ReplyClassifier | None = None,
 ) -> Classification:
-    msg = message_from_bytes(raw, policy=policy.default)
+    """Never raises for what is in the message: an inbox holds arbitrary bytes, and the standard library's
+    parser has crash bugs on some malformed headers and MIME trees. A message that cannot be read is
+    IGNORED (domain.md's "left alone") with the error as its diagnostic, so it cannot block the reader on
+    its UID forever. Errors raised by the caller's lookups or classifier do propagate."""
+    try:
+        msg = message_from_bytes(raw, policy=policy.default)
+        return _classify(msg, raw, _lookup(our_message_ids), _lookup(lead_addresses), reply_classifier)
+    except _LookupFailed as failed:
+        raise failed.original from None
+    except Exception as exc:
+        log.warning("an inbound message could not be parsed; it is left alone", exc_info=True)
+        return Classification(Kind.IGNORED, None, None, None, "unreadable message", diagnostic=repr(exc)[:300])
+
+
+class _LookupFailed(Exception):
+    """Wraps an exception from the caller's code so that the unreadable-message guard lets it through."""
+
+    def __init__(self, original: Exception) -> None:
+        super().__init__(original)
+        self.original = original
+
+
+def _classify(
+    msg: Message,
+    raw: bytes,
+    is_ours: Callable[[str], bool],
+    is_lead: Callable[[str], bool],
+    reply_classifier: ReplyClassifier | None,
+) -> Classification:
     assert isinstance(msg, EmailMessage)  # policy.default always builds EmailMessage
-    is_ours = _lookup(our_message_ids)
-    is_lead = _lookup(lead_addresses)
     own_id = _first_id(msg.get("Message-ID"))
 
     bounce = parse_bounce(msg, raw)
@@ -77,7 +105,7 @@ def classify(
     if (marker := auto_reply_marker(msg)) is not None:
         return Classification(Kind.OUT_OF_OFFICE, own_id, ref, sender, _subject_or(msg, marker))
     text = reply_text(msg)
-    positive = (reply_classifier or RuleReplyClassifier()).is_positive(text)
+    positive = _guarded((reply_classifier or RuleReplyClassifier()).is_positive, text)
     return Classification(Kind.REPLY, own_id, ref, sender, text, positive=positive)
 
 
@@ -151,6 +179,12 @@ def _subject_or(msg: EmailMessage, fallback: str) -> str:
 
 
 def _lookup(lookup: Lookup) -> Callable[[str], bool]:
-    if callable(lookup):
-        return lookup
-    return lookup.__contains__
+    check = lookup if callable(lookup) else lookup.__contains__
+    return lambda value: _guarded(check, value)
+
+
+def _guarded(check: Callable[[str], bool], value: str) -> bool:
+    try:
+        return bool(check(value))
+    except Exception as exc:
+        raise _LookupFailed(exc) from exc

@@ -17,9 +17,10 @@ that from a `Message-ID:` line in the text (non-standard bounces paste the origi
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
-from email import message_from_bytes
+from email import message_from_string
 from email.message import Message
 from email.parser import BytesHeaderParser
 from email.utils import parseaddr
@@ -27,6 +28,9 @@ from typing import Literal
 
 from flufl.bounce import all_failures
 
+from mail.mime import norm_message_id, part_text
+
+log = logging.getLogger(__name__)
 Outcome = Literal["failed", "delayed", "delivered"]
 
 _ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
@@ -94,7 +98,7 @@ def parse_bounce(msg: Message, raw: bytes) -> Bounce | None:
     if report is None:
         return None
     outcome, recipients, status, diagnostic = report
-    own_id = _norm_id(msg.get("Message-ID"))
+    own_id = norm_message_id(msg.get("Message-ID"))
     return Bounce(
         outcome=outcome,
         recipients=recipients,
@@ -186,8 +190,14 @@ def _rfc3464(msg: Message) -> _Report | None:
 
 
 def _non_standard(raw: bytes) -> _Report | None:
-    compat = message_from_bytes(raw)  # flufl.bounce's detectors expect the compat32 Message API
-    temporary, permanent = all_failures(compat)
+    # flufl.bounce's detectors expect the compat32 API with str headers: parsed from bytes, a header with
+    # 8-bit bytes would be a Header object, which several detectors call .lower() on and crash.
+    compat = message_from_string(raw.decode("utf-8", "replace"))
+    try:
+        temporary, permanent = all_failures(compat)
+    except Exception:  # a detector's bug on a malformed message: treat it as not recognised
+        log.warning("flufl.bounce failed on a message; it is not treated as a bounce", exc_info=True)
+        return None
     if permanent:
         outcome: Outcome = "failed"
         addresses = permanent
@@ -211,9 +221,7 @@ def _report_text(msg: Message) -> str:
         if part.get_content_type() in ("message/rfc822", "text/rfc822-headers"):
             break
         if part.get_content_maintype() == "text":
-            payload = part.get_payload(decode=True)
-            if isinstance(payload, bytes):
-                chunks.append(payload.decode(part.get_content_charset() or "utf-8", "replace"))
+            chunks.append(part_text(part))
     return "\n".join(chunks)
 
 
@@ -250,20 +258,18 @@ def _returned_ids(msg: Message) -> list[str]:
         if kind == "message/rfc822":
             payload = part.get_payload()
             inner = payload[0] if isinstance(payload, list) and payload else None
-            if isinstance(inner, Message) and (mid := _norm_id(inner.get("Message-ID"))):
+            if isinstance(inner, Message) and (mid := norm_message_id(inner.get("Message-ID"))):
                 found.append(mid)
         elif kind == "text/rfc822-headers":
             payload = part.get_payload(decode=True)
             if isinstance(payload, bytes):
                 headers = BytesHeaderParser().parsebytes(payload)
-                if mid := _norm_id(headers.get("Message-ID")):
+                if mid := norm_message_id(headers.get("Message-ID")):
                     found.append(mid)
     if not found:
         for part in msg.walk():
             if part.get_content_maintype() == "text":
-                payload = part.get_payload(decode=True)
-                if isinstance(payload, bytes):
-                    found.extend(_MSGID_LINE.findall(payload.decode("utf-8", "replace")))
+                found.extend(_MSGID_LINE.findall(part_text(part)))
     return list(dict.fromkeys(found))
 
 
@@ -283,14 +289,3 @@ def _one_line(value: object) -> str | None:
         return None
     text = " ".join(str(value).split())
     return text[:300] or None
-
-
-def _norm_id(value: object) -> str | None:
-    """A Message-ID in its `<local@domain>` form, or None."""
-    if value is None:
-        return None
-    match = re.search(r"<([^<>\s]+)>", str(value))
-    if match:
-        return f"<{match.group(1)}>"
-    text = str(value).strip()
-    return f"<{text}>" if text and " " not in text else None

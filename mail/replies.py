@@ -18,6 +18,8 @@ from typing import Protocol
 
 from mailparser_reply import EmailReplyParser  # type: ignore[import-untyped]  # ships no py.typed
 
+from mail.mime import part_text
+
 # Languages whose reply headers mail-parser-reply recognises; English is always included by the library.
 REPLY_LANGUAGES = ("en", "de", "fr", "es", "it", "nl", "pl", "sv", "da", "cs")
 MAX_DETAIL = 2000
@@ -86,10 +88,7 @@ def body_text(msg: Message) -> str:
         part = next((p for p in msg.walk() if p.get_content_maintype() == "text"), None)
     if part is None:
         return ""
-    payload = part.get_payload(decode=True)
-    if not isinstance(payload, bytes):
-        return ""
-    text = payload.decode(part.get_content_charset() or "utf-8", "replace")
+    text = part_text(part)
     if part.get_content_subtype() == "html":
         text = html_to_text(text)
     return text

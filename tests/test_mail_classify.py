@@ -211,3 +211,44 @@ def test_a_pluggable_reply_classifier_decides_positive() -> None:
 )
 def test_rule_reply_classifier(text: str, positive: bool) -> None:
     assert RuleReplyClassifier().is_positive(text) is positive
+
+
+def test_a_reply_in_an_unknown_charset_is_still_read() -> None:
+    raw = (MAIL / "reply_outlook.eml").read_bytes().replace(b'charset="iso-8859-1"', b'charset="x-no-such-charset"')
+    result = classify(raw, our_message_ids=set(), lead_addresses={"john.roe@fabrikam.example"})
+    assert result.kind is Kind.REPLY and result.detail.startswith("Thanks, but we are not interested")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"\x00\xff\xfe not a message at all",
+        (MAIL / "gmail_511.eml").read_bytes()[:1500],  # cut in the middle of its MIME tree
+        b"From: =?utf-8?q?\xff\xfe?= <mailer-daemon@x.example>\r\nSubject: Undeliverable\r\n\r\n\xff\xfe\r\n",
+    ],
+)
+def test_malformed_input_never_raises(raw: bytes) -> None:
+    result = classify(raw, our_message_ids=lambda m: True, lead_addresses=lambda a: True)
+    assert isinstance(result.kind, Kind)
+
+
+def test_errors_in_the_callers_lookup_are_not_swallowed() -> None:
+    def broken(_: str) -> bool:
+        raise RuntimeError("database down")
+
+    with pytest.raises(RuntimeError, match="database down"):
+        classify((MAIL / "reply_gmail.eml").read_bytes(), our_message_ids=broken, lead_addresses=set())
+
+
+def test_auto_submitted_no_is_a_person() -> None:
+    raw = (
+        (MAIL / "reply_gmail.eml")
+        .read_bytes()
+        .replace(b"MIME-Version: 1.0", b"Auto-Submitted: no\nMIME-Version: 1.0", 1)
+    )
+    assert run_raw(raw, ours={"<ours-reply-gmail@outbound.test>"}).kind is Kind.REPLY
+
+
+def run_raw(raw: bytes, *, ours: set[str]) -> Classification:
+    return classify(raw, our_message_ids=ours, lead_addresses=set())
