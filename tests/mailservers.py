@@ -7,12 +7,16 @@
   `recreate_folder` deletes and re-creates a folder, which gives it a new UIDVALIDITY: pymap draws a new one
   for every mailbox it creates, as RFC 3501 §2.3.1.1 requires when a name is reused. (INBOX itself cannot
   be deleted, so UIDVALIDITY tests read another folder; the reader takes the folder from the URL anyway.)
+- `tls_front`: an implicit-TLS listener in front of a plain port (pymap speaks STARTTLS only, and
+  aioimaplib has no STARTTLS), so imaps:// is tested with a real TLS handshake in front of a real server.
 - `self_signed_tls`: a certificate for 127.0.0.1/localhost made with `cryptography`, and the server and
   client SSL contexts that use it (the client one trusts only that certificate).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime
 import imaplib
 import ipaddress
@@ -22,6 +26,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -274,3 +279,36 @@ class PymapServer:
             assert status == "OK", data
         finally:
             client.logout()
+
+
+@contextlib.asynccontextmanager
+async def tls_front(target_port: int, context: ssl.SSLContext) -> AsyncIterator[int]:
+    """Accept TLS on a free loopback port and relay the plain bytes to `target_port`; yields the port."""
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, ssl.SSLError):
+            pass
+        finally:
+            writer.close()
+
+    async def relay(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        server_reader, server_writer = await asyncio.open_connection("127.0.0.1", target_port)
+        for task in (pump(client_reader, server_writer), pump(server_reader, client_writer)):
+            running = asyncio.ensure_future(task)
+            tasks.add(running)
+            running.add_done_callback(tasks.discard)
+
+    port = free_port()
+    server = await asyncio.start_server(relay, "127.0.0.1", port, ssl=context)
+    try:
+        yield port
+    finally:
+        server.close()
+        for task in list(tasks):
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +16,7 @@ from mail.classify import Kind, classify
 from mail.errors import MailboxAuthError, MailboxProtocolError, MailboxUnreachable
 from mail.imap import MailboxCursor, fetch_new
 from mail.secrets import parse_mail_url
-from tests.mailservers import PymapServer, free_port
+from tests.mailservers import PymapServer, Tls, free_port, self_signed_tls, tls_front
 
 USER, PASSWORD = "sam@outbound.test", "imap-pass-1"
 
@@ -154,3 +156,19 @@ async def test_fetched_messages_classify_as_replies(imap: PymapServer, folder: s
     result = await fetch_new(parse_mail_url(imap.url(folder)), None)
     outcome = classify(result.messages[0].raw, our_message_ids={"<ours-1@outbound.test>"}, lead_addresses=set())
     assert (outcome.kind, outcome.positive, outcome.message_id_ref) == (Kind.REPLY, True, "<ours-1@outbound.test>")
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Tls:
+    return self_signed_tls(Path(tmp_path_factory.mktemp("tls")))
+
+
+async def test_imaps_reads_over_implicit_tls(imap: PymapServer, folder: str, certs: Tls) -> None:
+    uid = imap.append(raw_message(1), folder)
+    async with tls_front(imap.port, certs.server) as port:
+        server = parse_mail_url(f"imaps://{USER}:{PASSWORD}@127.0.0.1:{port}/{folder}")
+        result = await fetch_new(server, None, ssl_context=certs.client)
+        assert [m.uid for m in result.messages] == [uid]
+        # The default context trusts only real CAs: a self-signed server is refused, as unreachable.
+        with pytest.raises(MailboxUnreachable):
+            await fetch_new(server, None, ssl_context=ssl.create_default_context(), command_timeout=5)
