@@ -92,6 +92,10 @@ def _classify(
 ) -> Classification:
     assert isinstance(msg, EmailMessage)  # policy.default always builds EmailMessage
     own_id = _first_id(msg.get("Message-ID"))
+    if own_id is not None and is_ours(own_id):
+        # Our own email seen in the inbox (a copy to self, a server that files sent mail there): a threaded
+        # follow-up carries In-Reply-To to our first email and would otherwise pass for the lead's reply.
+        return Classification(Kind.IGNORED, own_id, own_id, None, "a message we sent")
 
     bounce = parse_bounce(msg, raw)
     if bounce is not None:
@@ -133,9 +137,12 @@ def _from_bounce(
     bounce: Bounce, own_id: str | None, is_ours: Callable[[str], bool], is_lead: Callable[[str], bool]
 ) -> Classification:
     ref = next((mid for mid in bounce.returned_message_ids if is_ours(mid)), None)
-    lead = next((r for r in bounce.recipients if is_lead(r)), None)
-    recipient = lead or (bounce.recipients[0] if bounce.recipients else None)
-    diagnostic = " ".join(x for x in (bounce.status, bounce.diagnostic) if x) or None
+    lead = next((f for f in bounce.failures if is_lead(f.recipient)), None)
+    failure = lead or (bounce.failures[0] if bounce.failures else None)
+    recipient, diagnostic, suppress = None, None, False
+    if failure is not None:
+        recipient, suppress = failure.recipient, failure.about_address
+        diagnostic = " ".join(x for x in (failure.status, failure.diagnostic) if x) or None
     if ref is None and lead is None:
         return Classification(
             Kind.IGNORED,
@@ -153,11 +160,9 @@ def _from_bounce(
         return Classification(
             Kind.IGNORED, own_id, ref, recipient, "a delivery report without a failure", diagnostic=diagnostic
         )
-    reason = "the address does not exist" if bounce.about_address else "the message was not delivered"
+    reason = "the address does not exist" if suppress else "the message was not delivered"
     detail = f"{reason}: {diagnostic}" if diagnostic else reason
-    return Classification(
-        Kind.BOUNCED, own_id, ref, recipient, detail[:500], suppress=bounce.about_address, diagnostic=diagnostic
-    )
+    return Classification(Kind.BOUNCED, own_id, ref, recipient, detail[:500], suppress=suppress, diagnostic=diagnostic)
 
 
 def _referenced_ids(msg: EmailMessage) -> list[str]:

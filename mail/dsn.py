@@ -81,13 +81,22 @@ _BOUNCE_SUBJECT = re.compile(
 
 
 @dataclass(frozen=True, slots=True)
-class Bounce:
-    outcome: Outcome
-    recipients: tuple[str, ...]  # lower-cased addresses the report is about (failed ones first)
+class Failure:
+    recipient: str  # lower-cased
     status: str | None  # the enhanced status code, e.g. "5.1.1"
     diagnostic: str | None  # the server's own words, one line
     about_address: bool  # a final failure because the address itself is bad: the address is suppressed
+
+
+@dataclass(frozen=True, slots=True)
+class Bounce:
+    outcome: Outcome
+    failures: tuple[Failure, ...]  # one per recipient with that outcome, in the report's order
     returned_message_ids: tuple[str, ...]  # Message-IDs of the returned original, "<…>" form
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        return tuple(f.recipient for f in self.failures)
 
 
 def parse_bounce(msg: Message, raw: bytes) -> Bounce | None:
@@ -97,16 +106,13 @@ def parse_bounce(msg: Message, raw: bytes) -> Bounce | None:
         report = _non_standard(raw)
     if report is None:
         return None
-    outcome, recipients, status, diagnostic = report
+    outcome, entries = report
     own_id = norm_message_id(msg.get("Message-ID"))
-    return Bounce(
-        outcome=outcome,
-        recipients=recipients,
-        status=status,
-        diagnostic=diagnostic,
-        about_address=outcome == "failed" and is_address_failure(status, diagnostic),
-        returned_message_ids=tuple(i for i in _returned_ids(msg) if i != own_id),
+    failures = tuple(
+        Failure(recipient, status, diagnostic, outcome == "failed" and is_address_failure(status, diagnostic))
+        for recipient, status, diagnostic in entries
     )
+    return Bounce(outcome, failures, tuple(i for i in _returned_ids(msg) if i != own_id))
 
 
 def is_address_failure(status: str | None, diagnostic: str | None) -> bool:
@@ -143,7 +149,8 @@ def looks_like_bounce(msg: Message) -> bool:
     return bool(_BOUNCE_SUBJECT.search(str(msg.get("Subject") or "")))
 
 
-_Report = tuple[Outcome, tuple[str, ...], str | None, str | None]
+_Entry = tuple[str, str | None, str | None]  # recipient, status, diagnostic
+_Report = tuple[Outcome, list[_Entry]]
 
 
 def _rfc3464(msg: Message) -> _Report | None:
@@ -157,9 +164,10 @@ def _rfc3464(msg: Message) -> _Report | None:
             payload = part.get_payload()
             if isinstance(payload, list):
                 blocks.extend(p for p in payload if isinstance(p, Message))
-    failed: list[tuple[str, str | None, str | None]] = []
-    delayed: list[tuple[str, str | None, str | None]] = []
-    delivered: list[tuple[str, str | None, str | None]] = []
+    failed: list[_Entry] = []
+    delayed: list[_Entry] = []
+    delivered: list[_Entry] = []
+    seen: set[str] = set()
     for block in blocks:
         final = _address_field(block.get("Final-Recipient"))
         original = _address_field(block.get("Original-Recipient"))
@@ -174,6 +182,9 @@ def _rfc3464(msg: Message) -> _Report | None:
             diagnostic = diagnostic.split(";", 1)[1].strip()  # "smtp; 550 5.1.1 ..." -> "550 5.1.1 ..."
         if (status is None or status.endswith(".0.0")) and (specific := _FAIL_CODE.search(diagnostic or "")):
             status = ".".join(specific.groups())  # "Status: 5.0.0" with "550 5.7.1 ..." in the diagnostic
+        if recipient in seen:
+            continue  # Sendmail repeats a recipient (as Original- and Final-Recipient blocks)
+        seen.add(recipient)
         entry = (recipient, status, diagnostic)
         if action == "failed" or (not action and status and status[0] == "5"):
             failed.append(entry)
@@ -181,11 +192,12 @@ def _rfc3464(msg: Message) -> _Report | None:
             delayed.append(entry)
         elif action in {"delivered", "relayed", "expanded"}:
             delivered.append(entry)
-    for outcome, entries in (("failed", failed), ("delayed", delayed), ("delivered", delivered)):
-        if entries:
-            recipient, status, diagnostic = entries[0]
-            others = tuple(dict.fromkeys(e[0] for e in entries))
-            return outcome, others, status, diagnostic  # type: ignore[return-value]
+    if failed:
+        return "failed", failed
+    if delayed:
+        return "delayed", delayed
+    if delivered:
+        return "delivered", delivered
     return None
 
 
@@ -206,12 +218,15 @@ def _non_standard(raw: bytes) -> _Report | None:
         addresses = temporary
     else:
         return None
-    recipients = tuple(sorted(a.decode("utf-8", "replace").lower() for a in addresses))
+    recipients = sorted({a.decode("utf-8", "replace").lower() for a in addresses})
     text = _report_text(compat)
-    diagnostic = _reason_line(text, recipients)
-    code = _FAIL_CODE.search(diagnostic or "") or _FAIL_CODE.search(_INLINE_COPY.split(text, maxsplit=1)[0])
-    status = ".".join(code.groups()) if code else None
-    return outcome, recipients, status, diagnostic
+    report_code = _FAIL_CODE.search(_INLINE_COPY.split(text, maxsplit=1)[0])
+    entries: list[_Entry] = []
+    for recipient in recipients:
+        diagnostic = _reason_line(text, (recipient,))
+        code = _FAIL_CODE.search(diagnostic or "") or report_code
+        entries.append((recipient, ".".join(code.groups()) if code else None, diagnostic))
+    return outcome, entries
 
 
 def _report_text(msg: Message) -> str:

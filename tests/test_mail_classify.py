@@ -252,3 +252,52 @@ def test_auto_submitted_no_is_a_person() -> None:
 
 def run_raw(raw: bytes, *, ours: set[str]) -> Classification:
     return classify(raw, our_message_ids=ours, lead_addresses=set())
+
+
+MULTI_RECIPIENT_DSN = b"""\
+From: MAILER-DAEMON@mail.outbound.test (Mail Delivery System)
+To: sam@outbound.test
+Subject: Undelivered Mail Returned to Sender
+Message-Id: <20261201.multi@mail.outbound.test>
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="B"
+
+--B
+Content-Type: text/plain
+
+The mail system could not deliver your message to two recipients.
+
+--B
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mail.outbound.test
+
+Final-Recipient: rfc822; someone.else@example.org
+Action: failed
+Status: 5.2.2
+Diagnostic-Code: smtp; 552 5.2.2 Mailbox full
+
+Final-Recipient: rfc822; the.lead@example.org
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: smtp; 550 5.1.1 <the.lead@example.org>: Recipient address rejected: User unknown
+
+--B--
+"""
+
+
+def test_the_leads_own_line_of_a_multi_recipient_report_decides() -> None:
+    result = classify(MULTI_RECIPIENT_DSN, our_message_ids=set(), lead_addresses={"the.lead@example.org"})
+    assert (result.kind, result.recipient, result.suppress) == (Kind.BOUNCED, "the.lead@example.org", True)
+    other = classify(MULTI_RECIPIENT_DSN, our_message_ids=set(), lead_addresses={"someone.else@example.org"})
+    assert (other.recipient, other.suppress) == ("someone.else@example.org", False)
+
+
+def test_our_own_follow_up_in_the_inbox_is_not_a_reply() -> None:
+    raw = (
+        b"From: sam@outbound.test\r\nTo: jane.doe@gmail.com\r\nSubject: Re: Quick question\r\n"
+        b"Message-ID: <ours-follow-up@outbound.test>\r\nIn-Reply-To: <ours-first@outbound.test>\r\n\r\n"
+        b"Just following up: interested?\r\n"
+    )
+    ours = {"<ours-first@outbound.test>", "<ours-follow-up@outbound.test>"}
+    assert classify(raw, our_message_ids=ours, lead_addresses={"jane.doe@gmail.com"}).kind is Kind.IGNORED
