@@ -174,7 +174,9 @@ def test_lookups_may_be_functions() -> None:
         return message_id == "<ours-reply-gmail@outbound.test>"
 
     result = classify((MAIL / "reply_gmail.eml").read_bytes(), our_message_ids=ours, lead_addresses=lambda a: False)
-    assert result.kind is Kind.REPLY and seen == ["<ours-reply-gmail@outbound.test>"]
+    assert result.kind is Kind.REPLY
+    # Asked about the reply's own id first (is it ours?), then about the one it answers.
+    assert seen == ["<CAJx9Z1b2c3d4e5f6g7h8i9j0kLmNoPqRsTuVwXyZ@mail.gmail.com>", "<ours-reply-gmail@outbound.test>"]
 
 
 def test_a_pluggable_reply_classifier_decides_positive() -> None:
