@@ -107,7 +107,9 @@ def _classify(
     if not about_ours:
         return Classification(Kind.IGNORED, own_id, None, sender, "not about a message we sent")
     if (marker := auto_reply_marker(msg)) is not None:
-        return Classification(Kind.OUT_OF_OFFICE, own_id, ref, sender, _subject_or(msg, marker))
+        # The detail is the auto-reply's own words ("out until December 14"), which a user acts on.
+        words = " ".join(reply_text(msg).split())[:500]
+        return Classification(Kind.OUT_OF_OFFICE, own_id, ref, sender, words or _subject_or(msg, marker))
     text = reply_text(msg)
     positive = _guarded((reply_classifier or RuleReplyClassifier()).is_positive, text)
     return Classification(Kind.REPLY, own_id, ref, sender, text, positive=positive)

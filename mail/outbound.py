@@ -127,7 +127,9 @@ def build_message(
 
     `text` (and `html`) are the rendered content; links in them are tracked when `track_clicks`, and
     `{{unsubscribeUrl}}` becomes the lead's signed unsubscribe URL. `in_reply_to` threads a follow-up under
-    an earlier Message-ID of ours. Raises InvalidMessage for anything that is not safe to put in a header.
+    an earlier Message-ID of ours. `secret` signs the tracking and unsubscribe tokens: pass
+    `mail.secrets.derive_signing_key(SECRET_KEY)`, the same value the redirect and unsubscribe endpoints
+    verify with. Raises InvalidMessage for anything that is not safe to put in a header.
     """
     sender = plain_address(sender)
     to = plain_address(to)

@@ -148,12 +148,14 @@ def test_outlook_reply_matched_by_sender_and_negative() -> None:
 def test_out_of_office_rfc3834() -> None:
     result = run(MAIL / "ooo_rfc3834.eml", ours={"<ours-ooo@outbound.test>"})
     assert (result.kind, result.message_id_ref) == (Kind.OUT_OF_OFFICE, "<ours-ooo@outbound.test>")
+    assert result.detail.startswith("I am on vacation until December 14")
+    assert result.positive is None and result.suppress is False
 
 
 def test_out_of_office_with_only_a_subject() -> None:
     result = run(MAIL / "ooo_outlook_headerless.eml", leads={"peter.smith@contoso.example"})
     assert result.kind is Kind.OUT_OF_OFFICE
-    assert result.detail == "Automatic reply: Quick question"
+    assert result.detail.startswith("Thank you for your email. I am out of the office until Monday 7 December")
 
 
 def test_out_of_office_in_german() -> None:
