@@ -24,6 +24,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -87,7 +88,7 @@ def self_signed_tls(directory: Path) -> Tls:
 
 
 @dataclass
-class Accepted:
+class Received:
     mail_from: str
     rcpt_tos: list[str]
     login: str | None
@@ -100,7 +101,7 @@ class _Recorder:
     user: str
     password: str
     refuse: set[str] = field(default_factory=set)
-    messages: list[Accepted] = field(default_factory=list)
+    messages: list[Received] = field(default_factory=list)
     logins: list[tuple[str, bool]] = field(default_factory=list)  # (mechanism, success)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -126,7 +127,7 @@ class _Recorder:
         assert isinstance(message, EmailMessage)
         # session.ssl is set by STARTTLS only; with implicit TLS the transport itself is the TLS one.
         tls = session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None
-        accepted = Accepted(envelope.mail_from, list(envelope.rcpt_tos), session.auth_data, tls, message)
+        accepted = Received(envelope.mail_from, list(envelope.rcpt_tos), session.auth_data, tls, message)
         with self.lock:
             self.messages.append(accepted)
         return "250 2.0.0 Ok: queued"
@@ -151,7 +152,7 @@ class AuthSmtpServer:
         self.controller = Controller(self.recorder, hostname="127.0.0.1", port=self.port, **kwargs)
 
     @property
-    def messages(self) -> list[Accepted]:
+    def messages(self) -> list[Received]:
         with self.recorder.lock:
             return list(self.recorder.messages)
 
@@ -185,6 +186,8 @@ class PymapServer:
         self.user, self.password = user, password
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        # A file, not a pipe: nobody reads pymap's log while it runs, and a full pipe would block it.
+        self.log = tempfile.TemporaryFile()
 
     def __enter__(self) -> PymapServer:
         code = "import sys; from pymap.main import main; sys.argv[0] = 'pymap'; main()"
@@ -202,20 +205,20 @@ class PymapServer:
             "--demo-password",
             self.password,
         ]
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", code, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
+        self.process = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.DEVNULL, stderr=self.log)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"pymap exited: {self.process.stderr.read().decode() if self.process.stderr else ''}"
-                )
+                self.log.seek(0)
+                raise RuntimeError(f"pymap exited: {self.log.read().decode(errors='replace')[-2000:]}")
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return self
+                # An IMAP greeting, not just an open port: something else could hold a port we picked.
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as probe:
+                    if probe.recv(64).startswith(b"* OK") and self.process.poll() is None:
+                        return self
             except OSError:
-                time.sleep(0.1)
+                pass
+            time.sleep(0.1)
         self.__exit__()
         raise RuntimeError("pymap did not start listening within 20 s")
 
@@ -227,6 +230,7 @@ class PymapServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        self.log.close()
 
     def url(self, folder: str = "INBOX", *, password: str | None = None) -> str:
         password = self.password if password is None else password

@@ -172,3 +172,12 @@ async def test_imaps_reads_over_implicit_tls(imap: PymapServer, folder: str, cer
         # The default context trusts only real CAs: a self-signed server is refused, as unreachable.
         with pytest.raises(MailboxUnreachable):
             await fetch_new(server, None, ssl_context=ssl.create_default_context(), command_timeout=5)
+
+
+async def test_two_concurrent_reads_both_succeed_and_see_the_same_messages(imap: PymapServer, folder: str) -> None:
+    """The reader holds no state of its own: two workers may read one folder at once. Both get the same
+    messages, which is why counting each message once is the caller's job (by Message-ID)."""
+    server = parse_mail_url(imap.url(folder))
+    uids = [imap.append(raw_message(n), folder) for n in (1, 2)]
+    first, second = await asyncio.gather(fetch_new(server, None), fetch_new(server, None))
+    assert [m.uid for m in first.messages] == [m.uid for m in second.messages] == uids
