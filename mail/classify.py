@@ -18,6 +18,7 @@ from email.utils import parseaddr
 from enum import StrEnum
 
 from mail.dsn import Bounce, parse_bounce
+from mail.mime import norm_message_id
 from mail.replies import ReplyClassifier, RuleReplyClassifier, reply_text
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ def _classify(
     reply_classifier: ReplyClassifier | None,
 ) -> Classification:
     assert isinstance(msg, EmailMessage)  # policy.default always builds EmailMessage
-    own_id = _first_id(msg.get("Message-ID"))
+    own_id = norm_message_id(msg.get("Message-ID"))
     if own_id is not None and is_ours(own_id):
         # Our own email seen in the inbox (a copy to self, a server that files sent mail there): a threaded
         # follow-up carries In-Reply-To to our first email and would otherwise pass for the lead's reply.
@@ -173,11 +174,6 @@ def _referenced_ids(msg: EmailMessage) -> list[str]:
         for value in msg.get_all(header) or []:
             ids.extend(_MSGID.findall(str(value)))
     return list(dict.fromkeys(ids))
-
-
-def _first_id(value: object) -> str | None:
-    found = _MSGID.findall(str(value or ""))
-    return found[0] if found else None
 
 
 def _subject_or(msg: EmailMessage, fallback: str) -> str:
