@@ -49,31 +49,39 @@ def _order(columns: tuple[str, ...], alias: str = "") -> str:
     return ", ".join(f'{alias}"{c[1:]}" DESC' if c.startswith("-") else f'{alias}"{c}"' for c in columns)
 
 
+@dataclass(frozen=True, slots=True)
+class Reads:
+    """The attributes an exporter reads of the rows and of their contacts (None: all); the pk always."""
+
+    item: frozenset[str] | None = None
+    contact: frozenset[str] | None = None
+
+
 async def _chunk(
-    model: type[Any], condition: fastread.Where, order: tuple[str, ...], chunk: int
+    model: type[Any], condition: fastread.Where, order: tuple[str, ...], chunk: int, reads: Reads
 ) -> list[tuple[Any, Contact]]:
     """`chunk` rows of `model` matching `condition` in `order`, each with its contact. The LIMIT applies to
     `model`'s rows alone (the derived table), so the filter's unqualified column names stay unambiguous."""
     table = model._meta.db_table
     sql = (
-        f"SELECT {fastread.columns(model, 'r')}, {fastread.columns(Contact, 'c')}"
+        f"SELECT {fastread.columns(model, 'r', reads.item)}, {fastread.columns(Contact, 'c', reads.contact)}"
         f' FROM (SELECT * FROM "{table}" WHERE {condition.sql()} ORDER BY {_order(order)} LIMIT {int(chunk)}) AS r'
         f' JOIN "contact" AS c ON c."id" = r."contact_id" ORDER BY {_order(order, "r.")}'
     )
     _, rows = await db().execute_query(sql, condition.values)
-    width = fastread.width(model)
+    width = fastread.width(model, reads.item)
     out = []
     for values in rows:
         values = tuple(values)
-        item = fastread.build(model, values[:width])
-        contact = fastread.build(Contact, values[width:])
+        item = fastread.build(model, values[:width], reads.item)
+        contact = fastread.build(Contact, values[width:], reads.contact)
         assert item is not None and contact is not None  # an inner join on two primary keys
         out.append((item, contact))
     return out
 
 
 async def stream_audience(
-    campaign: Campaign, workspace_id: int, filter: Any, *, chunk: int | None = None
+    campaign: Campaign, workspace_id: int, filter: Any, reads: Reads = Reads(), *, chunk: int | None = None
 ) -> AsyncIterator[list[Row]]:
     """The rows of `campaign.audience(filter:)`, oldest first (by id), `chunk` (default CHUNK) at a time."""
     chunk = chunk or CHUNK
@@ -87,7 +95,7 @@ async def stream_audience(
         page = condition.copy()
         if after is not None:
             page.add('"id" > {}', after)
-        rows = await _chunk(Lead, page, ("id",), chunk)
+        rows = await _chunk(Lead, page, ("id",), chunk, reads)
         if rows:
             after = rows[-1][0].id
             yield [Row(lead, contact, steps.get(lead.current_step_id)) for lead, contact in rows]
@@ -96,7 +104,7 @@ async def stream_audience(
 
 
 async def stream_activity(
-    campaign: Campaign, workspace_id: int, filter: Any, *, chunk: int | None = None
+    campaign: Campaign, workspace_id: int, filter: Any, reads: Reads = Reads(), *, chunk: int | None = None
 ) -> AsyncIterator[list[Row]]:
     """The rows of `campaign.activity(filter:)`, newest first by (occurred_at, id), `chunk` (default CHUNK) at
     a time."""
@@ -110,7 +118,7 @@ async def stream_activity(
         page = condition.copy()
         if after is not None:
             activity_after(page, *after)
-        rows = await _chunk(Activity, page, ("-occurred_at", "-id"), chunk)
+        rows = await _chunk(Activity, page, ("-occurred_at", "-id"), chunk, reads)
         if rows:
             last = rows[-1][0]
             after = (last.occurred_at, last.id)
