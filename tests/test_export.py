@@ -200,7 +200,7 @@ async def test_audience_csv_is_the_connection(
 async def test_activity_csv_is_the_connection(
     gql: GraphQLClient, http: httpx.AsyncClient, workspace: Any, running: dict[str, Any], chunk: int
 ) -> None:
-    cid, (visit, email) = f.gid(running["campaign"]), running["steps"]
+    cid, visit = f.gid(running["campaign"]), running["steps"][0]
     lead, person = f.gid(running["leads"][1]), f.gid(running["people"][4])
     filters: list[tuple[dict[str, Any] | None, dict[str, str], int]] = [
         (None, {}, 9),
