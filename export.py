@@ -27,6 +27,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+from strawberry import ID
 
 from domain.auth import parse_bearer, workspace_for_key
 from domain.ids import to_global_id
@@ -36,6 +37,8 @@ from resolvers.fields import lead_error
 from resolvers.streams import Reads, Row, find_campaign, stream_activity, stream_audience
 from schema.inputs import ActivityFilter, AudienceFilter
 from schema.scalars import parse_datetime, serialize_datetime
+
+CSV = "text/csv; charset=utf-8"
 
 
 class BadRequest(Exception):
@@ -221,11 +224,16 @@ def _params(request: Request, allowed: tuple[str, ...]) -> dict[str, str]:
     return {name: value for name, value in params.items() if value.strip()}
 
 
+def _id(params: dict[str, str], name: str) -> ID | None:
+    """An ID filter as given: one that names nothing lists nothing (resolvers/reads.py), as in GraphQL."""
+    return ID(params[name]) if name in params else None
+
+
 def audience_filter(params: dict[str, str]) -> AudienceFilter:
     return AudienceFilter(
         status=_enum(LeadStatus, "status", params["status"]) if "status" in params else None,
         substatus=_enum(LeadSubstatus, "substatus", params["substatus"]) if "substatus" in params else None,
-        step_id=params.get("stepId"),
+        step_id=_id(params, "stepId"),
         search=params.get("search"),
     )
 
@@ -235,9 +243,9 @@ def activity_filter(params: dict[str, str]) -> ActivityFilter:
     if "kinds" in params:
         kinds = [_enum(ActivityKind, "kinds", k.strip()) for k in params["kinds"].split(",") if k.strip()]
     return ActivityFilter(
-        step_id=params.get("stepId"),
-        lead_id=params.get("leadId"),
-        contact_id=params.get("contactId"),
+        step_id=_id(params, "stepId"),
+        lead_id=_id(params, "leadId"),
+        contact_id=_id(params, "contactId"),
         kinds=kinds or None,
         from_=_datetime("from", params["from"]) if "from" in params else None,
         to=_datetime("to", params["to"]) if "to" in params else None,
@@ -287,7 +295,9 @@ def _endpoint(
 
         filename = f"{slug(campaign.name)}-{what}-{datetime.now(UTC):%Y-%m-%d}.csv"
         headers = {"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"}
-        return StreamingResponse(body(), media_type="text/csv; charset=utf-8", headers=headers)
+        if request.method == "HEAD":  # the headers only: a stream would read every row for nothing
+            return Response(media_type=CSV, headers=headers)
+        return StreamingResponse(body(), media_type=CSV, headers=headers)
 
     return endpoint
 

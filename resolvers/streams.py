@@ -71,8 +71,8 @@ async def _chunk(
     _, rows = await db().execute_query(sql, condition.values)
     width = fastread.width(model, reads.item)
     out = []
-    for values in rows:
-        values = tuple(values)
+    for row in rows:
+        values = tuple(row)  # a driver's record may not slice
         item = fastread.build(model, values[:width], reads.item)
         contact = fastread.build(Contact, values[width:], reads.contact)
         assert item is not None and contact is not None  # an inner join on two primary keys

@@ -26,7 +26,7 @@ async def running(workspace: Any) -> dict[str, Any]:
     campaign, steps = await f.campaign(
         ws, "Q4 outreach: SaaS founders (ES)", CampaignStatus.ACTIVE, [StepType.LINKEDIN_VISIT_PROFILE, StepType.EMAIL]
     )
-    awkward = [
+    awkward: list[dict[str, str | None]] = [
         {"company": 'Acme, "the" company'},
         {"company": '=HYPERLINK("http://evil")', "title": "+1 caller"},
         {"company": "Müller & Söhne\nGmbH", "title": "@ops"},
@@ -316,3 +316,17 @@ async def test_a_parameter_given_twice_is_refused(
     )
     assert response.status_code == 400
     assert "given twice" in response.json()["errors"][0]["message"]
+
+
+async def test_head_answers_the_headers_without_the_rows(
+    http: httpx.AsyncClient, workspace: Any, running: dict[str, Any]
+) -> None:
+    params = {"campaignId": f.gid(running["campaign"])}
+    response = await http.head(
+        "/export/audience.csv", params=params, headers={"Authorization": f"Bearer {workspace[1]}"}
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    assert response.headers["content-disposition"].startswith('attachment; filename="q4-outreach-saas-founders-es-')
+    assert response.content == b""
+    assert (await http.head("/export/audience.csv", params=params)).status_code == 401
