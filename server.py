@@ -37,6 +37,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from config import Settings, get_settings
 from domain.auth import parse_bearer, workspace_for_key
 from engine.scheduler import Scheduler
+from export import ROUTES as EXPORT_ROUTES
 from live import runtime as live_runtime
 from live.bus import Bus
 from live.hub import Hub
@@ -205,6 +206,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/healthz", health),
             Route("/graphql", graphql),  # any method: Strawberry refuses the others, in JSON (OutboundGraphQL.run)
             WebSocketRoute("/graphql", graphql_app),  # authenticates in connection_init
+            *EXPORT_ROUTES,  # /export/audience.csv, /export/activity.csv (export.py): the Bearer key, as /graphql
         ],
         lifespan=lifespan,
     )

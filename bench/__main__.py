@@ -588,6 +588,32 @@ def run_executor(results: dict[str, Any], mode: Mode, base_url: str) -> None:
         log(f"executor: {brief(r)}")
 
 
+def run_export(results: dict[str, Any], mode: Mode, base_url: str) -> None:
+    """CSV export rows/s and the server's peak memory against COPY of the same rows (bench/export.py), in a
+    process of its own with its own database."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    out = WORK / f"export-{os.getpid()}.json"
+    cmd = [PYTHON, "-m", "bench.export", *(["--quick"] if mode.quick else []), "--json", str(out)]
+    try:
+        done = subprocess.run(
+            [*cmd, "--database-url", base_url], cwd=ROOT, capture_output=True, text=True, timeout=1800, check=False
+        )
+        if done.returncode != 0 or not out.exists():
+            results["export"] = {"status": "error", "message": (done.stderr or done.stdout)[-300:]}
+        else:
+            results["export"] = {"status": "ok", **json.loads(out.read_text())}
+    except Exception as exc:
+        results["export"] = failed(exc)
+    finally:
+        out.unlink(missing_ok=True)
+    r = results["export"]
+    if r.get("status") == "ok":
+        for name in ("audience", "activity"):
+            log(f"export {name}: {r[name]['export_rows_per_s']} rows/s, {r[name]['ratio']:.1%} of COPY")
+    else:
+        log(f"export: {brief(r)}")
+
+
 def run_engine(results: dict[str, Any], mode: Mode, info: SeedInfo, namespace: str, redis_url: str | None) -> None:
     dsn = _asyncpg_dsn(info.database_url)
     bound_campaign = info.campaign_ids[1] if len(info.campaign_ids) > 1 else info.campaign_id
@@ -903,7 +929,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         default="",
-        help="comma list of: executor,reads,scale,live,engine (engine includes the dashboards; default: all)",
+        help="comma list of: executor,reads,scale,live,export,engine (engine includes the dashboards; default: all)",
     )
     parser.add_argument("--keep-db", action="store_true", help="do not drop the bench databases at the end")
     parser.add_argument("--out", default=str(BENCH / "results.json"))
@@ -948,6 +974,7 @@ def main(argv: list[str] | None = None) -> int:
             ("reads", lambda: run_reads(results, mode, info, namespace, redis_url)),
             ("scale", lambda: run_scale(results, mode, info, main_url, namespace, redis_url, seeded)),
             ("live", lambda: run_live(results, mode, info, namespace, redis_url)),
+            ("export", lambda: run_export(results, mode, main_url)),
             # Last: it writes to the database.
             ("engine", lambda: run_engine(results, mode, info, namespace, redis_url)),
         ]

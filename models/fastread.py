@@ -204,20 +204,21 @@ async def count(model: type[Model], condition: Where) -> int:
     return int(rows[0][0])
 
 
-def columns(model: type[Model], alias: str) -> str:
-    """The SELECT list of `model`'s columns under a table alias, in the order `build` reads them."""
-    return ", ".join(f'{alias}."{name}"' for name in _shape(model).names)
+def columns(model: type[Model], alias: str, only: frozenset[str] | None = None) -> str:
+    """The SELECT list of `model`'s columns under a table alias, in the order `build` reads them. `only`: just
+    these attributes (and the pk), as `select` takes it; give `width` and `build` the same."""
+    return ", ".join(f'{alias}."{name}"' for name in _shape(model, only).names)
 
 
-def width(model: type[Model]) -> int:
+def width(model: type[Model], only: frozenset[str] | None = None) -> int:
     """How many values of a row `columns(model, ...)` selects."""
-    return len(_shape(model).names)
+    return len(_shape(model, only).names)
 
 
-def build(model: type[M], values: Sequence[Any]) -> M | None:
+def build(model: type[M], values: Sequence[Any], only: frozenset[str] | None = None) -> M | None:
     """One instance from the values `columns(model, ...)` selected; None when its pk is None (an outer join
     that found nothing)."""
-    shape = _shape(model)
+    shape = _shape(model, only)
     if values[shape.names.index(model._meta.db_pk_column)] is None:
         return None
     return _instances(model, shape, [values])[0]

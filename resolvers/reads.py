@@ -13,6 +13,7 @@ malformed filters to nothing, exactly like an ID that does not exist.
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 from strawberry import UNSET
@@ -228,6 +229,13 @@ def activity_filter(campaign_id: int, workspace_id: int, filter: Any) -> fastrea
     return condition
 
 
+def activity_after(condition: fastread.Where, at: datetime, pk: int) -> None:
+    """Only the entries after (older than) the entry (at, pk) in the Activity log's order."""
+    at = fastread.db_value(Activity, "occurred_at", at)
+    # (occurred_at, id) < (at, pk), written so that the index range starts at `at` on both backends.
+    condition.add('"occurred_at" <= {} AND ("occurred_at" < {} OR "id" < {})', at, at, pk)
+
+
 async def campaign_activity(info: Info, campaign: Campaign, filter: Any, first: int | None, after: str | None) -> Page:
     """The Activity log, newest first by (occurred_at, id)."""
     limit = check_first(first, 50)
@@ -237,10 +245,7 @@ async def campaign_activity(info: Info, campaign: Campaign, filter: Any, first: 
         return empty_page()
     page_condition = condition.copy()
     if position is not None:
-        at, pk = position
-        at = fastread.db_value(Activity, "occurred_at", at)
-        # (occurred_at, id) < (at, pk), written so that the index range starts at `at` on both backends.
-        page_condition.add('"occurred_at" <= {} AND ("occurred_at" < {} OR "id" < {})', at, at, pk)
+        activity_after(page_condition, *position)
     rows = await fastread.select(Activity, page_condition, order_by=("-occurred_at", "-id"), limit=limit + 1)
 
     async def count() -> int:
