@@ -17,6 +17,7 @@ from typing import Any
 
 from strawberry import UNSET
 
+from compat import raw_info
 from domain import counters as c
 from domain.ids import decode_id
 from domain.stats import CampaignStats, build_stats
@@ -179,7 +180,7 @@ async def campaign_audience(info: Info, campaign: Campaign, filter: Any, first: 
         page_condition.add('"id" > {}', after_id)
     fields = connection_fields(info)
     # Only the columns the page's selection reads, when that is known (resolvers/prefetch.py).
-    only = needed_columns(info._raw_info.schema, Lead, connection_nodes(fields))
+    only = needed_columns(raw_info(info).schema, Lead, connection_nodes(fields))
     rows = await fastread.select(Lead, page_condition, order_by=("id",), limit=limit + 1, only=only)
 
     async def count() -> int:

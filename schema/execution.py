@@ -14,9 +14,9 @@ from enum import Enum
 from typing import Any
 
 from strawberry.execution import optimized_is_awaitable
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from tortoise.models import Model
 
+from compat import ExecutionContextBase
 from schema.fastpath import FastPathMixin
 
 #: Types that a resolver returns most often and that are never awaitable: answered without a lookup.
@@ -33,7 +33,7 @@ def is_awaitable(value: Any) -> bool:
     return optimized_is_awaitable(value)
 
 
-class ExecutionContext(FastPathMixin, StrawberryGraphQLCoreExecutionContext):
+class ExecutionContext(FastPathMixin, ExecutionContextBase):
     """Strawberry's execution context with `is_awaitable` above (strawberry passes its own to `execute`), and
     the fast path for queries that succeed (schema/fastpath.py)."""
 

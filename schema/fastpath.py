@@ -40,11 +40,12 @@ from graphql import (
     GraphQLOutputType,
     GraphQLScalarType,
 )
-from graphql.execution.collect_fields import DeferUsage, FieldDetailsList, GroupedFieldSet
 from graphql.execution.values import get_argument_values
 from graphql.language import BREAK, DirectiveNode, OperationType, VariableNode, Visitor, visit
 from graphql.pyutils import Path, Undefined
 from prometheus_client import Counter
+
+from compat import DeferUsage, FieldDetailsList, GroupedFieldSet, forget_relevant_subfields
 
 log = logging.getLogger("outbound.schema.lean")
 
@@ -246,7 +247,7 @@ class FastPathMixin:
                 OUTCOMES.labels("abandoned").inc()
                 name = self.operation.name.value if self.operation.name else "(anonymous)"
                 log.info("lean executor abandoned query %s (%r); graphql-core answers it", name, exc)
-                self._relevant_sub_fields.clear()  # type: ignore[attr-defined]
+                forget_relevant_subfields(self)
                 result = slow(root_type, root_value, grouped_field_set, serially, new_defer_usages)
                 return await result if self.is_awaitable(result) else result
             OUTCOMES.labels("answered").inc()

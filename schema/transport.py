@@ -43,8 +43,15 @@ from graphql import (
 )
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 from strawberry.http.exceptions import WebSocketDisconnected
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
 
+from compat import (
+    TransportWSHandler,
+    connection_init_timeout_task,
+    forget_connection_init_timeout_task,
+    graphql_schema,
+    starlette_websocket,
+)
+from compat import TransportWSOperation as Operation
 from domain.errors import PublicError
 from live.mailbox import EMPTY, Completed, Mailbox
 from resolvers.context import Context, Loaders
@@ -207,7 +214,7 @@ async def shared_render(
     return await asyncio.shield(cached)
 
 
-class LiveTransportWSHandler(BaseGraphQLTransportWSHandler):
+class LiveTransportWSHandler(TransportWSHandler):
     """graphql-transport-ws with our two subscriptions served from the hub's shared renders.
 
     A connection lives for hours and there may be thousands per process, so what it keeps while idle is
@@ -220,20 +227,20 @@ class LiveTransportWSHandler(BaseGraphQLTransportWSHandler):
         # Once connection_init came (the timer is cancelled) or the timer fired, the finished task would stay
         # referenced for the socket's life, with its CancelledError and that error's traceback (~1.5 KB).
         # A done task has nothing left for `shutdown` to cancel or await.
-        task = self.connection_init_timeout_task
+        task = connection_init_timeout_task(self)
         if task is not None:
             task.add_done_callback(self._forget_connection_init_timeout)
 
     def _forget_connection_init_timeout(self, task: asyncio.Task[None]) -> None:
-        if self.connection_init_timeout_task is task:
-            self.connection_init_timeout_task = None
+        if connection_init_timeout_task(self) is task:
+            forget_connection_init_timeout_task(self)
 
     async def handle(self) -> None:
         """Strawberry's `handle`, reading the socket itself: its `iter_json` generator keeps the last message
         received (text and decoded) alive while waiting for the next one, i.e. the whole `subscribe` message
         for as long as the socket is idle."""
         self.on_request_accepted()
-        ws = self.websocket.ws  # type: ignore[attr-defined]
+        ws = starlette_websocket(self)
         decode = self.view.decode_json
         try:
             while ws.application_state != WebSocketState.DISCONNECTED:
@@ -260,9 +267,9 @@ class LiveTransportWSHandler(BaseGraphQLTransportWSHandler):
     async def run_operation(self, operation: Operation) -> None:
         """Our subscriptions: check, subscribe, send what is there, then leave it to a `Stream` (no task waits
         between items). Other operations: Strawberry's."""
-        graphql_schema = self.schema._schema  # type: ignore[attr-defined]
-        plan = plan_for(graphql_schema, operation.query, operation.operation_name)
-        shared = None if plan is None else shared_key(graphql_schema, plan, operation.variables or {})
+        schema = graphql_schema(self.schema)
+        plan = plan_for(schema, operation.query, operation.operation_name)
+        shared = None if plan is None else shared_key(schema, plan, operation.variables or {})
         if plan is None or shared is None:
             await super().run_operation(operation)
             return
@@ -372,7 +379,7 @@ class Stream:
         """Send every waiting item, in order; then end (the next `put` wakes a new drain)."""
         operation, plan, mailbox = self.operation, self.plan, self.mailbox
         handler = self.handler
-        send = handler.websocket.ws.send_text  # type: ignore[attr-defined]
+        send = starlette_websocket(handler).send_text
         try:
             while True:
                 try:
@@ -394,7 +401,7 @@ class Stream:
                 payload = item.renders.get(self.key)
                 if not isinstance(payload, str):
                     payload = await shared_render(
-                        handler.schema._schema,  # type: ignore[attr-defined]
+                        graphql_schema(handler.schema),
                         plan,
                         self.variables,
                         handler.context.workspace,  # type: ignore[attr-defined]
