@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import graphql
-import pytest
 import strawberry
 from graphql import GraphQLSchema
 from strawberry.dataloader import DataLoader
@@ -230,7 +229,7 @@ def test_event_loop_thread_shape() -> None:
     thread = compat.EventLoopThread(logging.getLogger("test"))
     try:
         for name in ("loop", "logger", "interrupt_check_ival"):
-            assert hasattr(thread, name), upgrade("dramatiq", "EventLoopThread", f"no attribute {name} (tasks/broker.py)")
+            assert hasattr(thread, name), upgrade("dramatiq", "EventLoopThread", f"no {name} (tasks/broker.py)")
         assert isinstance(thread.loop, asyncio.AbstractEventLoop)
         assert params(thread.run_coroutine) == ["coro"], upgrade("dramatiq", "EventLoopThread", "run_coroutine changed")
         assert params(compat.EventLoopThread.start) == ["self", "timeout"]
