@@ -174,7 +174,9 @@ async def _load_relation(info: Info, relation: Relation, keys: list[int], select
     known, only those columns are read (an Activity page's `lead { id status }` reads 2 of the lead's 36);
     such partial rows are not kept for later levels, which may need more.
     """
-    loader = relation.loader(info.context.loaders)
+    loaders = info.context.loaders
+    assert loaders is not None, "an authenticated context has its loaders"
+    loader = relation.loader(loaders)
     known: dict[int, Any] = loader.__dict__.setdefault("_prefetched", {})
     missing = []
     for key in keys:
