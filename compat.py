@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 from dramatiq.asyncio import EventLoopThread, get_event_loop_thread, set_event_loop_thread
 from graphql import GraphQLField, GraphQLResolveInfo, GraphQLSchema
 from graphql.execution.collect_fields import DeferUsage, FieldDetailsList, GroupedFieldSet
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.base import BaseSchema
+from strawberry.schema.schema import Schema, StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
@@ -38,8 +39,9 @@ if TYPE_CHECKING:
 # ------------------------------------------------------------------ Strawberry 0.341.2
 
 
-def graphql_schema(schema: strawberry.Schema) -> GraphQLSchema:
+def graphql_schema(schema: BaseSchema) -> GraphQLSchema:
     """The graphql-core schema a Strawberry schema executes with: `Schema._schema` (strawberry 0.341.2)."""
+    assert isinstance(schema, Schema), "a strawberry.Schema"  # what a handler's `schema` is typed as is the base
     return schema._schema
 
 

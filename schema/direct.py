@@ -74,6 +74,7 @@ def _call(schema: strawberry.Schema, field: StrawberryField) -> Resolve:
     resolver = field.base_resolver
     assert resolver is not None
     func = resolver.wrapped_func
+    assert callable(func), "_direct takes only plain functions"  # not a classmethod object
     info_param = resolver.info_parameter
     make_info = info_builder(schema.config.info_class, field)
     params = list(resolver.signature.parameters.values())

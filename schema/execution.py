@@ -9,9 +9,10 @@ prefetched (resolvers/prefetch.py) then completes synchronously.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, TypeGuard
 
 from strawberry.execution import optimized_is_awaitable
 from tortoise.models import Model
@@ -23,7 +24,7 @@ from schema.fastpath import FastPathMixin
 _PLAIN = frozenset({type(None), bool, int, float, str, list, dict, datetime})
 
 
-def is_awaitable(value: Any) -> bool:
+def is_awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:
     """graphql-core's predicate, except that a Tortoise row (and an enum member) is a plain value."""
     kind = type(value)
     if kind in _PLAIN:
@@ -39,4 +40,4 @@ class ExecutionContext(FastPathMixin, ExecutionContextBase):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.is_awaitable = is_awaitable  # type: ignore[assignment]
+        self.is_awaitable = is_awaitable

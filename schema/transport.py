@@ -25,11 +25,12 @@ import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 from json import JSONDecodeError
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from graphql import (
     DocumentNode,
+    ExecutionResult,
     Executor,
     FieldNode,
     GraphQLError,
@@ -146,6 +147,7 @@ def render(graphql_schema: Any, plan: Plan, variables: dict[str, Any], workspace
     result = execute_subscription_event(executor.build_per_event_executor(root))
     if executor.is_awaitable(result):
         return _finish(result)
+    assert isinstance(result, ExecutionResult)
     return _payload(result.data, result.errors)
 
 
@@ -257,7 +259,8 @@ class LiveTransportWSHandler(TransportWSHandler):
                     await self.handle_invalid_message("WebSocket message must be valid JSON")
                     return
                 del text
-                await self.handle_message(message)
+                # Any JSON: `handle_message` checks the shape itself (Strawberry's own `handle` casts too).
+                await self.handle_message(cast(Any, message))
                 del message
         except WebSocketDisconnected:
             pass
