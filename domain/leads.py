@@ -60,7 +60,8 @@ def _set_clause(changes: dict[str, Any], marks: list[str]) -> tuple[str, list[An
     """`"col" = $n, ...` with values converted as Tortoise's UpdateQuery does (`field.to_db_value(v, None)`)."""
     columns, fields = model_meta(Lead).fields_db_projection, model_meta(Lead).fields_map
     sets = ", ".join(f'"{columns[name]}" = {mark}' for name, mark in zip(changes, marks, strict=False))
-    return sets, [fields[name].to_db_value(value, None) for name, value in changes.items()]
+    # Tortoise's UpdateQuery passes None for the instance too; its annotation leaves that out.
+    return sets, [fields[name].to_db_value(value, None) for name, value in changes.items()]  # type: ignore[arg-type]
 
 
 async def _cas_update(lead_id: int, expected_version: int, changes: dict[str, Any]) -> int:
