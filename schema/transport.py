@@ -216,7 +216,7 @@ async def shared_render(
     return await asyncio.shield(cached)
 
 
-class LiveTransportWSHandler(TransportWSHandler):
+class LiveTransportWSHandler(TransportWSHandler[Context, None]):
     """graphql-transport-ws with our two subscriptions served from the hub's shared renders.
 
     A connection lives for hours and there may be thousands per process, so what it keeps while idle is
@@ -267,7 +267,7 @@ class LiveTransportWSHandler(TransportWSHandler):
         finally:
             await self.shutdown()
 
-    async def run_operation(self, operation: Operation) -> None:
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
         """Our subscriptions: check, subscribe, send what is there, then leave it to a `Stream` (no task waits
         between items). Other operations: Strawberry's."""
         schema = graphql_schema(self.schema)
@@ -282,10 +282,12 @@ class LiveTransportWSHandler(TransportWSHandler):
         operation.query = plan.query
         operation.variables = variables
         try:
-            context: Context = self.context  # type: ignore[assignment]
+            context = self.context
             kind, value = plan.campaign_arg
             raw_id = value if kind == "literal" else variables.get(value)
             try:
+                # `campaignId: ID!`, and shared_key validated the variables: a string is there (a bad one is
+                # NOT_FOUND, as decode_id says).
                 campaign_id = await authorized_campaign_id(context.workspace_id, raw_id)  # type: ignore[arg-type]
             except PublicError as error:
                 # The same `error` message Strawberry sends when a subscription resolver raises before its stream.
@@ -336,7 +338,7 @@ class Stream:
     def __init__(
         self,
         handler: LiveTransportWSHandler,
-        operation: Operation,
+        operation: Operation[Context, None],
         plan: Plan,
         variables: dict[str, Any],
         key: tuple[Plan, str],
@@ -376,7 +378,9 @@ class Stream:
     def _close(self) -> None:
         mailbox = self.mailbox
         mailbox.notify = None
-        self.handler.context.hub.unsubscribe(mailbox)  # type: ignore[attr-defined]
+        hub = self.handler.context.hub
+        assert hub is not None  # run_operation checked it before making this stream
+        hub.unsubscribe(mailbox)
 
     async def drain(self) -> None:
         """Send every waiting item, in order; then end (the next `put` wakes a new drain)."""
@@ -407,7 +411,7 @@ class Stream:
                         graphql_schema(handler.schema),
                         plan,
                         self.variables,
-                        handler.context.workspace,  # type: ignore[attr-defined]
+                        handler.context.workspace,
                         item,
                         self.key,
                     )
