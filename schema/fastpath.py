@@ -207,6 +207,7 @@ class FastPathMixin:
     hide_suggestions: bool
     build_resolve_info: Callable[..., Any]
     collect_subfields: Callable[..., Any]
+    settle_in_background: Callable[..., Any]
     ensure_valid_runtime_type: Callable[..., Any]
     type_resolver: Callable[..., Any]
 
@@ -218,6 +219,7 @@ class FastPathMixin:
         serially: bool,
         new_defer_usages: Sequence[DeferUsage],
     ) -> Any:
+        # A mixin: the method is the Executor's, after this class in the execution context's MRO.
         slow = super().execute_collected_root_fields  # type: ignore[misc]
         if serially or self.operation.operation != OperationType.QUERY:
             return slow(root_type, root_value, grouped_field_set, serially, new_defer_usages)
@@ -451,7 +453,7 @@ class FastPathMixin:
         """Work already started for a result being abandoned: settled in the background, as graphql-core does."""
         started = [value for value in values if self.is_awaitable(value)]
         if started:
-            self.settle_in_background(started)  # type: ignore[attr-defined]
+            self.settle_in_background(started)
 
     def _object(self, object_type: GraphQLObjectType, details: FieldDetailsList, path: Path, result: Any) -> Any:
         is_type_of = object_type.is_type_of

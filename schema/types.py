@@ -34,6 +34,7 @@ from schema.overview import SeriesPoint, StepFunnel
 
 
 def _is(model: type) -> Any:
+    # Made outside a class body, for Strawberry to find on each type as it would a declared one.
     @classmethod  # type: ignore[misc]
     def is_type_of(cls: type, obj: Any, info: Any) -> bool:
         return isinstance(obj, (cls, model))
