@@ -187,11 +187,12 @@ def test_execution_context_hooks_schema_fastpath_uses() -> None:
     for name in ("fragment_definitions", "operation", "variable_values", "middleware_manager", "hide_suggestions"):
         assert hasattr(context, name), upgrade("graphql-core", "ExecutionContextBase", f"no attribute {name}")
     assert isinstance(getattr(context, "_relevant_sub_fields", None), dict), upgrade(
-        "graphql-core", "forget_relevant_subfields", "ExecutionContext._relevant_sub_fields is gone"
+        "graphql-core", "forget_relevant_subfields", "Executor._relevant_sub_fields is gone"
     )
-    context._relevant_sub_fields[1] = 2  # type: ignore[index]
+    memo: dict[Any, Any] = context._relevant_sub_fields
+    memo[1] = 2
     compat.forget_relevant_subfields(context)
-    assert context._relevant_sub_fields == {}
+    assert memo == {}
 
 
 # ------------------------------------------------------------------ Tortoise
