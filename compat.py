@@ -3,8 +3,9 @@
 The packages import these from here and nowhere else, so an upgrade that moves one breaks here, and
 tests/test_compat.py (which exercises each accessor on the real library objects) says which one and against
 which version it was written. Each accessor is a small function or a re-export with the version it was
-written against in its docstring; the hot paths call them once (when the schema is built, once per request,
-once per model) and keep what they return, never once per field of a row.
+written against in its docstring; the hot paths call them when the schema is built, once per request or per
+model and keep what they return (`cached_future` runs once per key of a prefetched relation), never once per
+field of a row.
 
 Written against the versions in requirements.lock: strawberry-graphql 0.341.2, graphql-core 3.3.2,
 tortoise-orm 1.1.9, dramatiq 2.2.1.
