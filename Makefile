@@ -53,6 +53,7 @@ test-real: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 schema: $(STAMP)
 	$(PY) -c "from schema.build import build_schema; open('schema.graphql', 'w').write(build_schema().as_str() + '\n')"

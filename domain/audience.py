@@ -69,7 +69,7 @@ async def add_leads(
         to_add: list[int] = []
         for i, contact_id in enumerate(contact_ids):
             field = ["contactIds", str(i)]
-            if contact_id not in known:
+            if contact_id is None or contact_id not in known:
                 errors.append(NotFound("No such contact.", field))
             elif contact_id in existing and existing[contact_id] is not None:
                 errors.append(
@@ -127,7 +127,7 @@ async def remove_leads(
         errors: list[DomainError] = []
         removed: list[int] = []
         for i, lead_id in enumerate(lead_ids):
-            if lead_id not in leads:
+            if lead_id is None or lead_id not in leads:
                 errors.append(NotFound("No such lead in this campaign.", ["leadIds", str(i)]))
             elif lead_id not in removed:
                 removed.append(lead_id)

@@ -54,11 +54,11 @@ async def import_contacts(
     valid: list[dict[str, Any]] = []
     for i, item in enumerate(items):
         item_errors: list[DomainError] = []
-        values = _clean(item, ["contacts", str(i)], item_errors, partial=False)
+        cleaned = _clean(item, ["contacts", str(i)], item_errors, partial=False)
         if item_errors:
             errors += item_errors
         else:
-            valid.append(values)
+            valid.append(cleaned)
     ids: list[int] = []
     async with transaction() as conn:
         now = datetime.now(UTC)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,7 +51,7 @@ def lead_keys(lead: Lead | Mapping[str, Any] | None) -> Counter[str]:
     """The keys one lead counts under, as it stands. A removed lead (or None) counts under none."""
     if lead is None:
         return Counter()
-    get = lead.get if isinstance(lead, Mapping) else lead.__getattribute__
+    get: Callable[[str], Any] = lead.get if isinstance(lead, Mapping) else lead.__getattribute__
     if get("removed_at") is not None:
         return Counter()
     keys: Counter[str] = Counter({TOTAL: 1, status_key(get("status")): 1})

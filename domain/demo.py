@@ -11,6 +11,7 @@ import logging
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from config import Settings
 from domain.auth import create_api_key
@@ -183,7 +184,7 @@ async def seed_demo(settings: Settings, contacts: int = 200, seed: int = 7) -> s
 
 
 async def _demo_sequence(campaign: Campaign) -> dict[str, SequenceStep]:
-    async def step(position: int, type_: StepType, **kw: object) -> SequenceStep:
+    async def step(position: int, type_: StepType, **kw: Any) -> SequenceStep:
         return await SequenceStep.create(campaign=campaign, position=position, type=type_, **kw)
 
     visit = await step(1, StepType.LINKEDIN_VISIT_PROFILE)

@@ -190,9 +190,9 @@ async def seed_leads(
         stories.append((story, start))
     await Lead.bulk_create(leads)
     leads = await Lead.filter(campaign=campaign).order_by("id").select_related("contact")
-    for lead, (story, start) in zip(leads, stories, strict=True):
-        if story is not None:
-            await _record(lead, story, start, steps, now)
+    for lead, (told, start) in zip(leads, stories, strict=True):
+        if told is not None:
+            await _record(lead, told, start, steps, now)
     return leads
 
 

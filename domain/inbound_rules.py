@@ -106,6 +106,7 @@ def refusal(kind: LeadEventKind, lead: Lead) -> str | None:
     """Why `kind` cannot apply to `lead` as it stands (a sentence), or None when it applies."""
     kind = LeadEventKind(kind)
     rule = RULES[(kind, LeadStatus(lead.status))]
+    why: str | None
     if rule.refused is not None:
         why = rule.refused
     else:

@@ -15,6 +15,7 @@ from collections import ChainMap
 from collections.abc import Iterable
 from typing import Any
 
+from compat import model_meta
 from domain import counters, events
 from models import Lead
 from models.sql import db, execute, fetch, is_postgres, placeholders
@@ -51,15 +52,16 @@ def one_statement(changes: dict[str, Any]) -> bool:
 
 def _plain(changes: dict[str, Any]) -> bool:
     """Only stored columns (not a relation object, not the primary key): the plain-SQL CAS can write them."""
-    columns, fields = Lead._meta.fields_db_projection, Lead._meta.fields_map
+    columns, fields = model_meta(Lead).fields_db_projection, model_meta(Lead).fields_map
     return all(name in columns and not fields[name].pk for name in changes)
 
 
 def _set_clause(changes: dict[str, Any], marks: list[str]) -> tuple[str, list[Any]]:
     """`"col" = $n, ...` with values converted as Tortoise's UpdateQuery does (`field.to_db_value(v, None)`)."""
-    columns, fields = Lead._meta.fields_db_projection, Lead._meta.fields_map
+    columns, fields = model_meta(Lead).fields_db_projection, model_meta(Lead).fields_map
     sets = ", ".join(f'"{columns[name]}" = {mark}' for name, mark in zip(changes, marks, strict=False))
-    return sets, [fields[name].to_db_value(value, None) for name, value in changes.items()]
+    # Tortoise's UpdateQuery passes None for the instance too; its annotation leaves that out.
+    return sets, [fields[name].to_db_value(value, None) for name, value in changes.items()]  # type: ignore[arg-type]
 
 
 async def _cas_update(lead_id: int, expected_version: int, changes: dict[str, Any]) -> int:

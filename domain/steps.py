@@ -159,7 +159,7 @@ def validate_tree(specs: list[StepSpec], only: set[int] | None = None) -> list[D
 def _error(spec: StepSpec, message: str, *names: str) -> DomainError:
     base = spec.field_paths.get(names[0], spec.path) if names else spec.path
     error = InvalidInput(message, [*base, *names])
-    error.step_id = spec.id  # type: ignore[attr-defined]
+    error.step_id = spec.id  # type: ignore[attr-defined]  # read back by getattr above, for this module only
     return error
 
 
@@ -346,7 +346,7 @@ async def apply_step_updates(campaign_id: int, time_scale: float, updates: Seque
     for i, update in enumerate(updates):
         path = ["input", "stepUpdates", str(i)]
         step_id = update.get("step_id")
-        if step_id not in by_id:
+        if step_id is None or step_id not in by_id:
             errors.append(NotFound("No such step in this campaign.", [*path, "stepId"]))
             continue
         if update.get("delay", ...) is None:

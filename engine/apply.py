@@ -40,7 +40,7 @@ from domain.leads import update_lead
 from domain.tx import one_statement, transaction
 from engine import channels, placement, queue, usage
 from engine.decide import limit_wait
-from engine.decisions import Act, Decision, Error, Finish, Wait, Withdraw, error
+from engine.decisions import Act, Error, Finish, Wait, Withdraw, error
 from engine.sequence import StepView
 from engine.snapshot import Snapshot
 from engine.views import Rendered
@@ -83,7 +83,7 @@ class Claimed:
 class _Refused(Exception):
     """An allowance ran out between the decision and the reservation: roll back, then settle `decision`."""
 
-    def __init__(self, decision: Decision) -> None:
+    def __init__(self, decision: Wait | Error) -> None:
         self.decision = decision
 
 
@@ -116,8 +116,8 @@ async def settle(snap: Snapshot, decision: Wait | Finish | Error, now: datetime,
             return Applied("moved")
         if isinstance(decision, Error):
             await _record_error(lead, decision, now)
-        elif explained:
-            await _record_finish(lead, decision, at, now)  # type: ignore[arg-type]
+        elif explained and isinstance(decision, Finish):
+            await _record_finish(lead, decision, at, now)
     return Applied(type(decision).__name__.lower(), _claim_of(lead) if hand_on else None)
 
 
@@ -132,7 +132,7 @@ async def claim(snap: Snapshot, decision: Act | Withdraw, rendered: Rendered, no
     """
     lead, step = snap.lead, decision.step
     withdraw = isinstance(decision, Withdraw)
-    kind = ActivityKind.INVITATION_WITHDRAWN if withdraw else decision.kind
+    kind = ActivityKind.INVITATION_WITHDRAWN if isinstance(decision, Withdraw) else decision.kind
     key = action_key(lead, step.id, ":withdraw" if withdraw else "")
     provider = channels.provider_for(step.type) if kind != ActivityKind.TASK_CREATED else None
     external_id = provider.new_external_id(key) if provider is not None else None
@@ -169,7 +169,7 @@ async def claim(snap: Snapshot, decision: Act | Withdraw, rendered: Rendered, no
         if fresh is None or fresh.state_version != version:
             return Applied("moved")
         snap.lead = fresh
-        return await settle(snap, refused.decision, now)  # type: ignore[arg-type]
+        return await settle(snap, refused.decision, now)
     return Claimed(key, kind, activity_id, provider, external_id)
 
 

@@ -26,6 +26,7 @@ MAX_HOPS = 16
 async def run_chain(lead_id: int, version: int | None = None, now: datetime | None = None) -> list[str]:
     """`runner.step`, then the steps it hands on, up to MAX_HOPS. Returns what each hop did."""
     outcomes: list[str] = []
+    # The message's own hop may carry no version (runner.step takes None); every claim handed on has one.
     claim: Claim | None = (lead_id, version)  # type: ignore[assignment]
     while claim is not None and len(outcomes) < MAX_HOPS:
         try:

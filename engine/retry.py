@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from domain.errors import InvalidTransition, NotFound
 from domain.leads import update_lead
 from domain.steps import stamp
@@ -24,7 +26,7 @@ async def retry_lead(workspace_id: int, lead_id: int) -> Lead:
         if campaign.status not in (CampaignStatus.ACTIVE, CampaignStatus.PAUSED):
             raise InvalidTransition(f"The campaign is {campaign.status.value}: nothing runs in it.", ["id"])
         now = clock.now()
-        changes = {
+        changes: dict[str, Any] = {
             "attempt": lead.attempt + 1,
             "error_message": None,
             "error_hint": None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from tortoise.models import Model
 
@@ -59,7 +60,7 @@ async def read_lead(lead_id: int) -> Joined | None:
         lead = await Lead.get_or_none(id=lead_id)
         return None if lead is None else Joined(lead, None, None, None, None)
     row = tuple(rows[0])
-    parts = []
+    parts: list[Any] = []
     start = 0
     for model, _ in _JOINED:
         end = start + fastread.width(model)
@@ -67,7 +68,7 @@ async def read_lead(lead_id: int) -> Joined | None:
         start = end
     lead, contact, campaign, identity = parts
     assert isinstance(lead, Lead)
-    return Joined(lead, contact, campaign, identity, row[start])  # type: ignore[arg-type]
+    return Joined(lead, contact, campaign, identity, row[start])
 
 
 async def campaign_steps(campaign_id: int) -> list[SequenceStep]:

@@ -30,7 +30,7 @@ from domain import templates
 from engine import apply, clock, queue, send
 from engine.apply import Applied
 from engine.decide import decide, needs_usage
-from engine.decisions import Act, Branch, Decision, Noop, Withdraw, error
+from engine.decisions import Act, Branch, Error, Finish, Noop, Wait, Withdraw, error
 from engine.sequence import Sequence, StepView
 from engine.snapshot import Snapshot, load, read_lead
 from engine.views import LeadView, Rendered
@@ -78,7 +78,7 @@ async def step(lead_id: int, version: int | None = None, now: datetime | None = 
 
     # 3. Apply: a decision that sends nothing is settled in one write.
     if not isinstance(decision, Act | Withdraw):
-        return await apply.settle(snap, decision, now, at)  # type: ignore[arg-type]
+        return await apply.settle(snap, decision, now, at)
     claimed = await apply.claim(snap, decision, rendered, now)
     if isinstance(claimed, Applied):  # moved meanwhile, or an allowance ran out (settled as a wait/error)
         return claimed
@@ -116,7 +116,9 @@ async def _release_claim(lead: Lead) -> None:
         await Lead.filter(id=lead.id, claimed_until=lead.claimed_until).update(claimed_until=None)
 
 
-async def _resolve(snap: Snapshot, now: datetime) -> tuple[Decision, Rendered, StepView | None]:
+async def _resolve(
+    snap: Snapshot, now: datetime
+) -> tuple[Act | Withdraw | Wait | Finish | Error | Noop, Rendered, StepView | None]:
     """Ask `decide` until it names something other than a branch (conditions cost no transaction).
 
     Returns the decision, the step's texts and the step it was made at."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from models import Campaign, Contact, Lead, Task
@@ -72,8 +73,12 @@ async def _accept_invitations(scales: dict[int, float], now: datetime) -> int:
         if now >= lead["invitation_sent_at"] + after:
             done += await _safely(
                 f"acceptance for lead {lead['id']}",
-                lambda lead=lead: record_lead_event(
-                    lead["workspace_id"], lead["id"], LeadEventKind.INVITATION_ACCEPTED, simulated=True
+                partial(
+                    record_lead_event,
+                    lead["workspace_id"],
+                    lead["id"],
+                    LeadEventKind.INVITATION_ACCEPTED,
+                    simulated=True,
                 ),
             )
     return done
@@ -94,7 +99,8 @@ async def _reply_to_messages(scales: dict[int, float], now: datetime) -> int:
         if now >= lead["last_action_at"] + after:
             done += await _safely(
                 f"reply for lead {lead['id']}",
-                lambda lead=lead, roll=roll: record_lead_event(
+                partial(
+                    record_lead_event,
                     lead["workspace_id"],
                     lead["id"],
                     LeadEventKind.REPLY_RECEIVED,
@@ -118,7 +124,7 @@ async def _complete_tasks(scales: dict[int, float], now: datetime) -> int:
         if now >= task["created_at"] + after:
             done += await _safely(
                 f"completion of task {task['id']}",
-                lambda task=task: complete_task(task["workspace_id"], task["id"]),
+                partial(complete_task, task["workspace_id"], task["id"]),
             )
     return done
 
@@ -128,9 +134,7 @@ async def _add_contacts(scales: dict[int, float], now: datetime) -> int:
     for campaign_id, scale in scales.items():
         done += await _safely(
             f"new contact for campaign {campaign_id}",
-            lambda campaign_id=campaign_id, scale=scale: _add_contact(
-                campaign_id, timedelta(hours=NEW_CONTACT_HOURS) / scale, now
-            ),
+            partial(_add_contact, campaign_id, timedelta(hours=NEW_CONTACT_HOURS) / scale, now),
         )
     return done
 

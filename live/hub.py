@@ -398,9 +398,10 @@ class Hub:
     def _on_event(self, channel: str, message: dict[str, Any]) -> None:
         kind = message.get("kind")
         if kind == "reconnected":
-            for topic in list(self.topics.values()):
-                topic.refresh()
+            for each in list(self.topics.values()):
+                each.refresh()
             return
+        # Our own bus messages: a campaign's carry its id (an int); a message without one finds no topic.
         topic = self.topics.get(message.get("campaign_id"))  # type: ignore[arg-type]
         if topic is None:  # nobody in this process watches that campaign
             return

@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
 
 STATS = """subscription Stats($id: ID!) { campaignStats(campaignId: $id) {
   version updatedAt
@@ -75,7 +76,7 @@ async def watch(url: str, key: str, campaign_id: str, activity: bool = True) -> 
 
 
 async def _watch_once(url: str, key: str, campaign_id: str, activity: bool) -> int:
-    async with connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+    async with connect(url, subprotocols=[Subprotocol("graphql-transport-ws")]) as ws:
         await ws.send(orjson.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}}).decode())
         try:
             ack = orjson.loads(await ws.recv())

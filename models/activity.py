@@ -17,18 +17,23 @@ class Activity(Model):
     workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
         "models.Workspace", related_name="activities", on_delete=fields.CASCADE
     )
+    workspace_id: int
     campaign: fields.ForeignKeyRelation[Campaign] = fields.ForeignKeyField(
         "models.Campaign", related_name="activities", on_delete=fields.CASCADE
     )
+    campaign_id: int
     lead: fields.ForeignKeyRelation[Lead] = fields.ForeignKeyField(
         "models.Lead", related_name="activities", on_delete=fields.CASCADE
     )
+    lead_id: int
     contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
         "models.Contact", related_name="activities", on_delete=fields.CASCADE
     )
+    contact_id: int
     step: fields.ForeignKeyNullableRelation[SequenceStep] = fields.ForeignKeyField(
         "models.SequenceStep", related_name="activities", null=True, on_delete=fields.SET_NULL
     )
+    step_id: int | None
     kind = fields.CharEnumField(ActivityKind, max_length=32)
     channel = fields.CharEnumField(Channel, max_length=16, null=True)
     occurred_at = fields.DatetimeField()

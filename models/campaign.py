@@ -15,11 +15,13 @@ class Campaign(Model):
     workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
         "models.Workspace", related_name="campaigns", on_delete=fields.CASCADE
     )
+    workspace_id: int
     name = fields.CharField(max_length=200)
     status = fields.CharEnumField(CampaignStatus, max_length=16, default=CampaignStatus.DRAFT)
     identity: fields.ForeignKeyNullableRelation[Identity] = fields.ForeignKeyField(
         "models.Identity", related_name="campaigns", null=True, on_delete=fields.SET_NULL
     )
+    identity_id: int | None
     created_at = fields.DatetimeField(auto_now_add=True)
     launched_at = fields.DatetimeField(null=True)
     paused_at = fields.DatetimeField(null=True)
@@ -27,6 +29,7 @@ class Campaign(Model):
     duplicated_from: fields.ForeignKeyNullableRelation[Campaign] = fields.ForeignKeyField(
         "models.Campaign", related_name="duplicates", null=True, on_delete=fields.SET_NULL
     )
+    duplicated_from_id: int | None
     #: Settings that the demo uses to make a day pass in a minute (1.0 everywhere else).
     time_scale = fields.FloatField(default=1.0)
 
@@ -49,11 +52,13 @@ class SequenceStep(Model):
     campaign: fields.ForeignKeyRelation[Campaign] = fields.ForeignKeyField(
         "models.Campaign", related_name="steps", on_delete=fields.CASCADE
     )
+    campaign_id: int
     position = fields.IntField()
     type = fields.CharEnumField(StepType, max_length=32)
     parent: fields.ForeignKeyNullableRelation[SequenceStep] = fields.ForeignKeyField(
         "models.SequenceStep", related_name="children", null=True, on_delete=fields.CASCADE
     )
+    parent_id: int | None
     branch = fields.CharEnumField(Branch, max_length=16, default=Branch.MAIN)
     delay_seconds = fields.IntField(default=0)
     subject = fields.TextField(null=True)
@@ -63,7 +68,7 @@ class SequenceStep(Model):
     task_type = fields.CharEnumField(TaskType, max_length=16, null=True)
     title = fields.CharField(max_length=500, null=True)
     #: [{"name": ..., "prompt": ...}]
-    ai_variables = fields.JSONField(default=list)
+    ai_variables: fields.JSONField[list[dict[str, str]]] = fields.JSONField(default=list)
 
     class Meta:
         table = "sequence_step"
@@ -84,6 +89,7 @@ class CampaignCounter(Model):
     campaign: fields.ForeignKeyRelation[Campaign] = fields.ForeignKeyField(
         "models.Campaign", related_name="counters", on_delete=fields.CASCADE
     )
+    campaign_id: int
     shard = fields.SmallIntField(default=0)
     key = fields.CharField(max_length=64)
     value = fields.BigIntField(default=0)

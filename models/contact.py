@@ -13,6 +13,7 @@ class Contact(Model):
     workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
         "models.Workspace", related_name="contacts", on_delete=fields.CASCADE
     )
+    workspace_id: int
     first_name = fields.CharField(max_length=200)
     last_name = fields.CharField(max_length=200)
     email = fields.CharField(max_length=320, null=True)

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from tortoise.models import Model
 
+from compat import FRESH_PER_INSTANCE, loaded_state, model_meta
 from models.db import db, is_postgres
 
 M = TypeVar("M", bound=Model)
@@ -54,7 +55,7 @@ def _none_to_none(convert: Any) -> bool:
 @cache
 def _shape(model: type[Model], only: frozenset[str] | None = None) -> _Shape:
     """`only`: the attributes to read (the pk always is); the instance is then partial, as `.only()` makes it."""
-    meta = model._meta
+    meta = model_meta(model)
     groups = tuple(
         [(key, attr, f) for key, attr, f in group if only is None or attr in only or attr == meta.pk_attr]
         for group in (meta.db_native_fields, meta.db_default_fields, meta.db_complex_fields)
@@ -78,17 +79,13 @@ def _shape(model: type[Model], only: frozenset[str] | None = None) -> _Shape:
         names=tuple(names),
         native=native,
         converted=converted,
-        base={
-            "_partial": only is not None,
-            "_saved_in_db": True,
-            "_custom_generated_pk": meta.db_pk_column not in meta.generated_db_fields,
-        },
+        base=loaded_state(model, only is not None),
     )
 
 
 def columns_of(model: type[Model]) -> frozenset[str]:
     """The attributes of `model` that are columns (what `only` may name)."""
-    meta = model._meta
+    meta = model_meta(model)
     return frozenset(
         attr
         for group in (meta.db_native_fields, meta.db_default_fields, meta.db_complex_fields)
@@ -106,13 +103,14 @@ def _instances(model: type[M], shape: _Shape, rows: Sequence[Any]) -> list[M]:
     (native) columns copied into the instance's dict in one step, and no `Model.__setattr__` (none of these
     attributes is a descriptor: `_shape` checks)."""
     native, converted, base = shape.native, shape.converted, shape.base
+    fresh = FRESH_PER_INSTANCE
     new = model.__new__
     out = []
     for row in rows:
         obj = new(model)
         values = obj.__dict__
         values.update(base)
-        values["_await_when_save"] = {}
+        values[fresh] = {}
         values.update(zip(native, row, strict=False))  # the row goes on with the converted columns
         for i, attr, convert, none_is_none in converted:
             value = row[i]
@@ -170,7 +168,7 @@ def where() -> Where:
 
 def db_value(model: type[Model], field: str, value: Any) -> Any:
     """`value` as the QuerySet would send it for `model.field` (an enum's value, a datetime as stored...)."""
-    return model._meta.fields_map[field].to_db_value(value, model)
+    return model_meta(model).fields_map[field].to_db_value(value, model)
 
 
 async def select(
@@ -199,7 +197,7 @@ async def select(
 async def count(model: type[Model], condition: Where) -> int:
     """How many rows of `model` match `condition`: the `totalCount` of the rows `select` pages through."""
     _, rows = await db().execute_query(
-        f'SELECT count(*) FROM "{model._meta.db_table}" WHERE {condition.sql()}', condition.values
+        f'SELECT count(*) FROM "{model_meta(model).db_table}" WHERE {condition.sql()}', condition.values
     )
     return int(rows[0][0])
 
@@ -219,6 +217,6 @@ def build(model: type[M], values: Sequence[Any], only: frozenset[str] | None = N
     """One instance from the values `columns(model, ...)` selected; None when its pk is None (an outer join
     that found nothing)."""
     shape = _shape(model, only)
-    if values[shape.names.index(model._meta.db_pk_column)] is None:
+    if values[shape.names.index(model_meta(model).db_pk_column)] is None:
         return None
     return _instances(model, shape, [values])[0]

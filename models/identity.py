@@ -33,6 +33,7 @@ class Identity(Model):
     workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
         "models.Workspace", related_name="identities", on_delete=fields.CASCADE
     )
+    workspace_id: int
     name = fields.CharField(max_length=200)
     linkedin_url = fields.CharField(max_length=500, null=True)
     linkedin_connected = fields.BooleanField(default=False)
@@ -70,6 +71,7 @@ class IdentityUsage(Model):
     identity: fields.ForeignKeyRelation[Identity] = fields.ForeignKeyField(
         "models.Identity", related_name="usage", on_delete=fields.CASCADE
     )
+    identity_id: int
     #: connection | linkedin_message | email | conversation
     kind = fields.CharField(max_length=32)
     #: "2026-11-26" for a day in the identity's time zone, "2026-11" for a month.

@@ -32,18 +32,22 @@ class Lead(Model):
     workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
         "models.Workspace", related_name="leads", on_delete=fields.CASCADE
     )
+    workspace_id: int
     campaign: fields.ForeignKeyRelation[Campaign] = fields.ForeignKeyField(
         "models.Campaign", related_name="leads", on_delete=fields.CASCADE
     )
+    campaign_id: int
     contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
         "models.Contact", related_name="leads", on_delete=fields.CASCADE
     )
+    contact_id: int
     status = fields.CharEnumField(LeadStatus, max_length=16, default=LeadStatus.NOT_STARTED)
     substatus = fields.CharEnumField(LeadSubstatus, max_length=32, null=True)
     positive = fields.BooleanField(default=False)
     current_step: fields.ForeignKeyNullableRelation[SequenceStep] = fields.ForeignKeyField(
         "models.SequenceStep", related_name="current_leads", null=True, on_delete=fields.SET_NULL
     )
+    current_step_id: int | None
     #: When the engine should look at this lead again (NULL: nothing scheduled).
     next_action_at = fields.DatetimeField(null=True)
     #: When the previous action happened: a step's delay counts from here.
@@ -55,7 +59,7 @@ class Lead(Model):
     #: Compare-and-set guard: every engine write is `WHERE state_version = <read>`.
     state_version = fields.IntField(default=0)
     #: What a paused lead was before the pause: {"status", "substatus", "next_action_at"}.
-    paused_state = fields.JSONField(null=True)
+    paused_state: fields.JSONField[dict[str, str | None] | None] = fields.JSONField(null=True)
     connected = fields.BooleanField(default=False)
     invitation_sent_at = fields.DatetimeField(null=True)
     last_channel = fields.CharEnumField(Channel, max_length=16, null=True)

@@ -16,15 +16,19 @@ class Task(Model):
     workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
         "models.Workspace", related_name="tasks", on_delete=fields.CASCADE
     )
+    workspace_id: int
     campaign: fields.ForeignKeyRelation[Campaign] = fields.ForeignKeyField(
         "models.Campaign", related_name="tasks", on_delete=fields.CASCADE
     )
+    campaign_id: int
     lead: fields.ForeignKeyRelation[Lead] = fields.ForeignKeyField(
         "models.Lead", related_name="tasks", on_delete=fields.CASCADE
     )
+    lead_id: int
     step: fields.ForeignKeyNullableRelation[SequenceStep] = fields.ForeignKeyField(
         "models.SequenceStep", related_name="tasks", null=True, on_delete=fields.SET_NULL
     )
+    step_id: int | None
     type = fields.CharEnumField(TaskType, max_length=16)
     title = fields.CharField(max_length=500)
     note = fields.TextField(null=True)

@@ -21,7 +21,8 @@ async def add_leads(info: Info, campaign_id: strawberry.ID, contact_ids: list[st
         )
     except (DomainError, DomainErrors) as exc:
         return AddLeadsPayload(leads=[], errors=user_errors(exc))
-    return AddLeadsPayload(leads=added, errors=[u for e in errors for u in user_errors(e)])
+    # The ORM row stands for its Strawberry type (schema/types.py), which the payload's field names.
+    return AddLeadsPayload(leads=added, errors=[u for e in errors for u in user_errors(e)])  # type: ignore[arg-type]
 
 
 async def remove_leads(info: Info, campaign_id: strawberry.ID, lead_ids: list[strawberry.ID]) -> RemoveLeadsPayload:
@@ -39,13 +40,15 @@ async def remove_leads(info: Info, campaign_id: strawberry.ID, lead_ids: list[st
 
 async def pause_lead(info: Info, id: strawberry.ID) -> LeadPayload:
     try:
-        return LeadPayload(lead=await audience.pause_lead(info.context.workspace_id, decode_id(id, "Lead")))
+        # The ORM row stands for its Strawberry type (schema/types.py), which the payload's field names.
+        return LeadPayload(lead=await audience.pause_lead(info.context.workspace_id, decode_id(id, "Lead")))  # type: ignore[arg-type]
     except (DomainError, DomainErrors) as exc:
         return LeadPayload(lead=None, errors=user_errors(exc))
 
 
 async def resume_lead(info: Info, id: strawberry.ID) -> LeadPayload:
     try:
-        return LeadPayload(lead=await audience.resume_lead(info.context.workspace_id, decode_id(id, "Lead")))
+        # The ORM row stands for its Strawberry type (schema/types.py), which the payload's field names.
+        return LeadPayload(lead=await audience.resume_lead(info.context.workspace_id, decode_id(id, "Lead")))  # type: ignore[arg-type]
     except (DomainError, DomainErrors) as exc:
         return LeadPayload(lead=None, errors=user_errors(exc))

@@ -19,7 +19,8 @@ async def import_contacts(info: Info, contacts: list[ContactInput]) -> ImportCon
         created, errors = await domain_contacts.import_contacts(info.context.workspace_id, plain(contacts))
     except (DomainError, DomainErrors) as exc:
         return ImportContactsPayload(contacts=[], errors=user_errors(exc))
-    return ImportContactsPayload(contacts=created, errors=[u for e in errors for u in user_errors(e)])
+    # The ORM row stands for its Strawberry type (schema/types.py), which the payload's field names.
+    return ImportContactsPayload(contacts=created, errors=[u for e in errors for u in user_errors(e)])  # type: ignore[arg-type]
 
 
 async def update_contact(info: Info, id: strawberry.ID, input: ContactUpdateInput) -> ContactPayload:
@@ -29,4 +30,5 @@ async def update_contact(info: Info, id: strawberry.ID, input: ContactUpdateInpu
         )
     except (DomainError, DomainErrors) as exc:
         return ContactPayload(contact=None, errors=user_errors(exc))
-    return ContactPayload(contact=contact)
+    # The ORM row stands for its Strawberry type (schema/types.py), which the payload's field names.
+    return ContactPayload(contact=contact)  # type: ignore[arg-type]

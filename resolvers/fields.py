@@ -11,10 +11,12 @@ import functools
 from types import SimpleNamespace
 from typing import Any
 
+import strawberry
+
 from domain.ids import to_global_id
 from models import Activity, Campaign, Identity, Lead, SequenceStep, Task
 from models.enums import LeadStatus
-from resolvers.context import Info
+from resolvers.context import Info, Loaders
 from resolvers.prefetch import MISSING, attached
 from schema.enums import TaskStatus
 from schema.inputs import ActivityFilter, AudienceFilter
@@ -38,10 +40,16 @@ def prefetched(name: str) -> Any:
             found = attached(row, name)
             return NotImplemented if found is MISSING else found
 
-        resolve.row_shortcut = row_shortcut  # type: ignore[attr-defined]
+        resolve.row_shortcut = row_shortcut  # type: ignore[attr-defined]  # a function attribute: schema/direct.py
         return resolve
 
     return mark
+
+
+def _loaders(info: Info) -> Loaders:
+    loaders = info.context.loaders
+    assert loaders is not None, "an authenticated context has its loaders"
+    return loaders
 
 
 # ------------------------------------------------------------------ Identity
@@ -62,8 +70,8 @@ def step_channel(root: SequenceStep) -> Any:
     return root.type.channel
 
 
-def step_parent_id(root: SequenceStep) -> str | None:
-    return to_global_id("SequenceStep", root.parent_id) if root.parent_id else None
+def step_parent_id(root: SequenceStep) -> strawberry.ID | None:
+    return strawberry.ID(to_global_id("SequenceStep", root.parent_id)) if root.parent_id else None
 
 
 def step_delay(root: SequenceStep) -> Any:
@@ -90,17 +98,17 @@ def step_lead_count(root: SequenceStep, info: Info) -> Any:
 
 @prefetched("campaign")
 def lead_campaign(root: Lead, info: Info) -> Any:
-    return info.context.loaders.campaign.load(root.campaign_id)
+    return _loaders(info).campaign.load(root.campaign_id)
 
 
 @prefetched("contact")
 def lead_contact(root: Lead, info: Info) -> Any:
-    return info.context.loaders.contact.load(root.contact_id)
+    return _loaders(info).contact.load(root.contact_id)
 
 
 @prefetched("currentStep")
 def lead_current_step(root: Lead, info: Info) -> Any:
-    return None if root.current_step_id is None else info.context.loaders.step.load(root.current_step_id)
+    return None if root.current_step_id is None else _loaders(info).step.load(root.current_step_id)
 
 
 def lead_error(root: Lead) -> Any:
@@ -116,18 +124,18 @@ def lead_error(root: Lead) -> Any:
 
 @prefetched("timeline")
 def lead_timeline(root: Lead, info: Info) -> Any:
-    return info.context.loaders.timeline.load(root.id)
+    return _loaders(info).timeline.load(root.id)
 
 
 # ------------------------------------------------------------------ Activity / Task
 
 
 def _step(root: Activity | Task, info: Info) -> Any:
-    return None if root.step_id is None else info.context.loaders.step.load(root.step_id)
+    return None if root.step_id is None else _loaders(info).step.load(root.step_id)
 
 
 def _lead(root: Activity | Task, info: Info) -> Any:
-    return info.context.loaders.lead.load(root.lead_id)
+    return _loaders(info).lead.load(root.lead_id)
 
 
 activity_lead = prefetched("lead")(_lead)
@@ -138,20 +146,20 @@ task_step = prefetched("step")(_step)
 
 @prefetched("contact")
 def activity_contact(root: Activity, info: Info) -> Any:
-    return info.context.loaders.contact.load(root.contact_id)
+    return _loaders(info).contact.load(root.contact_id)
 
 
 # ------------------------------------------------------------------ Campaign
 
 
 async def campaign_identity(root: Campaign, info: Info) -> Any:
-    return None if root.identity_id is None else await info.context.loaders.identity.load(root.identity_id)
+    return None if root.identity_id is None else await _loaders(info).identity.load(root.identity_id)
 
 
 async def campaign_duplicated_from(root: Campaign, info: Info) -> Any:
     if root.duplicated_from_id is None:
         return None
-    return await info.context.loaders.campaign.load(root.duplicated_from_id)
+    return await _loaders(info).campaign.load(root.duplicated_from_id)
 
 
 async def campaign_sequence(root: Campaign, info: Info) -> Any:

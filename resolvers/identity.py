@@ -19,7 +19,8 @@ async def create_identity(info: Info, input: IdentityInput) -> IdentityPayload:
         identity = await identities.create_identity(info.context.workspace_id, plain(input))
     except (DomainError, DomainErrors) as exc:
         return IdentityPayload(identity=None, errors=user_errors(exc))
-    return IdentityPayload(identity=identity)
+    # The ORM row stands for its Strawberry type (schema/types.py), which the payload's field names.
+    return IdentityPayload(identity=identity)  # type: ignore[arg-type]
 
 
 async def update_identity(info: Info, id: strawberry.ID, input: IdentityUpdateInput) -> IdentityPayload:
@@ -27,4 +28,5 @@ async def update_identity(info: Info, id: strawberry.ID, input: IdentityUpdateIn
         identity = await identities.update_identity(info.context.workspace_id, decode_id(id, "Identity"), plain(input))
     except (DomainError, DomainErrors) as exc:
         return IdentityPayload(identity=None, errors=user_errors(exc))
-    return IdentityPayload(identity=identity)
+    # The ORM row stands for its Strawberry type (schema/types.py), which the payload's field names.
+    return IdentityPayload(identity=identity)  # type: ignore[arg-type]

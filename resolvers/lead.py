@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import strawberry
 
 from domain.errors import DomainError, NotFound
@@ -14,8 +16,10 @@ from resolvers.errors import user_errors
 from schema.inputs import LeadEventInput
 from schema.payloads import LeadPayload, TaskPayload
 
+T = TypeVar("T")
 
-def _given(value: object) -> object:
+
+def _given(value: T | None) -> T | None:
     """Strawberry's UNSET and an explicit null both mean 'not given'."""
     return value if value is not strawberry.UNSET else None
 
@@ -25,6 +29,7 @@ async def retry_lead(info: Info, id: strawberry.ID) -> LeadPayload:
     try:
         if lead_id is None:
             raise NotFound("No such lead.", ["id"])
+        # The ORM row stands for its Strawberry type (schema/types.py), which the payload's field names.
         return LeadPayload(lead=await retry(info.context.workspace_id, lead_id))  # type: ignore[arg-type]
     except DomainError as exc:
         return LeadPayload(errors=user_errors(exc))
@@ -39,11 +44,12 @@ async def record_lead_event(info: Info, input: LeadEventInput) -> LeadPayload:
             info.context.workspace_id,
             lead_id,
             input.kind,
-            positive=_given(input.positive),  # type: ignore[arg-type]
-            channel=_given(input.channel),  # type: ignore[arg-type]
-            message=_given(input.message),  # type: ignore[arg-type]
-            occurred_at=_given(input.occurred_at),  # type: ignore[arg-type]
+            positive=_given(input.positive),
+            channel=_given(input.channel),
+            message=_given(input.message),
+            occurred_at=_given(input.occurred_at),
         )
+        # The ORM row stands for its Strawberry type (schema/types.py), which the payload's field names.
         return LeadPayload(lead=lead)  # type: ignore[arg-type]
     except DomainError as exc:
         return LeadPayload(errors=user_errors(exc))
@@ -54,6 +60,7 @@ async def complete_task(info: Info, id: strawberry.ID) -> TaskPayload:
     try:
         if task_id is None:
             raise NotFound("No such task.", ["id"])
+        # The ORM row stands for its Strawberry type (schema/types.py), which the payload's field names.
         return TaskPayload(task=await complete(info.context.workspace_id, task_id))  # type: ignore[arg-type]
     except DomainError as exc:
         return TaskPayload(errors=user_errors(exc))

@@ -28,5 +28,7 @@ async def campaign_series(
 
 
 async def campaign_funnel(root: Campaign, info: Info) -> list[funnel.StepFunnel]:
-    steps = await info.context.loaders.sequence.load(root.id)
+    loaders = info.context.loaders
+    assert loaders is not None, "an authenticated context has its loaders"
+    steps = await loaders.sequence.load(root.id)
     return await funnel.funnel(root.id, steps)

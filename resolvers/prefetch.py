@@ -23,6 +23,7 @@ from typing import Any
 from graphql import GraphQLObjectType, GraphQLSchema
 from strawberry.types.nodes import FragmentSpread, InlineFragment, Selection
 
+from compat import cached_future, raw_info
 from models import Activity, Campaign, Contact, Lead, SequenceStep, Task, fastread
 from resolvers.context import Info, Loaders, rows_by_id
 
@@ -173,19 +174,21 @@ async def _load_relation(info: Info, relation: Relation, keys: list[int], select
     known, only those columns are read (an Activity page's `lead { id status }` reads 2 of the lead's 36);
     such partial rows are not kept for later levels, which may need more.
     """
-    loader = relation.loader(info.context.loaders)
+    loaders = info.context.loaders
+    assert loaders is not None, "an authenticated context has its loaders"
+    loader = relation.loader(loaders)
     known: dict[int, Any] = loader.__dict__.setdefault("_prefetched", {})
     missing = []
     for key in keys:
         if key not in known:
-            future = loader.cache_map.get(key) if loader.cache else None
+            future = cached_future(loader, key)
             if future is not None and future.done() and future.exception() is None:
                 known[key] = future.result()
             else:
                 missing.append(key)
     if not missing:
         return [known[k] for k in keys]
-    only = needed_columns(info._raw_info.schema, relation.model, selections) if relation.model else None
+    only = needed_columns(raw_info(info).schema, relation.model, selections) if relation.model else None
     if only is None:
         known.update(zip(missing, await loader.load_fn(missing), strict=True))
         return [known[k] for k in keys]

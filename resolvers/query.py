@@ -33,6 +33,7 @@ async def node(info: Info, id: strawberry.ID) -> Any:
     type_name, pk = parsed
     ctx = info.context
     ws = ctx.workspace_id
+    assert ctx.loaders is not None, "an authenticated context has its loaders"
     if type_name == "Workspace":
         return await _workspace(info) if pk == ws else None
     if type_name == "Campaign":
@@ -82,14 +83,18 @@ async def campaigns(
 
 async def campaign(info: Info, id: strawberry.ID) -> Campaign | None:
     pk = decode_id(id, "Campaign")
-    return None if pk is None else await info.context.loaders.campaign.load(pk)
+    loaders = info.context.loaders
+    assert loaders is not None, "an authenticated context has its loaders"
+    return None if pk is None else await loaders.campaign.load(pk)
 
 
 async def lead(info: Info, id: strawberry.ID) -> Lead | None:
     pk = decode_id(id, "Lead")
     if pk is None:
         return None
-    found = await info.context.loaders.lead.load(pk)
+    loaders = info.context.loaders
+    assert loaders is not None, "an authenticated context has its loaders"
+    found = await loaders.lead.load(pk)
     if found is None or found.removed_at is not None:
         return None
     # The side panel: contact, campaign, steps and timeline in one round of queries, not one after another.

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard, TypeVar
 
 from strawberry import UNSET
 
+from compat import raw_info
 from domain import counters as c
 from domain.ids import decode_id
 from domain.stats import CampaignStats, build_stats
@@ -40,7 +41,10 @@ from resolvers.prefetch import attach, connection_fields, connection_nodes, need
 CONTACT_SEARCH_FIELDS = ("first_name", "last_name", "email", "company")
 
 
-def given(value: Any) -> bool:
+T = TypeVar("T")
+
+
+def given(value: T | None) -> TypeGuard[T]:
     """Whether an optional input field was set to something (UNSET and null both mean 'no filter')."""
     return value is not None and value is not UNSET
 
@@ -86,6 +90,7 @@ async def campaign_sequence(info: Info, campaign: Campaign) -> list[SequenceStep
     """The steps in order; with each one's `leadCount` attached when the selection asks for it (one counters
     read, the one `stats` uses, rather than one awaited resolver per step)."""
     loaders = info.context.loaders
+    assert loaders is not None, "an authenticated context has its loaders"
     steps = await loaders.sequence.load(campaign.id)
     if steps and "leadCount" in connection_fields(info):
         numbers, _, _ = await loaders.counters.load(campaign.id)
@@ -96,6 +101,7 @@ async def campaign_sequence(info: Info, campaign: Campaign) -> list[SequenceStep
 
 async def campaign_stats(info: Info, campaign: Campaign) -> CampaignStats:
     loaders = info.context.loaders
+    assert loaders is not None, "an authenticated context has its loaders"
     steps = await loaders.sequence.load(campaign.id)
     numbers, version, updated_at = await loaders.counters.load(campaign.id)
     return build_stats(campaign.id, numbers, version, updated_at, [s.id for s in steps], campaign.created_at)
@@ -103,7 +109,9 @@ async def campaign_stats(info: Info, campaign: Campaign) -> CampaignStats:
 
 async def step_lead_count(info: Info, step: SequenceStep) -> int:
     """From the counters (key `step:{id}`), read once per campaign per request: leads are never counted."""
-    numbers, _, _ = await info.context.loaders.counters.load(step.campaign_id)
+    loaders = info.context.loaders
+    assert loaders is not None, "an authenticated context has its loaders"
+    numbers, _, _ = await loaders.counters.load(step.campaign_id)
     return numbers.get(c.step_key(step.id), 0)
 
 
@@ -180,7 +188,7 @@ async def campaign_audience(info: Info, campaign: Campaign, filter: Any, first: 
         page_condition.add('"id" > {}', after_id)
     fields = connection_fields(info)
     # Only the columns the page's selection reads, when that is known (resolvers/prefetch.py).
-    only = needed_columns(info._raw_info.schema, Lead, connection_nodes(fields))
+    only = needed_columns(raw_info(info).schema, Lead, connection_nodes(fields))
     rows = await fastread.select(Lead, page_condition, order_by=("id",), limit=limit + 1, only=only)
 
     async def count() -> int:
@@ -188,7 +196,9 @@ async def campaign_audience(info: Info, campaign: Campaign, filter: Any, first: 
             return 0
         if key is None:
             return await fastread.count(Lead, condition)
-        numbers, _, _ = await info.context.loaders.counters.load(campaign.id)
+        loaders = info.context.loaders
+        assert loaders is not None, "an authenticated context has its loaders"
+        numbers, _, _ = await loaders.counters.load(campaign.id)
         return numbers.get(key, 0)
 
     page = build_page(rows, limit, lambda lead: id_cursor("Lead", lead.id), after, count)
@@ -275,7 +285,9 @@ async def campaign_tasks(info: Info, campaign: Campaign, status: Any, first: int
     async def count() -> int:
         # The counters count exactly these (the filter above without the cursor): tasks of leads not
         # removed, by status (tests/test_reads_totals.py checks that they agree).
-        numbers, _, _ = await info.context.loaders.counters.load(campaign.id)
+        loaders = info.context.loaders
+        assert loaders is not None, "an authenticated context has its loaders"
+        numbers, _, _ = await loaders.counters.load(campaign.id)
         wanted = [TaskStatus(status)] if status is not None else list(TaskStatus)
         return sum(numbers.get(c.task_key(s), 0) for s in wanted)
 

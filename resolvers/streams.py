@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from compat import model_meta
 from domain.ids import decode_id
 from models import Activity, Campaign, Contact, Lead, SequenceStep, fastread
 from models.db import db
@@ -62,7 +63,7 @@ async def _chunk(
 ) -> list[tuple[Any, Contact]]:
     """`chunk` rows of `model` matching `condition` in `order`, each with its contact. The LIMIT applies to
     `model`'s rows alone (the derived table), so the filter's unqualified column names stay unambiguous."""
-    table = model._meta.db_table
+    table = model_meta(model).db_table
     sql = (
         f"SELECT {fastread.columns(model, 'r', reads.item)}, {fastread.columns(Contact, 'c', reads.contact)}"
         f' FROM (SELECT * FROM "{table}" WHERE {condition.sql()} ORDER BY {_order(order)} LIMIT {int(chunk)}) AS r'

@@ -48,7 +48,7 @@ def _hub(info: Info) -> Hub:
     return hub
 
 
-async def _stats_stream(hub: Hub, campaign_id: int) -> AsyncIterator[Any]:
+async def _stats_stream(hub: Hub, campaign_id: int) -> AsyncGenerator[Any, None]:
     mailbox = hub.subscribe_stats(campaign_id)
     try:
         async for snapshot in _drain(mailbox):
@@ -57,7 +57,7 @@ async def _stats_stream(hub: Hub, campaign_id: int) -> AsyncIterator[Any]:
         hub.unsubscribe(mailbox)
 
 
-async def _activity_stream(info: Info, hub: Hub, campaign_id: int) -> AsyncIterator[Any]:
+async def _activity_stream(info: Info, hub: Hub, campaign_id: int) -> AsyncGenerator[Any, None]:
     mailbox = await hub.subscribe_activity(campaign_id)
     try:
         async for entry in _drain(mailbox):

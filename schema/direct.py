@@ -22,8 +22,9 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLObjectType, GraphQLResolveInfo
-from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
+
+from compat import graphql_schema, info_builder, mark_default_resolver, strawberry_field_of
 
 Resolve = Callable[..., Any]
 
@@ -33,12 +34,12 @@ def install(schema: strawberry.Schema) -> int:
     if schema.config.default_resolver is not getattr:
         return 0
     replaced = 0
-    for gql_type in schema._schema.type_map.values():
+    for gql_type in graphql_schema(schema).type_map.values():
         if not isinstance(gql_type, GraphQLObjectType) or gql_type.name.startswith("__"):
             continue
         for gql_field in gql_type.fields.values():
-            field = gql_field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
-            direct = _direct(schema, field) if isinstance(field, StrawberryField) else None
+            field = strawberry_field_of(gql_field)
+            direct = _direct(schema, field) if field is not None else None
             if direct is not None:
                 gql_field.resolve = direct
                 replaced += 1
@@ -64,7 +65,7 @@ def _attribute(name: str) -> Resolve:
     def resolve(source: Any, info: GraphQLResolveInfo) -> Any:
         return getattr(source, name)
 
-    resolve._is_default = True  # type: ignore[attr-defined]  # as Strawberry marks its own
+    mark_default_resolver(resolve, True)
     resolve._attribute = name  # type: ignore[attr-defined]  # read directly by schema/fastpath.py
     return resolve
 
@@ -73,8 +74,9 @@ def _call(schema: strawberry.Schema, field: StrawberryField) -> Resolve:
     resolver = field.base_resolver
     assert resolver is not None
     func = resolver.wrapped_func
+    assert callable(func), "_direct takes only plain functions"  # not a classmethod object
     info_param = resolver.info_parameter
-    info_class = schema.config.info_class
+    make_info = info_builder(schema.config.info_class, field)
     params = list(resolver.signature.parameters.values())
     positional = all(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
     if positional and params[0] is not info_param:
@@ -89,16 +91,16 @@ def _call(schema: strawberry.Schema, field: StrawberryField) -> Resolve:
         else:
 
             def resolve(source: Any, info: GraphQLResolveInfo) -> Any:
-                return func(source, info_class(_raw_info=info, _field=field))
+                return func(source, make_info(info))
 
     else:
         source_name = next(p.name for p in params if p is not info_param)
 
         def resolve(source: Any, info: GraphQLResolveInfo) -> Any:
-            wrapped = info_class(_raw_info=info, _field=field)
+            wrapped = make_info(info)
             return func(**{p.name: source if p.name == source_name else wrapped for p in params})
 
-    resolve._is_default = False  # type: ignore[attr-defined]
+    mark_default_resolver(resolve, False)
     # A resolver may offer a way to answer from the row alone (NotImplemented when it cannot), used by
     # schema/fastpath.py before building the `info` the resolver itself takes.
     resolve._row_shortcut = getattr(func, "row_shortcut", None)  # type: ignore[attr-defined]

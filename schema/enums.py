@@ -4,25 +4,42 @@ from __future__ import annotations
 
 import strawberry
 
-from models import enums
+# The domain's own classes: `strawberry.enum` marks a class in place and returns it, and a plain imported
+# name is what a type checker takes as a type (an assignment from a call is not).
+from models.enums import (
+    ActivityKind,
+    Branch,
+    CampaignStatus,
+    Channel,
+    ConditionType,
+    ErrorCode,
+    LeadEventKind,
+    LeadStatus,
+    LeadSubstatus,
+    SeriesBucket,
+    StepType,
+    TaskStatus,
+    TaskType,
+    Weekday,
+)
 
-CampaignStatus = strawberry.enum(enums.CampaignStatus, description="Where a campaign is in its lifecycle.")
-LeadStatus = strawberry.enum(enums.LeadStatus, description="Where a lead stands in its campaign.")
-LeadSubstatus = strawberry.enum(
-    enums.LeadSubstatus,
+strawberry.enum(CampaignStatus, description="Where a campaign is in its lifecycle.")
+strawberry.enum(LeadStatus, description="Where a lead stands in its campaign.")
+strawberry.enum(
+    LeadSubstatus,
     description="Why a lead is where it is. Each value belongs to exactly one LeadStatus (see domain.md).",
 )
-StepType = strawberry.enum(enums.StepType, description="What a sequence step does.")
-Channel = strawberry.enum(enums.Channel, description="The channel a step or activity belongs to.")
-ConditionType = strawberry.enum(enums.ConditionType, description="What a CONDITION step tests about a lead.")
-Branch = strawberry.enum(enums.Branch, description="Where a step sits relative to the branching step above it.")
-TaskType = strawberry.enum(enums.TaskType, description="The kind of manual work a TASK step asks for.")
-TaskStatus = strawberry.enum(enums.TaskStatus, description="Whether a task is still to do.")
-Weekday = strawberry.enum(enums.Weekday, description="A day of the week, in the identity's time zone.")
-ActivityKind = strawberry.enum(enums.ActivityKind, description="What an Activity log entry records.")
-LeadEventKind = strawberry.enum(
-    enums.LeadEventKind,
+strawberry.enum(StepType, description="What a sequence step does.")
+strawberry.enum(Channel, description="The channel a step or activity belongs to.")
+strawberry.enum(ConditionType, description="What a CONDITION step tests about a lead.")
+strawberry.enum(Branch, description="Where a step sits relative to the branching step above it.")
+strawberry.enum(TaskType, description="The kind of manual work a TASK step asks for.")
+strawberry.enum(TaskStatus, description="Whether a task is still to do.")
+strawberry.enum(Weekday, description="A day of the week, in the identity's time zone.")
+strawberry.enum(ActivityKind, description="What an Activity log entry records.")
+strawberry.enum(
+    LeadEventKind,
     description="Events that arrive from outside (a provider, a webhook, a person) about one lead.",
 )
-ErrorCode = strawberry.enum(enums.ErrorCode, description="Why a mutation refused its input.")
-SeriesBucket = strawberry.enum(enums.SeriesBucket)
+strawberry.enum(ErrorCode, description="Why a mutation refused its input.")
+strawberry.enum(SeriesBucket)

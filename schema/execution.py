@@ -9,21 +9,22 @@ prefetched (resolvers/prefetch.py) then completes synchronously.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, TypeGuard
 
 from strawberry.execution import optimized_is_awaitable
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from tortoise.models import Model
 
+from compat import ExecutionContextBase
 from schema.fastpath import FastPathMixin
 
 #: Types that a resolver returns most often and that are never awaitable: answered without a lookup.
 _PLAIN = frozenset({type(None), bool, int, float, str, list, dict, datetime})
 
 
-def is_awaitable(value: Any) -> bool:
+def is_awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:
     """graphql-core's predicate, except that a Tortoise row (and an enum member) is a plain value."""
     kind = type(value)
     if kind in _PLAIN:
@@ -33,10 +34,10 @@ def is_awaitable(value: Any) -> bool:
     return optimized_is_awaitable(value)
 
 
-class ExecutionContext(FastPathMixin, StrawberryGraphQLCoreExecutionContext):
+class ExecutionContext(FastPathMixin, ExecutionContextBase):
     """Strawberry's execution context with `is_awaitable` above (strawberry passes its own to `execute`), and
     the fast path for queries that succeed (schema/fastpath.py)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.is_awaitable = is_awaitable  # type: ignore[assignment]
+        self.is_awaitable = is_awaitable

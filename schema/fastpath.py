@@ -28,7 +28,7 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeGuard
 
 from graphql import (
     GraphQLAbstractType,
@@ -40,11 +40,12 @@ from graphql import (
     GraphQLOutputType,
     GraphQLScalarType,
 )
-from graphql.execution.collect_fields import DeferUsage, FieldDetailsList, GroupedFieldSet
 from graphql.execution.values import get_argument_values
 from graphql.language import BREAK, DirectiveNode, OperationType, VariableNode, Visitor, visit
 from graphql.pyutils import Path, Undefined
 from prometheus_client import Counter
+
+from compat import DeferUsage, FieldDetailsList, GroupedFieldSet, forget_relevant_subfields
 
 log = logging.getLogger("outbound.schema.lean")
 
@@ -202,10 +203,11 @@ class FastPathMixin:
     operation: Any
     variable_values: Any
     middleware_manager: Any
-    is_awaitable: Callable[[Any], bool]
+    is_awaitable: Callable[[Any], TypeGuard[Awaitable[Any]]]
     hide_suggestions: bool
     build_resolve_info: Callable[..., Any]
     collect_subfields: Callable[..., Any]
+    settle_in_background: Callable[..., Any]
     ensure_valid_runtime_type: Callable[..., Any]
     type_resolver: Callable[..., Any]
 
@@ -217,6 +219,7 @@ class FastPathMixin:
         serially: bool,
         new_defer_usages: Sequence[DeferUsage],
     ) -> Any:
+        # A mixin: the method is the Executor's, after this class in the execution context's MRO.
         slow = super().execute_collected_root_fields  # type: ignore[misc]
         if serially or self.operation.operation != OperationType.QUERY:
             return slow(root_type, root_value, grouped_field_set, serially, new_defer_usages)
@@ -246,7 +249,7 @@ class FastPathMixin:
                 OUTCOMES.labels("abandoned").inc()
                 name = self.operation.name.value if self.operation.name else "(anonymous)"
                 log.info("lean executor abandoned query %s (%r); graphql-core answers it", name, exc)
-                self._relevant_sub_fields.clear()  # type: ignore[attr-defined]
+                forget_relevant_subfields(self)
                 result = slow(root_type, root_value, grouped_field_set, serially, new_defer_usages)
                 return await result if self.is_awaitable(result) else result
             OUTCOMES.labels("answered").inc()
@@ -296,7 +299,7 @@ class FastPathMixin:
             resolve = field_def.resolve
             return_type = field_def.type
             non_null = type(return_type) is GraphQLNonNull
-            named = return_type.of_type if non_null else return_type  # type: ignore[attr-defined]
+            named = return_type.of_type if isinstance(return_type, GraphQLNonNull) else return_type
             leaf = _leaf(named) if isinstance(named, (GraphQLScalarType, GraphQLEnumType)) else None
             steps.append(
                 Step(
@@ -345,6 +348,7 @@ class FastPathMixin:
                     if has_args
                     else {}
                 )
+                assert resolve is not None  # set for every field but __typename
                 result = resolve(source, info, **args)
             if leaf is not None and not is_awaitable(result):
                 # A scalar or an enum: completed here, the commonest case by far.
@@ -382,19 +386,19 @@ class FastPathMixin:
     def _complete(
         self, return_type: GraphQLOutputType, details: FieldDetailsList, path: Path, result: Any, origin: Origin
     ) -> Any:
-        kind = type(return_type)
-        if kind is GraphQLNonNull:
+        # `type(...) is`, not isinstance: the commonest test of the executor's hottest function.
+        if type(return_type) is GraphQLNonNull:
             if result is None or result is Undefined or isinstance(result, Exception):
                 raise Abandon(path.key)
-            completed = self._complete(return_type.of_type, details, path, result, origin)  # type: ignore[attr-defined]
+            completed = self._complete(return_type.of_type, details, path, result, origin)
             # A nested null (an object that could not be completed) shows up as an exception, never as None.
             return completed
         if result is None or result is Undefined:
             return None
         if isinstance(result, Exception):
             raise result
-        if kind is GraphQLList:
-            return self._complete_list(return_type.of_type, details, path, result, origin)  # type: ignore[attr-defined]
+        if type(return_type) is GraphQLList:
+            return self._complete_list(return_type.of_type, details, path, result, origin)
         if isinstance(return_type, (GraphQLScalarType, GraphQLEnumType)):
             coerced = return_type.coerce_output_value(result)
             if coerced is None or coerced is Undefined:
@@ -449,12 +453,13 @@ class FastPathMixin:
         """Work already started for a result being abandoned: settled in the background, as graphql-core does."""
         started = [value for value in values if self.is_awaitable(value)]
         if started:
-            self.settle_in_background(started)  # type: ignore[attr-defined]
+            self.settle_in_background(started)
 
     def _object(self, object_type: GraphQLObjectType, details: FieldDetailsList, path: Path, result: Any) -> Any:
         is_type_of = object_type.is_type_of
         if is_type_of is not None:
-            matches = is_type_of(result, None)
+            # No info: ours (schema/types.py `_is`) and Strawberry's read only the value.
+            matches = is_type_of(result, None)  # type: ignore[arg-type]
             if matches is not True:
                 raise Abandon(path.key)
         subfields = self._fast_plans.subfields

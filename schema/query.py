@@ -29,9 +29,11 @@ class Query:
         description="Campaigns, newest first. ARCHIVED ones are left out unless filter.statuses names "
         "ARCHIVED. `first` is at most 100.",
     )
-    campaign: Campaign | None = strawberry.field(resolver=q.campaign, description="One campaign, or null.")
-    lead: Lead | None = strawberry.field(resolver=q.lead, description="One lead (the side panel), or null.")
-    identities: list[Identity] = strawberry.field(resolver=q.identities, description="The workspace's senders.")
+    # These resolvers return the ORM rows the types are backed by (schema/types.py); Strawberry's
+    # `field(resolver=...)` is typed as if they returned the declared type itself.
+    campaign: Campaign | None = strawberry.field(resolver=q.campaign, description="One campaign, or null.")  # type: ignore[assignment]
+    lead: Lead | None = strawberry.field(resolver=q.lead, description="One lead (the side panel), or null.")  # type: ignore[assignment]
+    identities: list[Identity] = strawberry.field(resolver=q.identities, description="The workspace's senders.")  # type: ignore[assignment]
     contacts: ContactConnection = strawberry.field(
         resolver=q.contacts,
         description="Contacts, oldest first; search matches name, email or company. `first` is at most 100.",

@@ -25,11 +25,12 @@ import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 from json import JSONDecodeError
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from graphql import (
     DocumentNode,
+    ExecutionResult,
     Executor,
     FieldNode,
     GraphQLError,
@@ -43,8 +44,15 @@ from graphql import (
 )
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 from strawberry.http.exceptions import WebSocketDisconnected
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
 
+from compat import (
+    TransportWSHandler,
+    connection_init_timeout_task,
+    forget_connection_init_timeout_task,
+    graphql_schema,
+    starlette_websocket,
+)
+from compat import TransportWSOperation as Operation
 from domain.errors import PublicError
 from live.mailbox import EMPTY, Completed, Mailbox
 from resolvers.context import Context, Loaders
@@ -139,6 +147,7 @@ def render(graphql_schema: Any, plan: Plan, variables: dict[str, Any], workspace
     result = execute_subscription_event(executor.build_per_event_executor(root))
     if executor.is_awaitable(result):
         return _finish(result)
+    assert isinstance(result, ExecutionResult)
     return _payload(result.data, result.errors)
 
 
@@ -207,7 +216,7 @@ async def shared_render(
     return await asyncio.shield(cached)
 
 
-class LiveTransportWSHandler(BaseGraphQLTransportWSHandler):
+class LiveTransportWSHandler(TransportWSHandler[Context, None]):
     """graphql-transport-ws with our two subscriptions served from the hub's shared renders.
 
     A connection lives for hours and there may be thousands per process, so what it keeps while idle is
@@ -220,20 +229,20 @@ class LiveTransportWSHandler(BaseGraphQLTransportWSHandler):
         # Once connection_init came (the timer is cancelled) or the timer fired, the finished task would stay
         # referenced for the socket's life, with its CancelledError and that error's traceback (~1.5 KB).
         # A done task has nothing left for `shutdown` to cancel or await.
-        task = self.connection_init_timeout_task
+        task = connection_init_timeout_task(self)
         if task is not None:
             task.add_done_callback(self._forget_connection_init_timeout)
 
     def _forget_connection_init_timeout(self, task: asyncio.Task[None]) -> None:
-        if self.connection_init_timeout_task is task:
-            self.connection_init_timeout_task = None
+        if connection_init_timeout_task(self) is task:
+            forget_connection_init_timeout_task(self)
 
     async def handle(self) -> None:
         """Strawberry's `handle`, reading the socket itself: its `iter_json` generator keeps the last message
         received (text and decoded) alive while waiting for the next one, i.e. the whole `subscribe` message
         for as long as the socket is idle."""
         self.on_request_accepted()
-        ws = self.websocket.ws  # type: ignore[attr-defined]
+        ws = starlette_websocket(self)
         decode = self.view.decode_json
         try:
             while ws.application_state != WebSocketState.DISCONNECTED:
@@ -250,19 +259,20 @@ class LiveTransportWSHandler(BaseGraphQLTransportWSHandler):
                     await self.handle_invalid_message("WebSocket message must be valid JSON")
                     return
                 del text
-                await self.handle_message(message)
+                # Any JSON: `handle_message` checks the shape itself (Strawberry's own `handle` casts too).
+                await self.handle_message(cast(Any, message))
                 del message
         except WebSocketDisconnected:
             pass
         finally:
             await self.shutdown()
 
-    async def run_operation(self, operation: Operation) -> None:
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
         """Our subscriptions: check, subscribe, send what is there, then leave it to a `Stream` (no task waits
         between items). Other operations: Strawberry's."""
-        graphql_schema = self.schema._schema  # type: ignore[attr-defined]
-        plan = plan_for(graphql_schema, operation.query, operation.operation_name)
-        shared = None if plan is None else shared_key(graphql_schema, plan, operation.variables or {})
+        schema = graphql_schema(self.schema)
+        plan = plan_for(schema, operation.query, operation.operation_name)
+        shared = None if plan is None else shared_key(schema, plan, operation.variables or {})
         if plan is None or shared is None:
             await super().run_operation(operation)
             return
@@ -272,10 +282,12 @@ class LiveTransportWSHandler(BaseGraphQLTransportWSHandler):
         operation.query = plan.query
         operation.variables = variables
         try:
-            context: Context = self.context  # type: ignore[assignment]
+            context = self.context
             kind, value = plan.campaign_arg
             raw_id = value if kind == "literal" else variables.get(value)
             try:
+                # `campaignId: ID!`, and shared_key validated the variables: a string is there (a bad one is
+                # NOT_FOUND, as decode_id says).
                 campaign_id = await authorized_campaign_id(context.workspace_id, raw_id)  # type: ignore[arg-type]
             except PublicError as error:
                 # The same `error` message Strawberry sends when a subscription resolver raises before its stream.
@@ -326,7 +338,7 @@ class Stream:
     def __init__(
         self,
         handler: LiveTransportWSHandler,
-        operation: Operation,
+        operation: Operation[Context, None],
         plan: Plan,
         variables: dict[str, Any],
         key: tuple[Plan, str],
@@ -366,13 +378,15 @@ class Stream:
     def _close(self) -> None:
         mailbox = self.mailbox
         mailbox.notify = None
-        self.handler.context.hub.unsubscribe(mailbox)  # type: ignore[attr-defined]
+        hub = self.handler.context.hub
+        assert hub is not None  # run_operation checked it before making this stream
+        hub.unsubscribe(mailbox)
 
     async def drain(self) -> None:
         """Send every waiting item, in order; then end (the next `put` wakes a new drain)."""
         operation, plan, mailbox = self.operation, self.plan, self.mailbox
         handler = self.handler
-        send = handler.websocket.ws.send_text  # type: ignore[attr-defined]
+        send = starlette_websocket(handler).send_text
         try:
             while True:
                 try:
@@ -394,10 +408,10 @@ class Stream:
                 payload = item.renders.get(self.key)
                 if not isinstance(payload, str):
                     payload = await shared_render(
-                        handler.schema._schema,  # type: ignore[attr-defined]
+                        graphql_schema(handler.schema),
                         plan,
                         self.variables,
-                        handler.context.workspace,  # type: ignore[attr-defined]
+                        handler.context.workspace,
                         item,
                         self.key,
                     )

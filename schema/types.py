@@ -7,7 +7,8 @@ no copy is made per row; `is_type_of` lets the `Node` interface tell them apart.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from types import GenericAlias
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 
@@ -33,6 +34,7 @@ from schema.overview import SeriesPoint, StepFunnel
 
 
 def _is(model: type) -> Any:
+    # Made outside a class body, for Strawberry to find on each type as it would a declared one.
     @classmethod  # type: ignore[misc]
     def is_type_of(cls: type, obj: Any, info: Any) -> bool:
         return isinstance(obj, (cls, model))
@@ -42,7 +44,10 @@ def _is(model: type) -> Any:
 
 @strawberry.interface(description="Anything with a stable, opaque ID. Clients never parse IDs.")
 class Node:
-    id: strawberry.ID = strawberry.field(description="A stable, opaque ID.")
+    # A method, as every type's own `id` is (a method cannot override a dataclass attribute).
+    @strawberry.field(description="A stable, opaque ID.")
+    def id(self) -> strawberry.ID:
+        raise NotImplementedError("each type answers its own global ID")
 
 
 @strawberry.type(description="Pagination state of a connection (keyset cursors).")
@@ -362,12 +367,14 @@ class Campaign(Node):
     tasks: TaskConnection = strawberry.field(
         resolver=f.campaign_tasks, description="The campaign's tasks, oldest first. `first` is at most 100."
     )
-    series: list[SeriesPoint] = strawberry.field(
+    series: list[SeriesPoint] = strawberry.field(  # type: ignore[assignment]  # domain-backed, as funnel
         resolver=overview.campaign_series,
         description="What happened per time bucket, oldest first, from the Activity log; "
         "buckets with nothing are included as zeros.",
     )
-    funnel: list[StepFunnel] = strawberry.field(
+    # Backed by domain/series.py's and domain/funnel.py's objects; Strawberry's `field(resolver=...)` is typed
+    # as if the resolver returned the declared type itself.
+    funnel: list[StepFunnel] = strawberry.field(  # type: ignore[assignment]
         resolver=overview.campaign_funnel,
         description="One entry per action step, in position order: how leads fared at each step.",
     )
@@ -388,8 +395,9 @@ def _connection(name: str, node: Any) -> tuple[type, type]:
             (),
             {
                 "__annotations__": {
-                    "edges": list[edge],
-                    "nodes": list[node],
+                    # `list[edge]`, spelled so a type checker does not read a variable as a type.
+                    "edges": GenericAlias(list, (edge,)),
+                    "nodes": GenericAlias(list, (node,)),
                     "page_info": PageInfo,
                     "total_count": int,
                 }
@@ -400,10 +408,18 @@ def _connection(name: str, node: Any) -> tuple[type, type]:
     return edge, connection
 
 
-CampaignEdge, CampaignConnection = _connection("Campaign", Campaign)
-LeadEdge, LeadConnection = _connection("Lead", Lead)
-ActivityEdge, ActivityConnection = _connection("Activity", Activity)
-TaskEdge, TaskConnection = _connection("Task", Task)
-ContactEdge, ContactConnection = _connection("Contact", Contact)
+if TYPE_CHECKING:
+    # Built at runtime; to a type checker, a connection is the `Page` its resolvers return.
+    from resolvers.pagination import Page as ActivityConnection
+    from resolvers.pagination import Page as CampaignConnection
+    from resolvers.pagination import Page as ContactConnection
+    from resolvers.pagination import Page as LeadConnection
+    from resolvers.pagination import Page as TaskConnection
+else:
+    CampaignEdge, CampaignConnection = _connection("Campaign", Campaign)
+    LeadEdge, LeadConnection = _connection("Lead", Lead)
+    ActivityEdge, ActivityConnection = _connection("Activity", Activity)
+    TaskEdge, TaskConnection = _connection("Task", Task)
+    ContactEdge, ContactConnection = _connection("Contact", Contact)
 
 __all__ = ["ActivityFilter", "AudienceFilter"]

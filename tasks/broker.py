@@ -14,11 +14,11 @@ import asyncio
 import logging
 
 import dramatiq
-from dramatiq.asyncio import EventLoopThread, get_event_loop_thread, set_event_loop_thread
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AsyncIO, Middleware, default_middleware
 
+from compat import EventLoopThread, get_event_loop_thread, set_event_loop_thread
 from config import Settings
 from domain.tx import set_handler
 from engine.queue import RunSteps
