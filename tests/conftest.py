@@ -22,6 +22,8 @@ import pytest
 PG_ADMIN_URL = os.environ.get("OUTBOUND_TEST_PG", "postgres://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("OUTBOUND_TEST_REDIS", "redis://127.0.0.1:6379/0")
 TABLES = [
+    "webhook_delivery",
+    "webhook",
     "activity",
     "task",
     "lead",
