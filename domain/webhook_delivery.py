@@ -44,7 +44,7 @@ USER_AGENT = "Outbound-Webhooks/1"
 async def claim_due(now: datetime, limit: int = BATCH) -> list[int]:
     """Claim up to `limit` due deliveries of enabled webhooks, oldest of each (webhook, lead) only."""
     conn = db()
-    marks = placeholders(conn, 6)
+    marks = placeholders(conn, 7)
     lock = " FOR UPDATE OF d SKIP LOCKED" if is_postgres(conn) else ""
     rows = await fetch(
         conn,
@@ -53,10 +53,10 @@ async def claim_due(now: datetime, limit: int = BATCH) -> list[int]:
         f" WHERE d.status = {marks[1]} AND d.next_attempt_at <= {marks[2]}"
         f" AND (d.claimed_until IS NULL OR d.claimed_until <= {marks[3]}) AND w.enabled = {marks[4]}"
         " AND NOT EXISTS (SELECT 1 FROM webhook_delivery o WHERE o.webhook_id = d.webhook_id"
-        f" AND o.lead_id = d.lead_id AND o.status = {marks[1]} AND o.id < d.id)"
-        f" ORDER BY d.next_attempt_at, d.id LIMIT {marks[5]}{lock})"
+        f" AND o.lead_id = d.lead_id AND o.status = {marks[5]} AND o.id < d.id)"
+        f" ORDER BY d.next_attempt_at, d.id LIMIT {marks[6]}{lock})"
         " RETURNING id",
-        [now + timedelta(seconds=LEASE_SECONDS), PENDING, now, now, True, limit],
+        [now + timedelta(seconds=LEASE_SECONDS), PENDING, now, now, True, PENDING, limit],
     )
     return sorted(int(row["id"]) for row in rows)
 

@@ -278,3 +278,7 @@ def pump(monkeypatch: pytest.MonkeyPatch) -> Any:
     from tests.engine_helpers import Pump
 
     return Pump(monkeypatch)
+
+
+# The webhook tests' receiver and delivery pump (tests/webhook_helpers.py).
+from tests.webhook_helpers import deliveries, receiver  # noqa: E402, F401
