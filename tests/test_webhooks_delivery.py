@@ -118,7 +118,7 @@ async def test_redelivery_is_a_new_delivery_with_the_same_event_id(
     assert first.webhook_id == second.webhook_id and first.body == second.body and second.verified
     (page,) = await listed(gql)
     assert [n["id"] for n in page["nodes"]] == [again["id"], original["id"]]  # newest first
-    (one,) = (await listed(gql, first=1))
+    (one,) = await listed(gql, first=1)
     assert one["pageInfo"]["hasNextPage"] and one["totalCount"] == 2
     (rest,) = await listed(gql, first=1, after=one["pageInfo"]["endCursor"])
     assert [n["id"] for n in rest["nodes"]] == [original["id"]] and not rest["pageInfo"]["hasNextPage"]

@@ -130,5 +130,9 @@ async def test_tenancy(
         )["createWebhook"]["errors"],
     ]
     assert [[e["code"] for e in errors] for errors in refusals] == [["NOT_FOUND"]] * 4
+    node = """query($id: ID!) { node(id: $id) { id ... on Webhook { url } ... on WebhookDelivery { status } } }"""
+    for node_id in (mine["id"], delivery_id):
+        assert (await other(node, {"id": node_id}))["node"] is None
+        assert (await gql(node, {"id": node_id}))["node"]["id"] == node_id
     assert (await Webhook.get(url=receiver.url("/mine"))).enabled  # the other workspace changed nothing
     assert await WebhookDelivery.all().count() == 1
