@@ -138,7 +138,12 @@ async def _record(
         outcome, next_at = FAILED, None
     else:
         outcome, next_at = PENDING, now + timedelta(seconds=RETRY_DELAYS[attempts - 1])
-    entry = {"at": now.astimezone(UTC).isoformat(), "status": status, "error": error}
+    entry = {
+        "at": now.astimezone(UTC).isoformat(),
+        "status": status,
+        "error": error,
+        "next": next_at.astimezone(UTC).isoformat() if next_at is not None else None,
+    }
     changed = await WebhookDelivery.filter(id=delivery.id, attempts=delivery.attempts).update(
         status=outcome,
         attempts=attempts,

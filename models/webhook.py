@@ -86,7 +86,7 @@ class WebhookDelivery(Model):
     next_attempt_at = fields.DatetimeField(null=True)
     # A lease: the attempt in flight holds it; a worker that died leaves it to run out.
     claimed_until = fields.DatetimeField(null=True)
-    # Every attempt: [{"at", "status" (HTTP or null), "error"}], oldest first.
+    # Every attempt: [{"at", "status" (HTTP or null), "error", "next" (its next attempt)}], oldest first.
     log = fields.JSONField(default=list)
     created_at = fields.DatetimeField(auto_now_add=True)
 
