@@ -51,6 +51,11 @@ class Settings(BaseSettings):
         default=True,
         description="Queries that succeed take the lean executor (schema/fastpath.py); false: graphql-core only.",
     )
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Webhooks may point at loopback and private addresses (a receiver on the same network);"
+        " link-local, CGNAT, multicast and cloud metadata addresses stay refused.",
+    )
     log_level: str = "INFO"
 
     @model_validator(mode="after")

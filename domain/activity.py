@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from domain import events
+from domain import events, webhooks
 from models import Lead
 from models.enums import ActivityKind, Channel
 from models.sql import db, fetch, placeholders
@@ -44,6 +44,7 @@ async def record_activity(
     Call inside the transaction that changes the lead, so the log and the lead agree.
     """
     conn = db()
+    at = occurred_at or datetime.now(UTC)
     values = [
         lead.workspace_id,
         lead.campaign_id,
@@ -52,7 +53,7 @@ async def record_activity(
         step_id,
         ActivityKind(kind).value,
         Channel(channel).value if channel else None,
-        occurred_at or datetime.now(UTC),
+        at,
         detail,
         external_id,
         dedupe_key,
@@ -68,4 +69,5 @@ async def record_activity(
         return None
     activity_id = int(rows[0]["id"])
     events.activity_recorded(lead.workspace_id, lead.campaign_id, activity_id)
+    webhooks.activity_recorded(lead, kind, activity_id, at)
     return activity_id

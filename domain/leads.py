@@ -16,8 +16,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from compat import model_meta
-from domain import counters, events
+from domain import counters, events, webhooks
 from models import Lead
+from models.enums import LeadStatus
 from models.sql import db, execute, fetch, is_postgres, placeholders
 
 
@@ -27,6 +28,7 @@ async def update_lead(lead: Lead, **changes: Any) -> bool:
     expected_version = lead.state_version
     # The keys the lead will count under if the CAS wins (lead_keys reads a mapping: changes over the row).
     delta = counters.lead_delta(before, counters.lead_keys(ChainMap(changes, lead.__dict__)))
+    finishing = _finishes(lead, changes)
     conn = db()
     if delta and is_postgres(conn) and _plain(changes):
         won = await _cas_update_counted(conn, lead, expected_version, changes, delta)
@@ -41,13 +43,20 @@ async def update_lead(lead: Lead, **changes: Any) -> bool:
     lead.state_version = expected_version + 1
     if delta:
         events.stats_changed(lead.workspace_id, lead.campaign_id)
+    if finishing:
+        webhooks.lead_finished(lead, changes.get("finished_at"))
     return True
+
+
+def _finishes(lead: Lead, changes: dict[str, Any]) -> bool:
+    return changes.get("status") == LeadStatus.FINISHED and lead.status != LeadStatus.FINISHED
 
 
 def one_statement(changes: dict[str, Any]) -> bool:
     """Whether `update_lead(lead, **changes)` writes with one statement (lead and counters together): then a
-    caller whose only write it is may skip the transaction (domain.tx.one_statement)."""
-    return is_postgres(db()) and _plain(changes)
+    caller whose only write it is may skip the transaction (domain.tx.one_statement). A finish never does:
+    its webhook event is written in the same transaction (domain/webhooks.py)."""
+    return is_postgres(db()) and _plain(changes) and changes.get("status") != LeadStatus.FINISHED
 
 
 def _plain(changes: dict[str, Any]) -> bool:

@@ -17,7 +17,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
 
-from domain import counters, events
+from domain import counters, events, webhooks
 from domain.errors import (
     DomainError,
     DomainErrors,
@@ -78,12 +78,17 @@ async def transition(workspace_id: int, campaign_id: int | None, action: str, **
     rule = TRANSITIONS[action]
     if campaign_id is None:
         raise NotFound("No such campaign.", ["id"])
+    if len(rule.sources) == 1:
+        (source,) = rule.sources
+    else:  # which one it leaves, for the webhook event: read under the row lock the UPDATE takes anyway
+        source = (await get_campaign(workspace_id, campaign_id, lock=True)).status
     changed = await Campaign.filter(
         id=campaign_id, workspace_id=workspace_id, status__in=[s.value for s in rule.sources]
     ).update(status=rule.target, **values)
     campaign = await get_campaign(workspace_id, campaign_id)
     if not changed:
         raise InvalidTransition(f"Cannot {action} a campaign that is {campaign.status.value}.", ["id"])
+    webhooks.campaign_status_changed(workspace_id, campaign.id, C(source).value, rule.target.value)
     return campaign
 
 

@@ -13,6 +13,10 @@ Domain and engine code never import the live bus or the broker. They `announce(m
 message is carried out: the API's lifespan and a worker's middleware `set_handler(kind, handler)` when they
 start (live/runtime.py publishes events on the bus, tasks/runtime.py sends jobs to the broker), and clear
 it when they stop. A message with no handler in this process (a test, a CLI command) is dropped.
+
+`batch(key, flush)` is the other end: work that must be written IN the transaction, once, from what the
+whole transaction did (the webhook outbox, domain/webhooks.py). Items collected under `key` are handed to
+`flush` just before COMMIT, so a failure there rolls the change back with them.
 """
 
 from __future__ import annotations
@@ -35,6 +39,11 @@ Handler = Callable[[Any], Awaitable[None] | None]
 #: How this process carries out each kind of message: installed by the process wiring, never on import.
 _handlers: dict[type, Handler] = {}
 _pending: contextvars.ContextVar[list[Effect] | None] = contextvars.ContextVar("after_commit", default=None)
+Flush = Callable[[list[Any]], Awaitable[None]]
+#: The outermost transaction's batches: key -> (flush, items), flushed in order before COMMIT.
+_batches: contextvars.ContextVar[dict[str, tuple[Flush, list[Any]]] | None] = contextvars.ContextVar(
+    "before_commit", default=None
+)
 
 
 @asynccontextmanager
@@ -57,7 +66,28 @@ async def transaction() -> AsyncIterator[BaseDBAsyncClient]:
             yield conn
         return
     async with _effects(), in_transaction() as conn:
-        yield conn
+        batches: dict[str, tuple[Flush, list[Any]]] = {}
+        token = _batches.set(batches)
+        try:
+            yield conn
+            while batches:  # a flush may batch more (under another key): flush until none is left
+                key = next(iter(batches))
+                flush, items = batches.pop(key)
+                await flush(items)
+        finally:
+            _batches.reset(token)
+
+
+def batch(key: str, flush: Flush) -> list[Any]:
+    """The current transaction's list for `key`: append to it, and `flush(items)` runs once before COMMIT.
+
+    Outside a transaction (or in `one_statement`) it raises: the items must commit with the change."""
+    batches = _batches.get()
+    if batches is None:
+        raise RuntimeError(f"batch({key!r}) outside a transaction: open one with `transaction()`")
+    if key not in batches:
+        batches[key] = (flush, [])
+    return batches[key][1]
 
 
 @asynccontextmanager

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
+from domain import webhook_delivery
 from engine import clock, queue
 from models.sql import db, fetch, is_postgres, placeholders
 
@@ -45,7 +46,8 @@ async def claim_due_leads(now: datetime, lease: float | None = None, limit: int 
 
 
 async def tick(now: datetime | None = None, lease: float | None = None) -> int:
-    """One pass: claim, then enqueue. Returns how many leads were handed to workers."""
+    """One pass: claim, then enqueue; then the webhook deliveries due. Returns how many leads were handed
+    to workers."""
     now = now or clock.now()
     total = 0
     while True:
@@ -54,6 +56,7 @@ async def tick(now: datetime | None = None, lease: float | None = None) -> int:
         total += len(claims)
         if len(claims) < BATCH:
             break
+    await webhook_delivery.send_due(now)
     return total
 
 

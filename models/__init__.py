@@ -6,6 +6,7 @@ from models.contact import Contact
 from models.identity import Identity, IdentityUsage
 from models.lead import LEAD_FLAGS, Lead
 from models.task import Task
+from models.webhook import Webhook, WebhookDelivery
 from models.workspace import ApiKey, Workspace
 
 __all__ = [
@@ -20,5 +21,7 @@ __all__ = [
     "Lead",
     "SequenceStep",
     "Task",
+    "Webhook",
+    "WebhookDelivery",
     "Workspace",
 ]

@@ -7,7 +7,19 @@ from typing import Any
 import strawberry
 
 from domain.ids import decode_id, parse_global_id
-from models import Activity, Campaign, Contact, Identity, Lead, SequenceStep, Task, Workspace, fastread
+from models import (
+    Activity,
+    Campaign,
+    Contact,
+    Identity,
+    Lead,
+    SequenceStep,
+    Task,
+    Webhook,
+    WebhookDelivery,
+    Workspace,
+    fastread,
+)
 from models.enums import CampaignStatus
 from resolvers.context import Info
 from resolvers.pagination import Page, build_page, check_first, decode_id_cursor, id_cursor
@@ -52,6 +64,10 @@ async def node(info: Info, id: strawberry.ID) -> Any:
         return await Activity.get_or_none(id=pk, workspace_id=ws)
     if type_name == "Task":
         return await Task.get_or_none(id=pk, workspace_id=ws)
+    if type_name == "Webhook":
+        return await Webhook.get_or_none(id=pk, workspace_id=ws)
+    if type_name == "WebhookDelivery":
+        return await WebhookDelivery.get_or_none(id=pk, workspace_id=ws)
     return None
 
 

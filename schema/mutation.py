@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from resolvers import audience, campaign, contact, identity, lead
+from resolvers import audience, campaign, contact, identity, lead, webhooks
 from schema.payloads import (
     AddLeadsPayload,
     CampaignPayload,
@@ -16,6 +16,7 @@ from schema.payloads import (
     RemoveLeadsPayload,
     TaskPayload,
 )
+from schema.webhooks import CreateWebhookPayload, DeleteWebhookPayload, WebhookDeliveryPayload, WebhookPayload
 
 MAX_ITEMS = 1000
 
@@ -99,4 +100,13 @@ class Mutation:
     )
     complete_task: TaskPayload = strawberry.field(
         resolver=lead.complete_task, description="Complete a task; its lead moves on."
+    )
+    create_webhook: CreateWebhookPayload = strawberry.field(
+        resolver=webhooks.create_webhook, description="The signing secret is in the payload once and never again."
+    )
+    update_webhook: WebhookPayload = strawberry.field(resolver=webhooks.update_webhook)
+    delete_webhook: DeleteWebhookPayload = strawberry.field(resolver=webhooks.delete_webhook)
+    redeliver_webhook: WebhookDeliveryPayload = strawberry.field(
+        resolver=webhooks.redeliver_webhook,
+        description="Sends a past delivery again, as a new delivery with the same event id.",
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from resolvers import query as q
+from resolvers import webhooks as wh
 from schema.types import (
     Campaign,
     CampaignConnection,
@@ -14,6 +15,7 @@ from schema.types import (
     Node,
     Workspace,
 )
+from schema.webhooks import Webhook
 
 
 @strawberry.type(description="Reads. Every read sees only the workspace of the request's API key.")
@@ -38,3 +40,4 @@ class Query:
         resolver=q.contacts,
         description="Contacts, oldest first; search matches name, email or company. `first` is at most 100.",
     )
+    webhooks: list[Webhook] = strawberry.field(resolver=wh.list_webhooks, description="The workspace's webhooks.")  # type: ignore[assignment]

@@ -20,7 +20,9 @@ from dramatiq.middleware import AsyncIO, Middleware, default_middleware
 
 from compat import EventLoopThread, get_event_loop_thread, set_event_loop_thread
 from config import Settings
+from domain import webhooks
 from domain.tx import set_handler
+from domain.webhooks import SendWebhooks
 from engine.queue import RunSteps
 from live.bus import Bus, bus_for
 from live.runtime import publish_on, stop_publishing
@@ -42,6 +44,7 @@ class Database(Middleware):
         from models.db import init_db
 
         channels.configure(self.settings.smtp_url)
+        webhooks.configure(allow_private=self.settings.webhook_allow_private)
         loop_thread = get_event_loop_thread()
         assert loop_thread is not None, "the AsyncIO middleware must come before Database"
         loop_thread.run_coroutine(init_db(self.settings.database_url))
@@ -68,8 +71,10 @@ async def _make_bus(settings: Settings) -> Bus:
 
 
 def send_jobs_on(broker: dramatiq.Broker) -> None:
-    """Send this process's `RunSteps` (the scheduler's claims, a chain handed on) through `broker`."""
+    """Send this process's `RunSteps` (the scheduler's claims, a chain handed on) and `SendWebhooks` (new and
+    due deliveries) through `broker`."""
     actor = broker.get_actor("sequences.run_step")
+    webhook_actor = broker.get_actor("webhooks.deliver")
 
     async def send(jobs: RunSteps) -> None:
         def send_all() -> None:  # a Redis round trip each: off the event loop
@@ -78,11 +83,20 @@ def send_jobs_on(broker: dramatiq.Broker) -> None:
 
         await asyncio.to_thread(send_all)
 
+    async def send_webhooks(jobs: SendWebhooks) -> None:
+        def send_all() -> None:
+            for delivery_id in jobs.delivery_ids:
+                webhook_actor.send(delivery_id)
+
+        await asyncio.to_thread(send_all)
+
     set_handler(RunSteps, send)
+    set_handler(SendWebhooks, send_webhooks)
 
 
 def stop_sending_jobs() -> None:
     set_handler(RunSteps, None)
+    set_handler(SendWebhooks, None)
 
 
 class _RunningLoop(EventLoopThread):
@@ -105,12 +119,16 @@ class ServerLoop(Middleware):
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
+        self.workers = 0  # the engine's and the webhooks' workers share the loop: unset it after the last
 
     def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        self.workers += 1
         set_event_loop_thread(_RunningLoop(self.loop))
 
     def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        set_event_loop_thread(None)
+        self.workers -= 1
+        if self.workers <= 0:
+            set_event_loop_thread(None)
 
 
 def build_broker(settings: Settings, loop: asyncio.AbstractEventLoop | None = None) -> dramatiq.Broker:

@@ -13,29 +13,36 @@ import logging
 from dataclasses import dataclass
 
 import dramatiq
+from dramatiq.common import q_name
 
 from config import Settings
+from domain import webhooks
 from engine import channels
 from engine.scheduler import Scheduler
 from tasks.broker import install, send_jobs_on, stop_sending_jobs
 
 log = logging.getLogger("outbound.tasks")
 
+WEBHOOK_QUEUE = "webhooks"
+
 
 @dataclass(slots=True)
 class Runtime:
     broker: dramatiq.Broker
     worker: dramatiq.Worker | None = None
+    #: Embedded: the `webhooks` queue's own threads, so slow receivers never hold up the engine's.
+    webhook_worker: dramatiq.Worker | None = None
     scheduler: Scheduler | None = None
 
     async def stop(self) -> None:
         if self.scheduler is not None:
             await self.scheduler.stop()
             self.scheduler = None
-        if self.worker is not None:
-            # Off the loop: worker threads may be waiting on coroutines that this loop must still finish.
-            await asyncio.to_thread(self.worker.stop)
-            self.worker = None
+        for worker in (self.worker, self.webhook_worker):
+            if worker is not None:
+                # Off the loop: worker threads may be waiting on coroutines that this loop must still finish.
+                await asyncio.to_thread(worker.stop)
+        self.worker = self.webhook_worker = None
         stop_sending_jobs()
 
 
@@ -44,9 +51,17 @@ async def start(settings: Settings, *, workers: bool = True) -> Runtime:
     runtime = Runtime(install(settings, loop if settings.embedded else None))
     send_jobs_on(runtime.broker)
     channels.configure(settings.smtp_url)
+    webhooks.configure(allow_private=settings.webhook_allow_private)
     if settings.embedded and workers:
-        runtime.worker = dramatiq.Worker(runtime.broker, worker_threads=settings.embedded_workers, worker_timeout=100)
+        engine_queues = {q_name(q) for q in runtime.broker.get_declared_queues()} - {WEBHOOK_QUEUE}
+        runtime.worker = dramatiq.Worker(
+            runtime.broker, queues=engine_queues, worker_threads=settings.embedded_workers, worker_timeout=100
+        )
         runtime.worker.start()
+        runtime.webhook_worker = dramatiq.Worker(
+            runtime.broker, queues={WEBHOOK_QUEUE}, worker_threads=settings.embedded_workers, worker_timeout=100
+        )
+        runtime.webhook_worker.start()
     if settings.scheduler:
         runtime.scheduler = Scheduler()
         runtime.scheduler.start()

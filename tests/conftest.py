@@ -22,6 +22,8 @@ import pytest
 PG_ADMIN_URL = os.environ.get("OUTBOUND_TEST_PG", "postgres://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("OUTBOUND_TEST_REDIS", "redis://127.0.0.1:6379/0")
 TABLES = [
+    "webhook_delivery",
+    "webhook",
     "activity",
     "task",
     "lead",
@@ -276,3 +278,7 @@ def pump(monkeypatch: pytest.MonkeyPatch) -> Any:
     from tests.engine_helpers import Pump
 
     return Pump(monkeypatch)
+
+
+# The webhook tests' receiver and delivery pump (tests/webhook_helpers.py).
+from tests.webhook_helpers import deliveries, receiver  # noqa: E402, F401
