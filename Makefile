@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-embedded test-real lint schema bench bench-quick clean
+.PHONY: run test test-embedded test-real lint schema bench bench-quick clean graphiql-assets screenshots
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,18 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(PY) -m bench --quick
+
+# GraphiQL, React and ReactDOM builds, pinned by web/graphiql-build/package-lock.json and committed in
+# web/static/vendor/: the server serves them itself, so GraphiQL needs no CDN and no Node at run time.
+graphiql-assets:
+	cd web/graphiql-build && npm ci --no-audit --no-fund --ignore-scripts
+	mkdir -p web/static/vendor
+	cp web/graphiql-build/node_modules/graphiql/graphiql.min.js web/graphiql-build/node_modules/graphiql/graphiql.min.css \
+	   web/graphiql-build/node_modules/react/umd/react.production.min.js \
+	   web/graphiql-build/node_modules/react-dom/umd/react-dom.production.min.js web/static/vendor/
+	cp web/graphiql-build/node_modules/graphiql/LICENSE web/static/vendor/LICENSE.graphiql
+	cp web/graphiql-build/node_modules/react/LICENSE web/static/vendor/LICENSE.react
+	cp web/graphiql-build/node_modules/react-dom/LICENSE web/static/vendor/LICENSE.react-dom
 
 clean:
 	rm -rf $(VENV) outbound.sqlite3*
