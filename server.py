@@ -1,6 +1,6 @@
 """Outbound's API server: the app factory, its lifespan, and a small CLI.
 
-python server.py                          serve (GraphiQL at http://127.0.0.1:8000/graphql)
+python server.py                          serve (the dashboard at http://127.0.0.1:8000/, GraphiQL at /graphql)
 python server.py create-workspace NAME    create a workspace; its API key is the last line printed
 python server.py reconcile                recompute every campaign's counters and report drift
 """
@@ -16,12 +16,14 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -37,6 +39,7 @@ from resolvers.context import Context, Loaders
 from schema import build_schema
 
 log = logging.getLogger("outbound.server")
+WEB = Path(__file__).resolve().parent / "web"  # the dashboard and GraphiQL pages; web/static is served at /assets
 
 UNAUTHORIZED = {
     "errors": [
@@ -53,6 +56,10 @@ class OutboundGraphQL(OrjsonMixin, GraphQL):
 
     # Our two subscriptions are rendered once per change and shared by all their subscribers (live/fastpath.py).
     graphql_transport_ws_handler_class = LiveTransportWSHandler
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        # Our page, not Strawberry's: its assets come from this server (no CDN), and it asks for the key first.
+        return HTMLResponse((WEB / "graphiql.html").read_text())
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None = None) -> Context:
         workspace = request.scope.get("outbound.workspace")
@@ -138,7 +145,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await close_db()
 
     async def home(request: Request) -> Response:
-        return RedirectResponse("/graphql")
+        return FileResponse(WEB / "index.html")
 
     async def health(request: Request) -> Response:
         return JSONResponse({"ok": True})
@@ -149,6 +156,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/healthz", health),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql_app),  # authenticates in connection_init
+            Mount("/assets", StaticFiles(directory=WEB / "static"), name="assets"),
         ],
         lifespan=lifespan,
     )
