@@ -1,0 +1,90 @@
+"""Browser tests: Playwright for Python driving Debian's Chromium against a real uvicorn.
+
+Skipped, with the reason, on a machine without Playwright or /usr/bin/chromium; in CI (CI=true) that is a
+failure instead, so the browser tests can never silently stop running there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Backend
+from tests.test_live_subscriptions import Server
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _missing() -> str | None:
+    try:
+        import playwright.async_api  # noqa: F401
+    except ImportError:
+        return "Playwright for Python is not installed (pip install playwright)"
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} is missing (apt-get install chromium)"
+    return None
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Any]:
+    problem = _missing()
+    if problem:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"browser tests cannot run in CI: {problem}", pytrace=False)
+        pytest.skip(f"browser tests skipped: {problem}")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        chromium = await p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        await chromium.close()
+
+
+@pytest.fixture
+async def page(browser: Any) -> AsyncIterator[Any]:
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    await context.close()
+    assert not errors, f"the page threw: {errors}"
+
+
+@pytest.fixture(scope="module")
+async def server(backend: Backend, database: None) -> AsyncIterator[Server]:
+    # the engine runs in the server (scheduler on): the seeded campaign sends, errs and waits by itself
+    srv = Server(backend, SCHEDULER="true")
+    try:
+        await srv.ready()
+        yield srv
+    finally:
+        srv.stop()
+
+
+async def until(check: Callable[[], Awaitable[Any]], wait: float = 15, what: str = "condition") -> Any:
+    """Polls `check` until it returns something truthy."""
+    deadline = time.monotonic() + wait
+    while True:
+        value = await check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.2)
