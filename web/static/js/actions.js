@@ -57,7 +57,7 @@ export class Actions {
   edit() {
     const c = this.campaign;
     const draft = c.status === "DRAFT";
-    const form = h("form", { class: "edit", "aria-label": "Edit campaign", onsubmit: (e) => this.save(e, draft) },
+    const form = h("form", { class: "edit", novalidate: true, "aria-label": "Edit campaign", onsubmit: (e) => this.save(e, draft) },
       h("h3", {}, draft ? "Edit the draft" : "Edit the steps (applies to actions not yet performed)"),
       field("Name", h("input", { name: "name", value: c.name, "data-field": "input.name", required: true })),
       draft

@@ -23,7 +23,9 @@ const CAMPAIGN = `query Campaign($id: ID!) { campaign(id: $id) {
   sequence { id position type channel parentStepId branch subject content title condition waitForAcceptanceDays
              taskType leadCount delay { days hours minutes } aiVariables { name prompt } }
 } }`;
-const CAPABILITIES = `__type(name: "Campaign") { fields { name } }`; // which revision-2 fields are served
+// Which fields the served schema has: revision 2's Campaign.series / funnel, and every KPI of CampaignStats
+const CAPABILITIES = `campaign: __type(name: "Campaign") { fields { name } }
+  ${["AllChannelsStats", "LinkedinStats", "EmailStats", "TaskStats"].map((t) => `${t}: __type(name: "${t}") { fields { name } }`).join(" ")}`;
 
 const key = () => sessionStorage.getItem(KEY);
 const api = httpClient(key);
@@ -69,7 +71,13 @@ async function start() {
   try {
     const data = await api(`{ viewer { name } ${CAPABILITIES} }`);
     $("#workspace-name").textContent = data.viewer.name;
-    state.fields = new Set(data.__type.fields.map((f) => f.name));
+    state.fields = new Set(data.campaign.fields.map((f) => f.name));
+    overview.kpiFields({
+      allChannels: data.AllChannelsStats.fields.map((f) => f.name),
+      linkedin: data.LinkedinStats.fields.map((f) => f.name),
+      email: data.EmailStats.fields.map((f) => f.name),
+      tasks: data.TaskStats.fields.map((f) => f.name),
+    });
   } catch (error) {
     sessionStorage.removeItem(KEY);
     return showSignIn(error.status === 401 ? "That API key was not accepted." : error.message);
@@ -220,10 +228,8 @@ $("[role=tablist]").addEventListener("keydown", (event) => {
 
 // ------------------------------------------------------------------------------------------- live
 
-const STATS_FIELDS = overview.statsSelection();
-
 function startLive(id) {
-  const stats = `subscription Stats($id: ID!) { campaignStats(campaignId: $id) { ${STATS_FIELDS} } }`;
+  const stats = `subscription Stats($id: ID!) { campaignStats(campaignId: $id) { ${overview.statsSelection()} } }`;
   const feed = `subscription Feed($id: ID!) { campaignActivity(campaignId: $id) { ${activity.selection()} } }`;
   unsubscribe = [
     live.subscribe(stats, { id }, {

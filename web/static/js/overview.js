@@ -3,7 +3,8 @@
 // server that does not serve them yet they are replaced by a note.
 import { $, clear, h, label, throttle } from "./dom.js";
 
-export const KPIS = {
+// The KPIs' names and order; a field the served schema adds (say EmailStats.unsubscribed) shows up too.
+const KPIS = {
   allChannels: ["All channels", { totalContacts: "Leads", started: "Started", contacted: "Contacted", replied: "Replied", positive: "Positive" }],
   linkedin: ["LinkedIn", { engaged: "Engaged", invited: "Invited", accepted: "Accepted", contacted: "Messaged", replied: "Replied", positive: "Positive" }],
   email: ["Email", { sent: "Sent", clicked: "Clicked", replied: "Replied", positive: "Positive", bounced: "Bounced" }],
@@ -30,6 +31,16 @@ export class Overview {
     this.hasSeries = false;
     this.hasFunnel = false;
     this.refreshCharts = throttle(() => this.loadCharts(), 3000);
+    this.kpis = KPIS;
+  }
+
+  /** The served fields of each CampaignStats group: known ones in KPIS order, then any new ones. */
+  kpiFields(served) {
+    this.kpis = Object.fromEntries(Object.entries(KPIS).map(([group, [title, names]]) => {
+      const fields = Object.fromEntries(Object.entries(names).filter(([f]) => served[group].includes(f)));
+      for (const f of served[group]) fields[f] ??= label(f.replace(/[A-Z]/g, (c) => `_${c}`));
+      return [group, [title, fields]];
+    }));
     this.renderKpis();
   }
 
@@ -39,14 +50,14 @@ export class Overview {
   }
 
   statsSelection() {
-    const groups = Object.entries(KPIS).map(([group, [, fields]]) => `${group} { ${Object.keys(fields).join(" ")} }`);
+    const groups = Object.entries(this.kpis).map(([group, [, fields]]) => `${group} { ${Object.keys(fields).join(" ")} }`);
     return `campaignId version ${groups.join(" ")} statuses { status count } substatuses { status substatus count } steps { stepId leadCount }`;
   }
 
   renderKpis() {
     clear(
       $("#kpis"),
-      Object.entries(KPIS).map(([group, [title, fields]]) =>
+      Object.entries(this.kpis).map(([group, [title, fields]]) =>
         h("section", { class: "kpi-group", "aria-labelledby": `kpi-${group}` },
           h("h3", { id: `kpi-${group}` }, title),
           h("dl", {},
@@ -75,7 +86,7 @@ export class Overview {
     if (stats.campaignId && stats.campaignId !== this.campaignId) return;
     if (this.version !== undefined && stats.version < this.version) return;
     this.version = stats.version;
-    for (const [group, [, fields]] of Object.entries(KPIS)) {
+    for (const [group, [, fields]] of Object.entries(this.kpis)) {
       for (const field of Object.keys(fields)) {
         const el = this.root.querySelector(`[data-metric="${group}.${field}"]`);
         if (el) el.textContent = String(stats[group][field]);
