@@ -49,5 +49,9 @@ graphiql-assets:
 	cp web/graphiql-build/node_modules/react/LICENSE web/static/vendor/LICENSE.react
 	cp web/graphiql-build/node_modules/react-dom/LICENSE web/static/vendor/LICENSE.react-dom
 
+# PNGs of the three tabs and GraphiQL, from the real pages with the demo running (README's walk shows them).
+screenshots: $(STAMP)
+	$(PY) web/screenshots.py
+
 clean:
 	rm -rf $(VENV) outbound.sqlite3*
