@@ -40,11 +40,18 @@ async def test_graphiql_works_offline_with_the_key(page: Any, server: Server, wo
     await page.goto(server.base + "/graphql")
     # the key is asked for before anything is fetched
     assert not graphql_posts
+    await page.locator('input[name="apiKey"]').fill("ob_wrong")
+    await page.get_by_role("button", name="Use key").click()
+    await page.get_by_text("That key was not accepted.").wait_for()
+    assert await page.locator(EDITOR).count() == 0 and not await page.evaluate("sessionStorage.length")
+    assert all("__schema" not in p["body"] for p in graphql_posts)
+
     await page.locator('input[name="apiKey"]').fill(seeded.key)
     await page.get_by_role("button", name="Use key").click()
     await page.locator(EDITOR).wait_for()
     await until(lambda: _introspected(graphql_posts), what="the schema fetch")
-    assert all(p["auth"] == f"Bearer {seeded.key}" for p in graphql_posts), graphql_posts
+    schema_fetches = [p for p in graphql_posts if "__schema" in p["body"]]
+    assert [p["auth"] for p in schema_fetches] == [f"Bearer {seeded.key}"]  # once, and with the key
     assert await page.get_by_text("Workspace: Acme").count() == 1
 
     # a query over HTTP

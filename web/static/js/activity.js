@@ -139,11 +139,7 @@ export class Activity {
   }
 
   count() {
-    const from = (this.cursors.length - 1) * PAGE;
-    const shown = $("#activity-rows").children.length || 0;
     $("#activity-count").textContent = this.total ? `${this.total} entries, newest first` : "Nothing matches.";
-    $("#activity-count").dataset.total = String(this.total ?? 0);
-    $("#activity-count").dataset.from = String(from + Math.min(shown, 1));
   }
 
   row(a) {

@@ -58,7 +58,7 @@ const sessionStore = {
   },
 };
 
-async function render(key) {
+async function render(key, remember = null) {
   const mine = ++generation;
   state.textContent = "Checking the key…";
   const check = await post({ query: "{ viewer { name } }" }, { Authorization: `Bearer ${key}` });
@@ -67,6 +67,10 @@ async function render(key) {
     state.textContent = "That key was not accepted.";
     return;
   }
+  // kept only once accepted; on the device only when asked to
+  sessionStorage.setItem(KEY, key);
+  if (remember === true) localStorage.setItem(KEY, key);
+  if (remember === false) localStorage.removeItem(KEY);
   state.textContent = `Workspace: ${check.body.data.viewer.name}`;
   forget.hidden = false;
   const container = document.getElementById("graphiql");
@@ -87,11 +91,8 @@ form.addEventListener("submit", (event) => {
   event.preventDefault();
   const key = form.apiKey.value.trim();
   if (!key) return;
-  sessionStorage.setItem(KEY, key);
-  if (form.remember.checked) localStorage.setItem(KEY, key);
-  else localStorage.removeItem(KEY);
   form.apiKey.value = "";
-  render(key);
+  render(key, form.remember.checked);
 });
 
 forget.addEventListener("click", () => {
