@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import subprocess
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import Backend
-from tests.test_live_subscriptions import Server
+from tests.test_live_subscriptions import ROOT, Server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -68,8 +70,32 @@ async def page(browser: Any) -> AsyncIterator[Any]:
 
 
 @pytest.fixture(scope="module")
-async def server(backend: Backend, database: None) -> AsyncIterator[Server]:
-    # the engine runs in the server (scheduler on): the seeded campaign sends, errs and waits by itself
+def engine(backend: Backend) -> Iterator[None]:
+    """On the real backend the engine's actors run in a Dramatiq worker (on embedded, inside the server)."""
+    if not backend.real:
+        yield
+        return
+    log = (backend.tmp / "browser-worker.log").open("ab")
+    worker = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "dramatiq"), "tasks", "-p", "1", "-t", "4"],
+        cwd=ROOT,
+        env=backend.env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: stopped with its forked worker process
+    )
+    try:
+        yield
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)  # the tests are over: no graceful drain needed
+        worker.wait()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+async def server(backend: Backend, database: None, engine: None) -> AsyncIterator[Server]:
+    # the scheduler ticks in the server: the seeded campaign sends, errs and waits by itself
     srv = Server(backend, SCHEDULER="true")
     try:
         await srv.ready()
