@@ -274,20 +274,29 @@ async def test_the_chart_and_funnel_need_series_and_funnel(page: Any, server: Se
     if not await _has_series_and_funnel(server, seeded.key):
         pytest.skip("the served schema has no Campaign.series / Campaign.funnel yet (issue 14 point 1)")
     await sign_in(page, server, seeded.key)
-    await page.locator("#chart svg polyline").first.wait_for()
+    # the chart covers the campaign's whole life: its totals are the log's
+    await page.locator("#chart svg rect").first.wait_for()
     data = await server.gql(
         seeded.key,
-        "query($id: ID!) { campaign(id: $id) { series(bucket: DAY) { emailsSent }"
+        "query($id: ID!) { campaign(id: $id) { activity(filter: {kinds: [EMAIL_SENT]}) { totalCount }"
         " funnel { step { id } performed replyRate } } }",
         {"id": seeded.campaign_id},
     )
-    sent = sum(p["emailsSent"] for p in data["campaign"]["series"])
-    assert f"Emails: {sent}" in await page.locator("#chart .legend").text_content()
+    sent = data["campaign"]["activity"]["totalCount"]
+    assert await page.locator("#chart [data-series-total=emailsSent]").text_content() == f"Emails: {sent}"
     rows = page.locator("#funnel [data-funnel-step-id]")
     assert await rows.count() == len(data["campaign"]["funnel"])
     for row in data["campaign"]["funnel"]:
         cell = page.locator(f'#funnel [data-funnel-step-id="{row["step"]["id"]}"] [data-reply-rate]')
         assert await cell.text_content() == f"{100 * row['replyRate']:.1f}%"
+
+    # and it moves live: a reply shows in the chart without a reload
+    replies = page.locator("#chart [data-series-total=replies]")
+    assert await replies.text_content() == "Replies: 0"
+    await reply(server, seeded, "Ana")
+    await page.wait_for_function(
+        "document.querySelector('#chart [data-series-total=replies]')?.textContent === 'Replies: 1'", timeout=8000
+    )
 
 
 async def test_without_series_and_funnel_the_overview_says_so(page: Any, server: Server, seeded: Seeded) -> None:

@@ -18,7 +18,10 @@ const SERIES = {
   errors: ["Errors", "#dc2626"],
 };
 const BRANCHES = { ON_TRUE: "If yes", ON_FALSE: "If no", ACCEPTED: "Accepted", NOT_ACCEPTED: "Not accepted" };
-const SERIES_QUERY = `query Series($id: ID!) { campaign(id: $id) { series(bucket: DAY) { start ${Object.keys(SERIES).join(" ")} } } }`;
+const SERIES_QUERY = `query Series($id: ID!, $from: DateTime, $to: DateTime, $tz: String) { campaign(id: $id) {
+  series(bucket: DAY, from: $from, to: $to, timezone: $tz) { start ${Object.keys(SERIES).join(" ")} }
+} }`;
+const DAY_MS = 86400000;
 const FUNNEL_QUERY = `query Funnel($id: ID!) { campaign(id: $id) {
   funnel { step { id position type subject title } performed replied positive clicked bounced replyRate }
 } }`;
@@ -75,6 +78,7 @@ export class Overview {
 
   async open(campaign) {
     this.campaignId = campaign.id;
+    this.since = campaign.launchedAt ?? campaign.createdAt;
     this.sequence(campaign);
     const data = await this.api(`query S($id: ID!) { campaign(id: $id) { stats { ${this.statsSelection()} } } }`, { id: campaign.id });
     this.stats(data.campaign.stats);
@@ -152,12 +156,27 @@ export class Overview {
     const id = this.campaignId;
     await Promise.all([
       this.hasSeries
-        ? this.api(SERIES_QUERY, { id }).then((d) => id === this.campaignId && this.chart(d.campaign.series), (e) => this.unavailable("#chart", e.message))
+        ? this.api(SERIES_QUERY, { id, ...this.seriesRange() }).then((d) => id === this.campaignId && this.chart(d.campaign.series), (e) => this.unavailable("#chart", e.message))
         : this.unavailable("#chart", "The chart needs Campaign.series, which this server does not serve yet."),
       this.hasFunnel
         ? this.api(FUNNEL_QUERY, { id }).then((d) => id === this.campaignId && this.funnel(d.campaign.funnel), (e) => this.unavailable("#funnel", e.message))
         : this.unavailable("#funnel", "The funnel needs Campaign.funnel, which this server does not serve yet."),
     ]);
+  }
+
+  /** The user's days, from the campaign's launch (two weeks at least, 90 days at most) through today. */
+  seriesRange() {
+    const midnight = (t) => {
+      const d = new Date(t);
+      d.setHours(0, 0, 0, 0);
+      return d;
+    };
+    const today = midnight(Date.now());
+    const launched = midnight(this.since ?? Date.now());
+    const days = Math.min(90, Math.max(14, Math.round((today - launched) / DAY_MS) + 1));
+    const from = midnight(today.getTime() - (days - 1) * DAY_MS + DAY_MS / 2); // DST-safe: noon, then midnight
+    const to = midnight(today.getTime() + DAY_MS + DAY_MS / 2);
+    return { from: from.toISOString(), to: to.toISOString(), tz: Intl.DateTimeFormat().resolvedOptions().timeZone };
   }
 
   unavailable(selector, message) {
@@ -167,9 +186,11 @@ export class Overview {
   chart(points) {
     const root = $("#chart");
     if (!points.length) return clear(root, h("p", { class: "muted" }, "Nothing has happened yet."));
+    const keys = Object.keys(SERIES);
     const W = 640, H = 220, left = 36, bottom = 24, top = 8;
-    const max = Math.max(1, ...points.flatMap((p) => Object.keys(SERIES).map((k) => p[k])));
-    const x = (i) => left + (points.length === 1 ? (W - left) / 2 : (i * (W - left - 8)) / (points.length - 1));
+    const max = Math.max(1, ...points.flatMap((p) => keys.map((k) => p[k])));
+    const slot = (W - left) / points.length; // one day: a group of bars
+    const bar = Math.max(1, (slot * 0.8) / keys.length);
     const y = (v) => top + (H - top - bottom) * (1 - v / max);
     const svg = (tag, attrs, ...kids) => {
       const el = document.createElementNS("http://www.w3.org/2000/svg", tag);
@@ -177,23 +198,26 @@ export class Overview {
       el.append(...kids);
       return el;
     };
-    const day = (p) => new Date(p.start).toLocaleDateString(undefined, { month: "short", day: "numeric", timeZone: "UTC" });
-    const every = Math.ceil(points.length / 8);
+    const day = (p) => new Date(p.start).toLocaleDateString(undefined, { month: "short", day: "numeric" });
+    const every = Math.ceil(points.length / 7);
     const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "Activity per day" },
       svg("line", { x1: left, y1: y(0), x2: W, y2: y(0), class: "axis" }),
       svg("text", { x: left - 6, y: y(max) + 4, "text-anchor": "end", class: "tick" }, String(max)),
       svg("text", { x: left - 6, y: y(0) + 4, "text-anchor": "end", class: "tick" }, "0"),
-      ...points.map((p, i) => (i % every ? null : svg("text", { x: x(i), y: H - 6, "text-anchor": "middle", class: "tick" }, day(p)))).filter(Boolean),
-      ...Object.entries(SERIES).map(([key, [, color]]) =>
-        svg("polyline", { points: points.map((p, i) => `${x(i)},${y(p[key])}`).join(" "), fill: "none", stroke: color, "stroke-width": 2, "data-series": key })),
+      ...points.map((p, i) => ((points.length - 1 - i) % every ? null
+        : svg("text", { x: left + slot * (i + 0.5), y: H - 6, "text-anchor": "middle", class: "tick" }, day(p)))).filter(Boolean),
+      ...points.flatMap((p, i) => keys.filter((k) => p[k]).map((k) =>
+        svg("rect", { x: left + slot * i + slot * 0.1 + bar * keys.indexOf(k), y: y(p[k]), width: bar, height: y(0) - y(p[k]),
+          fill: SERIES[k][1], "data-series": k }, svg("title", {}, `${day(p)}: ${p[k]} ${SERIES[k][0].toLowerCase()}`)))),
     );
     const legend = h("ul", { class: "legend" },
       Object.entries(SERIES).map(([key, [name, color]]) =>
-        h("li", {}, h("span", { class: "swatch", style: `background:${color}` }), `${name}: ${points.reduce((n, p) => n + p[key], 0)}`)));
-    const table = h("table", { class: "visually-hidden" },
+        h("li", { "data-series-total": key }, h("span", { class: "swatch", style: `background:${color}` }), `${name}: ${points.reduce((n, p) => n + p[key], 0)}`)));
+    // the numbers for a screen reader (a table ignores a 1px width: its wrapper hides it)
+    const table = h("div", { class: "visually-hidden" }, h("table", {},
       h("caption", {}, "Activity per day"),
       h("tr", {}, h("th", {}, "Day"), Object.values(SERIES).map(([name]) => h("th", {}, name))),
-      points.map((p) => h("tr", {}, h("td", {}, day(p)), Object.keys(SERIES).map((k) => h("td", {}, String(p[k]))))));
+      points.map((p) => h("tr", {}, h("td", {}, day(p)), keys.map((k) => h("td", {}, String(p[k])))))));
     clear(root, chart, legend, table);
   }
 
