@@ -58,13 +58,27 @@ async def browser() -> AsyncIterator[Any]:
         await chromium.close()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    outcome = yield
+    if call.when == "call":
+        item.failed_call = outcome.get_result().failed  # type: ignore[attr-defined]
+
+
 @pytest.fixture
-async def page(browser: Any) -> AsyncIterator[Any]:
+async def page(browser: Any, request: pytest.FixtureRequest, backend: Backend) -> AsyncIterator[Any]:
     context = await browser.new_context(viewport={"width": 1280, "height": 800})
     page = await context.new_page()
     errors: list[str] = []
+    console: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
     yield page
+    if getattr(request.node, "failed_call", False):
+        # what the browser showed when the test failed, for a run nobody watched (CI)
+        shot = backend.tmp / f"{request.node.name}.png"
+        await page.screenshot(path=str(shot), full_page=True)
+        print(f"\nscreenshot of the failure: {shot}\nbrowser console:\n" + "\n".join(console))
     await context.close()
     assert not errors, f"the page threw: {errors}"
 
