@@ -197,6 +197,27 @@ async def test_view_activity_opens_the_activity_tab_filtered_to_the_step(
     assert set(await rows.evaluate_all("rs => rs.map(r => r.dataset.stepId)")) == {email_step}
 
 
+async def test_activity_filters_by_kind_recipient_and_dates(page: Any, server: Server, seeded: Seeded) -> None:
+    await sign_in(page, server, seeded.key)
+    await page.get_by_role("tab", name="Activity").click()
+    rows = page.locator("#activity-rows [data-activity-id]")
+    await page.locator("#activity-kinds").evaluate("e => e.closest('details').open = true")
+    await page.get_by_label("Lead error").check()
+    await until(lambda: _count(rows, 2), what="the two LEAD_ERROR entries")
+    assert set(await rows.evaluate_all("rs => rs.map(r => r.dataset.kind)")) == {"LEAD_ERROR"}
+
+    await page.get_by_role("button", name="Clear filters").click()
+    await page.get_by_label("Recipient").fill("Chloe")
+    await page.get_by_label("Recipient").fill("Chloe Doe <chloe@acme.test>")  # the datalist's entry
+    await until(lambda: _count(rows, 2), what="Chloe's visit and email")
+    assert {"Chloe Doe"} == set(await rows.evaluate_all("rs => rs.map(r => r.querySelector('.who').textContent)"))
+
+    await page.get_by_role("button", name="Clear filters").click()
+    await page.get_by_label("To").fill("2000-01-01")  # nothing happened before 2000
+    await page.get_by_text("Nothing matches.").wait_for()
+    assert await rows.count() == 0
+
+
 async def test_pause_and_resume_change_the_status(page: Any, server: Server, seeded: Seeded) -> None:
     await sign_in(page, server, seeded.key)
     status = page.locator("#campaign-status")
