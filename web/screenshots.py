@@ -77,6 +77,7 @@ async def shoot(base: str, key: str) -> list[Path]:
         await page.goto(base + "/")
         await page.get_by_label("API key").fill(key)
         await page.get_by_role("button", name="Sign in").click()
+        await page.wait_for_selector("#campaign[data-loaded]")
         await page.wait_for_selector("#live-status[data-status=live]")
         await page.wait_for_timeout(1500)
         shots.append(await save(page, "overview"))

@@ -28,9 +28,8 @@ async def sign_in(page: Any, server: Server, key: str) -> None:
     await page.goto(server.base + "/")
     await page.get_by_label("API key").fill(key)
     await page.get_by_role("button", name="Sign in").click()
-    await page.wait_for_function(
-        "document.querySelector('[data-metric=\"allChannels.totalContacts\"]')?.textContent.match(/^\\d+$/)"
-    )
+    await page.wait_for_selector("#campaign[data-loaded]")  # every tab has its data
+    assert (await metric(page, "allChannels.totalContacts")).isdigit()
 
 
 async def metric(page: Any, path: str) -> str:

@@ -98,11 +98,18 @@ export class Activity {
       return this.readForm();
     }
     if (value.length < 2) return;
-    const data = await this.api(RECIPIENTS, { id: this.campaignId, search: value });
+    const search = value.replace(/\s*<.*$/, ""); // "Ana Doe <ana@...>" searches for the name
+    const data = await this.api(RECIPIENTS, { id: this.campaignId, search });
     for (const lead of data.campaign.audience.nodes) {
       this.recipients.set(`${lead.contact.fullName}${lead.contact.email ? ` <${lead.contact.email}>` : ""}`, lead.id);
     }
     clear($("#recipient-options"), [...this.recipients.keys()].map((name) => h("option", { value: name })));
+    // an entry picked while this search was on its way
+    const now = $("#activity-recipient").value;
+    if (this.recipients.has(now) && this.filter.leadId !== this.recipients.get(now)) {
+      this.filter.leadId = this.recipients.get(now);
+      this.readForm();
+    }
   }
 
   async recipientLabel(leadId) {

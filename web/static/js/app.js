@@ -149,6 +149,7 @@ async function loadCampaigns() {
 async function openCampaign(id, tab = "overview") {
   stopLive();
   state.campaignId = id;
+  delete $("#campaign").dataset.loaded;
   const data = await api(CAMPAIGN, { id });
   if (!data.campaign) {
     state.campaignId = null;
@@ -161,9 +162,11 @@ async function openCampaign(id, tab = "overview") {
     else a.removeAttribute("aria-current");
   }
   showCampaign(data.campaign);
+  openTab(tab); // at once: a tab chosen while the campaign loads must not be switched back
   await Promise.all([overview.open(data.campaign), audience.open(data.campaign), activity.open(data.campaign)]);
-  openTab(tab);
+  if (state.campaignId !== id) return;
   startLive(id);
+  $("#campaign").dataset.loaded = id; // every tab has its data (tests wait for this)
 }
 
 function showCampaign(campaign) {
