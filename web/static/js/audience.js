@@ -97,8 +97,9 @@ export class Audience {
     if (this.filter.substatus) filter.substatus = this.filter.substatus;
     if (this.filter.search) filter.search = this.filter.search;
     const after = this.cursors.at(-1);
+    const mine = (this.loads = (this.loads ?? 0) + 1);
     const data = await this.api(AUDIENCE, { id, filter, after });
-    if (id !== this.campaignId) return;
+    if (id !== this.campaignId || mine !== this.loads) return; // a later load (another filter) wins
     const page = data.campaign.audience;
     this.endCursor = page.pageInfo.endCursor;
     $("#audience-next").disabled = !page.pageInfo.hasNextPage;
