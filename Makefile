@@ -9,7 +9,7 @@ UV_VERSION := 0.13.9
 COMPILE := $(VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
 	--quiet --custom-compile-command "make lock"
 
-.PHONY: run demo-reset test test-embedded test-real lint schema bench bench-quick lock clean
+.PHONY: run demo-reset test test-embedded test-real lint schema bench bench-quick lock clean graphiql-assets screenshots
 
 # The exact versions of requirements.lock (hash-checked), then the project itself without resolving anything;
 # `pip check` fails when pyproject.toml asks for something the lock does not have (run `make lock`).
@@ -63,6 +63,22 @@ bench: $(BENCH_STAMP)
 
 bench-quick: $(BENCH_STAMP)
 	$(PY) -m bench --quick
+
+# GraphiQL, React and ReactDOM builds, pinned by web/graphiql-build/package-lock.json and committed in
+# web/static/vendor/: the server serves them itself, so GraphiQL needs no CDN and no Node at run time.
+graphiql-assets:
+	cd web/graphiql-build && npm ci --no-audit --no-fund --ignore-scripts
+	mkdir -p web/static/vendor
+	cp web/graphiql-build/node_modules/graphiql/graphiql.min.js web/graphiql-build/node_modules/graphiql/graphiql.min.css \
+	   web/graphiql-build/node_modules/react/umd/react.production.min.js \
+	   web/graphiql-build/node_modules/react-dom/umd/react-dom.production.min.js web/static/vendor/
+	cp web/graphiql-build/node_modules/graphiql/LICENSE web/static/vendor/LICENSE.graphiql
+	cp web/graphiql-build/node_modules/react/LICENSE web/static/vendor/LICENSE.react
+	cp web/graphiql-build/node_modules/react-dom/LICENSE web/static/vendor/LICENSE.react-dom
+
+# PNGs of the three tabs and GraphiQL, from the real pages with the demo running (README's walk shows them).
+screenshots: $(STAMP)
+	$(PY) web/screenshots.py
 
 clean:
 	rm -rf $(VENV) outbound.sqlite3*

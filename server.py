@@ -1,6 +1,6 @@
 """Outbound's API server: the app factory, its lifespan, and a small CLI.
 
-python server.py                          serve (GraphiQL at http://127.0.0.1:8000/graphql)
+python server.py                          serve (the dashboard at http://127.0.0.1:8000/, GraphiQL at /graphql)
 python server.py create-workspace NAME    create a workspace; its API key is the last line printed
 python server.py reconcile                recompute every campaign's counters and report drift
 python server.py demo [--reset]           seed the demo (if missing) and print its key; --reset starts it over
@@ -17,6 +17,7 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, TypedDict
 
 import orjson
@@ -24,8 +25,9 @@ import strawberry
 from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry import UNSET
@@ -50,6 +52,7 @@ from tasks import runtime as engine_runtime
 from tasks.runtime import Runtime
 
 log = logging.getLogger("outbound.server")
+WEB = Path(__file__).resolve().parent / "web"  # the dashboard and GraphiQL pages; web/static is served at /assets
 
 UNAUTHORIZED = {
     "errors": [
@@ -89,6 +92,10 @@ class OutboundGraphQL(GraphQL[Context, None]):
             message = error.reason + (WEBSOCKET_HINT if isinstance(cause, InvalidOperationTypeError) else "")
             body = {"errors": [{"message": message, "extensions": {"code": code}}]}
             return JSONResponse(body, status_code=error.status_code)
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        # Our page, not Strawberry's: its assets come from this server (no CDN), and it asks for the key first.
+        return HTMLResponse((WEB / "graphiql.html").read_text())
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None = None) -> Context:
         workspace = request.scope.get("outbound.workspace")
@@ -195,7 +202,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await close_db()
 
     async def home(request: Request) -> Response:
-        return RedirectResponse("/graphql")
+        return FileResponse(WEB / "index.html")
 
     async def health(request: Request) -> Response:
         return JSONResponse({"ok": True})
@@ -207,6 +214,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/graphql", graphql),  # any method: Strawberry refuses the others, in JSON (OutboundGraphQL.run)
             WebSocketRoute("/graphql", graphql_app),  # authenticates in connection_init
             *EXPORT_ROUTES,  # /export/audience.csv, /export/activity.csv (export.py): the Bearer key, as /graphql
+            Mount("/assets", StaticFiles(directory=WEB / "static"), name="assets"),
         ],
         lifespan=lifespan,
     )

@@ -55,13 +55,13 @@ def _free_port() -> int:
 
 
 class Server:
-    """`uvicorn server:create_app` on a free port, with the test backend's environment."""
+    """`uvicorn server:create_app` on a free port (or `port`, to restart one), with the test backend's environment."""
 
-    def __init__(self, backend: Backend, **env: str) -> None:
-        self.port = _free_port()
+    def __init__(self, backend: Backend, port: int | None = None, **env: str) -> None:
+        self.port = port or _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/graphql"
-        log = open(backend.tmp / f"uvicorn-{self.port}.log", "wb")  # closed in stop()
+        log = open(backend.tmp / f"uvicorn-{self.port}.log", "ab")  # closed in stop(); a restart appends
         self._log = log
         self.proc = subprocess.Popen(
             [
