@@ -26,7 +26,8 @@ PROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
 RUNTIME = [Requirement(r) for r in PROJECT["dependencies"]]
 EXTRAS = {name: [Requirement(r) for r in reqs] for name, reqs in PROJECT["optional-dependencies"].items()}
 #: Where code lives that `make` never installs from the index, and the lists each area may import from.
-AREAS = {"tests": ("dev",), "bench": ("dev", "bench")}
+#: web/ is served as files; its only Python is the screenshot script (`make screenshots`), a developer tool.
+AREAS = {"tests": ("dev",), "bench": ("dev", "bench"), "web": ("dev",)}
 _NOT_SOURCE = {"build", "node_modules", "__pycache__"}
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)")
 
