@@ -7,7 +7,7 @@ from typing import Any
 import strawberry
 
 from domain.ids import decode_id, parse_global_id
-from models import Activity, Campaign, Contact, Identity, Lead, SequenceStep, Task, Workspace, fastread
+from models import Activity, ApiKey, Campaign, Contact, Identity, Lead, SequenceStep, Task, Workspace, fastread
 from models.enums import CampaignStatus
 from resolvers.context import Info
 from resolvers.pagination import Page, build_page, check_first, decode_id_cursor, id_cursor
@@ -51,6 +51,8 @@ async def node(info: Info, id: strawberry.ID) -> Any:
         return await Activity.get_or_none(id=pk, workspace_id=ws)
     if type_name == "Task":
         return await Task.get_or_none(id=pk, workspace_id=ws)
+    if type_name == "ApiKey":
+        return await ApiKey.get_or_none(id=pk, workspace_id=ws)
     return None
 
 
