@@ -34,6 +34,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+import logs
 from config import Settings, get_settings
 from domain.auth import authenticate, parse_bearer
 from engine.scheduler import Scheduler
@@ -323,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--reset", action="store_true", help="delete the demo workspace (only it) and seed a fresh one")
     args = parser.parse_args(argv)
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level, settings.log_format)
 
     if args.command == "create-workspace":
         print(asyncio.run(_create_workspace(settings, args.name)))
@@ -343,6 +344,8 @@ def main(argv: list[str] | None = None) -> int:
         port=settings.port,
         workers=workers,
         log_level=settings.log_level.lower(),
+        # Applied here and in each --workers child, which otherwise logged without timestamps or levels.
+        log_config=logs.uvicorn_config(settings.log_level, settings.log_format),
         ws="websockets-sansio",
         # Snapshots are small JSON: compression saves little and costs ~35 KB of zlib state per socket
         # (and a compression per send, where the live hub otherwise sends the same bytes to everyone).

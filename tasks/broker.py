@@ -19,6 +19,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AsyncIO, Middleware, default_middleware
 
+import logs
 from config import Settings
 from domain.tx import set_handler
 from engine.queue import RunSteps
@@ -41,6 +42,8 @@ class Database(Middleware):
         from engine import channels
         from models.db import init_db
 
+        # The Dramatiq CLI set up its own format on the pipe to its parent: ours instead, with summaries.
+        logs.configure(self.settings.log_level, self.settings.log_format)
         channels.configure(self.settings.smtp_url)
         loop_thread = get_event_loop_thread()
         assert loop_thread is not None, "the AsyncIO middleware must come before Database"
