@@ -78,7 +78,8 @@ class KeyWatch:
         """This process's handler of KeyRevoked: act here at once, then tell the other processes."""
         await self.revoked(event.key_id)
         if self._bus is not None:
-            await self._bus.publish(REVOKED_CHANNEL, {"kind": "revoked", "key_id": event.key_id})
+            # Awaited: revokeApiKey answers only once every other process has been sent the revocation.
+            await self._bus.publish_now(REVOKED_CHANNEL, {"kind": "revoked", "key_id": event.key_id})
 
     async def _on_event(self, channel: str, message: dict[str, Any]) -> None:
         if message is RECONNECTED:
