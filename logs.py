@@ -136,7 +136,8 @@ class Summarise(logging.Filter):
         return still_open
 
     def _summary(self, record: logging.LogRecord, count: int) -> logging.LogRecord:
-        message = f"{record.getMessage()} (repeated {count} times in the last {self.window:g} s)"
+        times = "time" if count == 1 else "times"
+        message = f"{record.getMessage()} (repeated {count} {times} in the last {self.window:g} s)"
         summary = logging.LogRecord(
             record.name, record.levelno, record.pathname, record.lineno, message, None, None, record.funcName
         )
