@@ -374,3 +374,49 @@ async def test_a_database_outage_is_a_graphql_503_and_a_few_summarised_lines(
             api.wait()
     print("\n".join(log_path.read_text().splitlines()[-25:]))  # shown with -s: what an operator would read
 
+
+
+# --------------------------------------------------------------------- what counts as "unavailable"
+
+
+def _raised_from(error: BaseException, cause: BaseException) -> BaseException:
+    try:
+        raise error from cause
+    except BaseException as raised:
+        return raised
+
+
+@pytest.mark.parametrize(
+    ("error", "unavailable"),
+    [
+        (ConnectionRefusedError(111, "Connection refused"), True),
+        (OSError(113, "No route to host"), True),
+        (TimeoutError(), True),
+        ("tortoise.exceptions.DBConnectionError", True),
+        ("asyncpg.exceptions.ConnectionDoesNotExistError", True),
+        ("asyncpg.exceptions.AdminShutdownError", True),  # 57P01: the server is shutting down
+        ("asyncpg.exceptions.CannotConnectNowError", True),  # 57P03: starting up
+        ("sqlite: database is locked", True),
+        ("sqlite: unable to open database file", True),
+        ("sqlite: no such table: campaign", False),  # a bug, not an outage
+        ("asyncpg.exceptions.UniqueViolationError", False),
+        (ValueError("bad"), False),
+        (RuntimeError("a bug"), False),
+    ],
+)
+def test_which_errors_mean_the_database_is_unavailable(error: Any, unavailable: bool) -> None:
+    import importlib
+    import sqlite3
+
+    from tortoise.exceptions import OperationalError
+
+    from models.db import database_unavailable
+
+    if isinstance(error, str) and error.startswith("sqlite: "):
+        # As Tortoise raises it: its OperationalError from sqlite3's.
+        error = _raised_from(OperationalError("wrapped"), sqlite3.OperationalError(error.removeprefix("sqlite: ")))
+    elif isinstance(error, str):
+        module, _, name = error.rpartition(".")
+        error = getattr(importlib.import_module(module), name)("simulated")
+        error = _raised_from(OperationalError("wrapped"), error)  # Tortoise wraps the driver's errors
+    assert database_unavailable(error) is unavailable
