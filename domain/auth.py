@@ -97,7 +97,7 @@ async def revoke_api_key(workspace_id: int, key_id: int | None) -> ApiKey:
     """Revoke a key of the workspace (the one in use too). An unknown or foreign key is NOT_FOUND; a key
     already revoked is returned as it is (a no-op: its revokedAt stays the first one, nothing is announced)."""
     async with transaction() as conn:
-        key = None if key_id is None else await ApiKey.get_or_none(id=key_id, workspace_id=workspace_id).using_db(conn)
+        key = None if key_id is None else await ApiKey.get_or_none(id=key_id, workspace_id=workspace_id, using_db=conn)
         if key is None:
             raise NotFound("No such API key in this workspace.", field=["id"])
         if key.revoked_at is not None:
@@ -105,7 +105,7 @@ async def revoke_api_key(workspace_id: int, key_id: int | None) -> ApiKey:
         now = datetime.now(UTC)
         changed = await ApiKey.filter(id=key.id, revoked_at=None).using_db(conn).update(revoked_at=now)
         if not changed:  # revoked meanwhile by someone else: theirs is the revocation
-            return await ApiKey.get(id=key.id).using_db(conn)
+            return await ApiKey.get(id=key.id, using_db=conn)
         key.revoked_at = now
         after_commit(lambda: forget_key(key.id))
         announce(KeyRevoked(key.id, workspace_id))
