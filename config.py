@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -57,6 +58,10 @@ class Settings(BaseSettings):
         " link-local, CGNAT, multicast and cloud metadata addresses stay refused.",
     )
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="text: `time LEVEL logger: message` lines; json: one JSON object per line (logs.py).",
+    )
 
     @model_validator(mode="after")
     def _resolve_demo(self) -> Settings:

@@ -29,7 +29,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from strawberry import ID
 
-from domain.auth import parse_bearer, workspace_for_key
+from domain.auth import authenticate, parse_bearer
 from domain.ids import to_global_id
 from models import LEAD_FLAGS
 from models.enums import ActivityKind, LeadStatus, LeadSubstatus
@@ -271,7 +271,8 @@ def _endpoint(
     reads: Reads,
 ) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> Response:
-        workspace = await workspace_for_key(parse_bearer(request.headers.get("authorization")))
+        found = await authenticate(parse_bearer(request.headers.get("authorization")))
+        workspace = found.workspace if found is not None else None
         if workspace is None:
             return _error(
                 401,

@@ -36,14 +36,16 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+import logs
 from config import Settings, get_settings
-from domain.auth import parse_bearer, workspace_for_key
+from domain.auth import authenticate, parse_bearer
 from engine.scheduler import Scheduler
 from export import ROUTES as EXPORT_ROUTES
 from live import runtime as live_runtime
 from live.bus import Bus
 from live.hub import Hub
-from models.db import close_db, init_db
+from live.keys import KeyWatch
+from models.db import close_db, database_unavailable, init_db
 from resolvers.context import Context, Loaders
 from schema.build import build_schema
 from schema.masking import REQUEST_ERRORS
@@ -62,6 +64,17 @@ UNAUTHORIZED = {
         }
     ]
 }
+
+#: During a database outage (models/db.database_unavailable): a GraphQL-shaped 503, not a plain-text 500.
+UNAVAILABLE = {
+    "errors": [
+        {
+            "message": "The service is unavailable (its database cannot be reached); try again shortly.",
+            "extensions": {"code": "SERVICE_UNAVAILABLE"},
+        }
+    ]
+}
+RETRY_AFTER = "5"
 
 WEBSOCKET_HINT = " (queries and mutations: POST; subscriptions: a websocket at /graphql, graphql-transport-ws)"
 
@@ -97,20 +110,44 @@ class OutboundGraphQL(GraphQL[Context, None]):
         # Our page, not Strawberry's: its assets come from this server (no CDN), and it asks for the key first.
         return HTMLResponse((WEB / "graphiql.html").read_text())
 
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        response = super().create_response(response_data, sub_response)
+        # A database outage met while executing (schema/masking.py gives it its code): 503, as in RequireApiKey.
+        errors = response_data.get("errors") if isinstance(response_data, dict) else None
+        if errors and any((e.get("extensions") or {}).get("code") == "SERVICE_UNAVAILABLE" for e in errors):
+            response.status_code = 503
+            response.headers["Retry-After"] = RETRY_AFTER
+        return response
+
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None = None) -> Context:
         workspace = request.scope.get("outbound.workspace")
         loaders = Loaders(workspace.id) if workspace is not None else None
         state = request.scope.get("state") or {}  # the lifespan's AppState (absent when no lifespan ran)
-        return Context(workspace=workspace, loaders=loaders, request=request, response=response, hub=state.get("hub"))
+        return Context(
+            workspace=workspace,
+            loaders=loaders,
+            request=request,
+            response=response,
+            hub=state.get("hub"),
+            keys=state.get("keys"),
+            api_key_id=request.scope.get("outbound.api_key_id"),
+        )
 
     async def on_ws_connect(self, context: Context) -> Any:
         params = context.connection_params or {}
         raw = params.get("Authorization") or params.get("authorization")
-        workspace = await workspace_for_key(parse_bearer(raw) if isinstance(raw, str) else None)
-        if workspace is None:
+        try:
+            found = await authenticate(parse_bearer(raw) if isinstance(raw, str) else None)
+        except Exception as error:
+            if not database_unavailable(error):
+                raise
+            log.warning("websocket refused: the database is unavailable (%s)", type(error).__name__)
+            found = None
+        if found is None:
             raise ConnectionRejectionError({"message": "Missing or invalid API key in connection_init."})
-        context.workspace = workspace
-        context.loaders = Loaders(workspace.id)
+        context.workspace = found.workspace
+        context.api_key_id = found.key_id  # schema/transport.py closes the socket (4403) if it is revoked
+        context.loaders = Loaders(found.workspace.id)
         return None  # plain connection_ack
 
 
@@ -127,12 +164,21 @@ class RequireApiKey:
         if scope["type"] == "http" and not _is_graphiql_page(scope):
             headers = dict(scope.get("headers") or [])
             raw = parse_bearer(headers.get(b"authorization", b"").decode("latin-1"))
-            workspace = await workspace_for_key(raw)
-            if workspace is None:
+            try:
+                found = await authenticate(raw)
+            except Exception as error:
+                if not database_unavailable(error):
+                    raise
+                log.warning("request refused: the database is unavailable (%s)", type(error).__name__)
+                response = JSONResponse(UNAVAILABLE, status_code=503, headers={"Retry-After": RETRY_AFTER})
+                await response(scope, receive, send)
+                return
+            if found is None:
                 response = JSONResponse(UNAUTHORIZED, status_code=401, headers={"WWW-Authenticate": "Bearer"})
                 await response(scope, receive, send)
                 return
-            scope["outbound.workspace"] = workspace
+            scope["outbound.workspace"] = found.workspace
+            scope["outbound.api_key_id"] = found.key_id
         await self.app(scope, receive, send)
 
 
@@ -150,6 +196,7 @@ class AppState(TypedDict):
     schema: strawberry.Schema
     bus: Bus
     hub: Hub
+    keys: KeyWatch
     engine: Runtime
     #: The demo's simulated replies and acceptances: only when DEMO is on, never in the scheduler's tick.
     simulator: Scheduler | None
@@ -192,7 +239,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         log.info("Outbound ready: GraphiQL at http://%s:%s/graphql", settings.host, settings.port)
         try:
             yield AppState(
-                settings=settings, schema=schema, bus=live.bus, hub=live.hub, engine=engine, simulator=simulator
+                settings=settings,
+                schema=schema,
+                bus=live.bus,
+                hub=live.hub,
+                keys=live.keys,
+                engine=engine,
+                simulator=simulator,
             )
         finally:
             if simulator is not None:
@@ -282,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--reset", action="store_true", help="delete the demo workspace (only it) and seed a fresh one")
     args = parser.parse_args(argv)
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level, settings.log_format)
 
     if args.command == "create-workspace":
         print(asyncio.run(_create_workspace(settings, args.name)))
@@ -302,6 +355,8 @@ def main(argv: list[str] | None = None) -> int:
         port=settings.port,
         workers=workers,
         log_level=settings.log_level.lower(),
+        # Applied here and in each --workers child, which otherwise logged without timestamps or levels.
+        log_config=logs.uvicorn_config(settings.log_level, settings.log_format),
         ws="websockets-sansio",
         # Snapshots are small JSON: compression saves little and costs ~35 KB of zlib state per socket
         # (and a compression per send, where the live hub otherwise sends the same bytes to everyone).

@@ -8,6 +8,7 @@ The demo's API key is kept in `outbound.demo-key` beside the database (keys are 
 from __future__ import annotations
 
 import logging
+import os
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -97,7 +98,7 @@ async def ensure_demo(settings: Settings, *, serving: bool = True) -> str:
     elif (saved := _read_key()) is not None:
         key = saved
     else:  # the key file was lost: issue a new key, the old one keeps working
-        key = await create_api_key(workspace)
+        _, key = await create_api_key(workspace.id, "demo")
         _write_key(key)
     where = "Outbound is running: open" if serving else "Demo ready: start the server (make run), then open"
     banner = (
@@ -128,7 +129,11 @@ def _read_key() -> str | None:
 
 
 def _write_key(key: str) -> None:
-    KEY_FILE.write_text(key + "\n")
+    """Readable by its owner only (0600): the key is a bearer secret. An existing file is narrowed too."""
+    fd = os.open(KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        os.fchmod(fd, 0o600)  # the mode above applies only to a file it creates
+        file.write(key + "\n")
 
 
 async def seed_demo(settings: Settings, contacts: int = 200, seed: int = 7) -> str:
@@ -136,7 +141,7 @@ async def seed_demo(settings: Settings, contacts: int = 200, seed: int = 7) -> s
     now = datetime.now(UTC)
     async with transaction():
         workspace = await Workspace.create(name=DEMO_WORKSPACE)
-        key = await create_api_key(workspace)
+        _, key = await create_api_key(workspace.id, "demo")
         identity = await Identity.create(
             workspace=workspace,
             name="Sam Sender",

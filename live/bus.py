@@ -35,6 +35,11 @@ class Bus:
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
         raise NotImplementedError
 
+    async def publish_now(self, channel: str, message: dict[str, Any]) -> None:
+        """Publish and return once the bus took it (Redis: the PUBLISH was answered, so every subscriber has
+        been sent it). For the rare events a caller must not answer before: a revoked key (live/keys.py)."""
+        await self.publish(channel, message)
+
     def add_listener(self, prefix: str, listener: Listener) -> None:
         self._listeners.append((prefix, listener))
 
@@ -108,6 +113,9 @@ class RedisBus(Bus):
         sender = self._sender
         if sender is None or sender.done() or sender.get_loop() is not asyncio.get_running_loop():
             self._sender = asyncio.create_task(self._send(), name="live-bus-send")
+
+    async def publish_now(self, channel: str, message: dict[str, Any]) -> None:
+        await self._redis.publish(self._prefix + channel, orjson.dumps(message))
 
     async def _send(self) -> None:
         while self._outbox:

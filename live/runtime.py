@@ -10,31 +10,40 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from config import Settings
+from domain.auth import KeyRevoked
 from domain.events import CampaignEvent
 from domain.tx import set_handler
 from live.bus import Bus, bus_for
 from live.hub import Hub
+from live.keys import KeyWatch
 
 
 @dataclass(slots=True)
 class Live:
     bus: Bus
     hub: Hub
+    #: Revoked keys: evicted from the auth cache and their websockets closed, on every API process.
+    keys: KeyWatch
 
     async def stop(self) -> None:
         """Complete every open stream (clients get `complete`), then drop the bus subscription."""
+        set_handler(KeyRevoked, None)
+        self.keys.stop()
         await self.hub.stop()
         await stop_publishing(self.bus)
 
 
 async def start(settings: Settings) -> Live:
-    """Make a bus and a hub. The hub listens first, so the bus knows it must hold a subscription."""
+    """Make a bus, a hub and a key watch. They listen first, so the bus knows it must hold a subscription."""
     bus = bus_for(settings.redis_url, settings.namespace)
     hub = Hub()
     await hub.start(bus)
+    keys = KeyWatch()
+    await keys.start(bus)
     await bus.start()
     publish_on(bus)
-    return Live(bus, hub)
+    set_handler(KeyRevoked, keys.publish)
+    return Live(bus, hub, keys)
 
 
 def publish_on(bus: Bus) -> None:

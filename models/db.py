@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
+import asyncpg
 from tortoise import Tortoise, connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.context import TortoiseContext, get_current_context
+from tortoise.exceptions import DBConnectionError
 
 log = logging.getLogger("outbound.db")
 
@@ -69,6 +72,32 @@ async def _close_migration_connections() -> None:
     ctx = get_current_context()
     if ctx is not None:
         await ctx.close_connections()
+
+
+#: sqlite3's OperationalError also means "no such table" or a syntax error: only these say the file is unusable.
+_SQLITE_UNAVAILABLE = ("database is locked", "unable to open database", "disk i/o error", "database is busy")
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """True when `error` (or what caused it) says the database cannot be reached right now: PostgreSQL down or
+    refusing connections, a dropped connection, a locked or missing SQLite file. The API answers those with
+    503 SERVICE_UNAVAILABLE (server.py, schema/masking.py) rather than as faults of its own."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (DBConnectionError, ConnectionError, TimeoutError)):
+            return True
+        if isinstance(current, asyncpg.PostgresConnectionError):  # includes "the connection was closed"
+            return True
+        if isinstance(current, asyncpg.PostgresError) and (current.sqlstate or "").startswith(("08", "57P")):
+            return True  # connection exceptions, operator intervention (the server shutting down, starting up)
+        if isinstance(current, OSError):  # refused, unreachable, reset: the socket's own errors
+            return True
+        if isinstance(current, sqlite3.OperationalError) and str(current).lower().startswith(_SQLITE_UNAVAILABLE):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def db(connection: BaseDBAsyncClient | None = None) -> BaseDBAsyncClient:

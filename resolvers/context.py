@@ -14,6 +14,7 @@ from models.workspace import Workspace
 
 if TYPE_CHECKING:
     from live.hub import Hub
+    from live.keys import KeyWatch
 
 
 async def rows_by_id(model: Any, ids: list[int], workspace_id: int, only: frozenset[str] | None = None) -> list[Any]:
@@ -142,6 +143,10 @@ class Context:
     connection_params: dict[str, Any] | None = None
     #: This process's live fan-out (made in the app's lifespan); subscriptions read from it.
     hub: Hub | None = None
+    #: This process's revoked-key watch (made in the app's lifespan): websockets register their key with it.
+    keys: KeyWatch | None = None
+    #: The API key the request (or websocket) authenticated with.
+    api_key_id: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

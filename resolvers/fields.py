@@ -13,6 +13,7 @@ from typing import Any
 
 import strawberry
 
+from domain import auth
 from domain.ids import to_global_id
 from models import Activity, Campaign, Identity, Lead, SequenceStep, Task
 from models.enums import LeadStatus
@@ -208,3 +209,7 @@ async def campaign_tasks(
     from resolvers import reads
 
     return await reads.campaign_tasks(info, root, status, first, after)
+
+
+async def workspace_api_keys(root: Any, info: Info) -> list[Any]:
+    return await auth.list_api_keys(root.id)

@@ -9,6 +9,7 @@ import strawberry
 from domain.ids import decode_id, parse_global_id
 from models import (
     Activity,
+    ApiKey,
     Campaign,
     Contact,
     Identity,
@@ -68,6 +69,8 @@ async def node(info: Info, id: strawberry.ID) -> Any:
         return await Webhook.get_or_none(id=pk, workspace_id=ws)
     if type_name == "WebhookDelivery":
         return await WebhookDelivery.get_or_none(id=pk, workspace_id=ws)
+    if type_name == "ApiKey":
+        return await ApiKey.get_or_none(id=pk, workspace_id=ws)
     return None
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import ValidationCache
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext as StrawberryExecutionContext
 
 from config import get_settings
 from schema import direct
 from schema.execution import ExecutionContext
-from schema.masking import ErrorIdMasking, ReportingParserCache
+from schema.masking import ErrorIdMasking, ReportingParserCache, log_client_errors
 from schema.mutation import Mutation
 from schema.query import Query
 from schema.scalars import DateTime
@@ -19,13 +21,21 @@ from schema.subscription import Subscription
 from schema.websocket_only import SubscriptionsOverWebsocket
 
 
-def build_schema(lean: bool | None = None) -> strawberry.Schema:
+class Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: StrawberryExecutionContext | None = None
+    ) -> None:
+        """Strawberry's hook for logging the errors before masking (schema/masking.py says what is logged)."""
+        log_client_errors(errors)
+
+
+def build_schema(lean: bool | None = None) -> Schema:
     """The served schema. `lean` (default: the LEAN_EXECUTOR setting): queries that succeed take the lean
     executor (schema/fastpath.py, schema/direct.py, schema/execution.py); off, every operation runs on
     Strawberry's own graphql-core execution, with the same resolvers."""
     if lean is None:
         lean = get_settings().lean_executor
-    schema = strawberry.Schema(
+    schema = Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

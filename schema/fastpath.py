@@ -33,6 +33,7 @@ from typing import Any, NamedTuple, TypeGuard
 from graphql import (
     GraphQLAbstractType,
     GraphQLEnumType,
+    GraphQLError,
     GraphQLField,
     GraphQLList,
     GraphQLNonNull,
@@ -46,6 +47,8 @@ from graphql.pyutils import Path, Undefined
 from prometheus_client import Counter
 
 from compat import DeferUsage, FieldDetailsList, GroupedFieldSet, forget_relevant_subfields
+from domain.errors import PublicError
+from models.db import database_unavailable
 
 log = logging.getLogger("outbound.schema.lean")
 
@@ -248,7 +251,14 @@ class FastPathMixin:
             except Exception as exc:  # any failure: graphql-core runs it again and reports it properly
                 OUTCOMES.labels("abandoned").inc()
                 name = self.operation.name.value if self.operation.name else "(anonymous)"
-                log.info("lean executor abandoned query %s (%r); graphql-core answers it", name, exc)
+                # A client's mistake or an outage is logged by the rerun (schema/masking.py): here only a debug line.
+                expected = isinstance(exc, (PublicError, GraphQLError)) or database_unavailable(exc)
+                log.log(
+                    logging.DEBUG if expected else logging.INFO,
+                    "lean executor abandoned query %s (%r); graphql-core answers it",
+                    name,
+                    exc,
+                )
                 forget_relevant_subfields(self)
                 result = slow(root_type, root_value, grouped_field_set, serially, new_defer_usages)
                 return await result if self.is_awaitable(result) else result

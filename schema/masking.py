@@ -4,7 +4,12 @@ The codes (README.md, "Errors") follow Apollo Server's where one fits, and the c
 otherwise: GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED, BAD_USER_INPUT (a variable that does not
 coerce, a bad `first` or cursor), OPERATION_RESOLUTION_FAILURE (no operation of that name, or several and no
 operationName), BAD_REQUEST (an operation type the transport refuses), NOT_FOUND (a subscription to a
-campaign that is not yours) and INTERNAL_SERVER_ERROR (a fault, with its errorId).
+campaign that is not yours), SERVICE_UNAVAILABLE (the database cannot be reached: server.py answers 503)
+and INTERNAL_SERVER_ERROR (a fault, with its errorId).
+
+What is logged: a fault once, at ERROR, with its traceback and error id (`error_id` on the record, for
+LOG_FORMAT=json); an outage at WARNING in one line (logs.py summarises the repeats); a client's mistake at
+INFO without a traceback (`log_client_errors`, which the schema calls instead of Strawberry's logger).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from strawberry.extensions import MaskErrors, ParserCache
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from domain.errors import PublicError
+from models.db import database_unavailable
 
 log = logging.getLogger("outbound.errors")
 
@@ -85,9 +91,24 @@ class ErrorIdMasking(MaskErrors):
             # and validation errors are the ValidationCache's own objects, whose code is always the same.
             error.extensions = {**(error.extensions or {}), "code": self.code_of(error)}
             return error
+        if database_unavailable(error.original_error):  # type: ignore[arg-type]  # a fault has one
+            log.warning("database unavailable: %s", type(error.original_error).__name__)
+            return GraphQLError(
+                message="The service is unavailable (its database cannot be reached); try again shortly.",
+                nodes=error.nodes,
+                source=error.source,
+                positions=error.positions,
+                path=error.path,
+                original_error=None,
+                extensions={"code": "SERVICE_UNAVAILABLE"},
+            )
         error_id = uuid.uuid4().hex[:12]
         log.error(
-            "internal error %s at %s", error_id, ".".join(map(str, error.path or [])), exc_info=error.original_error
+            "internal error %s at %s",
+            error_id,
+            ".".join(map(str, error.path or [])),
+            exc_info=error.original_error,
+            extra={"error_id": error_id},
         )
         return GraphQLError(
             message=f"Internal server error (error id {error_id}).",
@@ -98,6 +119,22 @@ class ErrorIdMasking(MaskErrors):
             original_error=None,
             extensions={"code": "INTERNAL_SERVER_ERROR", "errorId": error_id},
         )
+
+
+#: A client's message is logged up to this many characters (a 1 MB title must not be written to the log).
+_LOGGED_MESSAGE = 300
+
+
+def log_client_errors(errors: list[GraphQLError]) -> None:
+    """Strawberry logs every error at ERROR with its traceback (a bad cursor, `first: 101`...). Here: a fault
+    is left to ErrorIdMasking (it logs it once, with its error id); a client's mistake is one INFO line."""
+    for error in errors:
+        if is_fault(error):
+            continue
+        message = error.message
+        if len(message) > _LOGGED_MESSAGE:
+            message = message[:_LOGGED_MESSAGE] + "..."
+        log.info("client error at %s: %s", ".".join(map(str, error.path or [])) or "-", message)
 
 
 class ReportingParserCache(ParserCache):

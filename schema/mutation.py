@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import strawberry
 
-from resolvers import audience, campaign, contact, identity, lead, webhooks
+from resolvers import audience, campaign, contact, identity, keys, lead, webhooks
 from schema.payloads import (
     AddLeadsPayload,
+    ApiKeyPayload,
     CampaignPayload,
     ContactPayload,
+    CreateApiKeyPayload,
     DeleteCampaignPayload,
     IdentityPayload,
     ImportContactsPayload,
@@ -109,4 +111,16 @@ class Mutation:
     redeliver_webhook: WebhookDeliveryPayload = strawberry.field(
         resolver=webhooks.redeliver_webhook,
         description="Sends a past delivery again, as a new delivery with the same event id.",
+    )
+    create_api_key: CreateApiKeyPayload = strawberry.field(
+        resolver=keys.create_api_key,
+        description="A new key for the workspace; the key itself is in the payload once and never again. "
+        "`name`: 1 to 100 characters once trimmed, no control characters (else INVALID_INPUT).",
+    )
+    revoke_api_key: ApiKeyPayload = strawberry.field(
+        resolver=keys.revoke_api_key,
+        description="Takes effect at once: requests with it get 401, and websockets opened with it are closed "
+        "(4403), on every API process. The key in use may revoke itself (this answer still arrives; the next "
+        "request is refused). An unknown or foreign id is NOT_FOUND; revoking a revoked key is a no-op that "
+        "returns it with its first revokedAt.",
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from schema.enums import ErrorCode
+from schema.keys import ApiKey
 from schema.types import Campaign, Contact, Identity, Lead, Task
 
 
@@ -72,4 +73,17 @@ class LeadPayload:
 @strawberry.type(description="Result of completeTask.")
 class TaskPayload:
     task: Task | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type(description="Result of createApiKey: the new key's row, and the whole key, shown this once.")
+class CreateApiKeyPayload:
+    api_key: ApiKey | None = None
+    key: str | None = strawberry.field(default=None, description="The whole key, shown this once.")
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type(description="Result of revokeApiKey.")
+class ApiKeyPayload:
+    api_key: ApiKey | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)

@@ -224,6 +224,25 @@ class LiveTransportWSHandler(TransportWSHandler[Context, None]):
     tasks, no copy of the last message received.
     """
 
+    #: Forgets this socket in the revoked-key watch (set once connection_init authenticated it).
+    _forget_key: Any = None
+
+    async def handle_connection_init(self, message: Any) -> None:
+        """Strawberry's, then the socket is registered under its API key: revoking the key closes it (4403)."""
+        await super().handle_connection_init(message)
+        context: Context = self.context
+        if self.connection_acknowledged and context.keys is not None and context.api_key_id is not None:
+            self._forget_key = context.keys.register(context.api_key_id, self._close_revoked)
+
+    async def _close_revoked(self) -> None:
+        await self.websocket.close(code=4403, reason="API key revoked")
+
+    async def shutdown(self) -> None:
+        if self._forget_key is not None:
+            self._forget_key()
+            self._forget_key = None
+        await super().shutdown()
+
     def on_request_accepted(self) -> None:
         super().on_request_accepted()
         # Once connection_init came (the timer is cancelled) or the timer fired, the finished task would stay
@@ -259,7 +278,9 @@ class LiveTransportWSHandler(TransportWSHandler[Context, None]):
                     await self.handle_invalid_message("WebSocket message must be valid JSON")
                     return
                 del text
-                # Any JSON: `handle_message` checks the shape itself (Strawberry's own `handle` casts too).
+                if not isinstance(message, dict):  # `null`, `[]`, `1`: not a graphql-transport-ws message
+                    await self.handle_invalid_message("WebSocket message must be a JSON object")
+                    return
                 await self.handle_message(cast(Any, message))
                 del message
         except WebSocketDisconnected:

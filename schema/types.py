@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from types import GenericAlias
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
@@ -31,6 +31,9 @@ from schema.enums import (
 )
 from schema.inputs import ActivityFilter, AudienceFilter
 from schema.overview import SeriesPoint, StepFunnel
+
+if TYPE_CHECKING:
+    from schema.keys import ApiKey
 
 
 def _is(model: type) -> Any:
@@ -62,6 +65,10 @@ class PageInfo:
 class Workspace(Node):
     is_type_of = _is(models.Workspace)
     name: str = strawberry.field(description="The workspace's display name.")
+    api_keys: list[Annotated[ApiKey, strawberry.lazy("schema.keys")]] = strawberry.field(
+        resolver=f.workspace_api_keys,
+        description="Every key of the workspace, revoked ones included (with revokedAt), oldest first.",
+    )
 
     @strawberry.field(description="A stable, opaque ID.")
     def id(self) -> strawberry.ID:

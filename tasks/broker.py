@@ -18,6 +18,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AsyncIO, Middleware, default_middleware
 
+import logs
 from compat import EventLoopThread, get_event_loop_thread, set_event_loop_thread
 from config import Settings
 from domain import webhooks
@@ -43,6 +44,8 @@ class Database(Middleware):
         from engine import channels
         from models.db import init_db
 
+        # The Dramatiq CLI set up its own format on the pipe to its parent: ours instead, with summaries.
+        logs.configure(self.settings.log_level, self.settings.log_format)
         channels.configure(self.settings.smtp_url)
         webhooks.configure(allow_private=self.settings.webhook_allow_private)
         loop_thread = get_event_loop_thread()

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 
+import logs
 from config import get_settings
 from models.db import close_db, init_db
 from tasks import runtime
@@ -21,7 +22,7 @@ log = logging.getLogger("outbound.scheduler")
 
 async def main() -> None:
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level, settings.log_format)
     await init_db(settings.database_url)
     engine = await runtime.start(settings.model_copy(update={"scheduler": True}), workers=False)
     assert engine.scheduler is not None
