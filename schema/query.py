@@ -27,12 +27,13 @@ class Query:
     campaigns: CampaignConnection = strawberry.field(
         resolver=q.campaigns,
         description="Campaigns, newest first. ARCHIVED ones are left out unless filter.statuses names "
-        "ARCHIVED. `first` is at most 100.",
+        "ARCHIVED. `first` is 0 to 100; `after` is an endCursor of this list (at most 200 characters).",
     )
     campaign: Campaign | None = strawberry.field(resolver=q.campaign, description="One campaign, or null.")
     lead: Lead | None = strawberry.field(resolver=q.lead, description="One lead (the side panel), or null.")
     identities: list[Identity] = strawberry.field(resolver=q.identities, description="The workspace's senders.")
     contacts: ContactConnection = strawberry.field(
         resolver=q.contacts,
-        description="Contacts, oldest first; search matches name, email or company. `first` is at most 100.",
+        description="Contacts, oldest first; search (at most 200 characters) matches name, email or company. "
+        "`first` is 0 to 100; `after` is an endCursor of this list (at most 200 characters).",
     )
