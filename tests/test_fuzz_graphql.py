@@ -7,7 +7,8 @@ ones: NUL and other control characters, texts past every limit, unicode, email l
 cursors holding integers past 2^63, dates in year 1 and 9999, Ints at 2^31 - 1, and real IDs of a seeded
 workspace (so the calls reach the domain rather than stopping at NOT_FOUND). A mutation's document is given
 an extra `errors { code field }` selection so the test knows whether it was refused; then every row of the
-main tables must be exactly what it was before (partial mutations: only what they report created).
+main tables must be exactly what it was before (partial mutations: only what they report created). After
+every mutation, refused or not, every stored text and number must be one the input rules accept.
 
 Derandomized (a fixed sequence of examples per run) so that a failure reproduces, and bounded by
 max_examples so that the suite stays quick; deadline off (the machine is shared).
@@ -23,10 +24,11 @@ from typing import Any
 
 import graphql
 import httpx
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import mutations, queries
 
+from domain import validation as v
 from domain.ids import to_global_id
 from models import Contact, Task
 from models.enums import CampaignStatus, StepType, TaskType
@@ -146,6 +148,41 @@ async def _snapshot() -> dict[str, list[Any]]:
     return {table: await conn.execute_query_dict(f"SELECT * FROM {table} ORDER BY id") for table in TABLES}
 
 
+#: table -> (column, max length, multiline) of every text a client's input ends up in.
+TEXTS = {
+    "contact": [("first_name", v.NAME, False), ("last_name", v.NAME, False), ("company", v.NAME, False),
+                ("title", v.NAME, False), ("linkedin_url", v.URL, False)],
+    "identity": [("name", v.NAME, False), ("linkedin_url", v.URL, False), ("timezone", v.TIMEZONE, False)],
+    "campaign": [("name", v.NAME, False)],
+    "sequence_step": [("subject", v.EMAIL_SUBJECT, False), ("content", v.EMAIL_CONTENT, True),
+                      ("title", v.TASK_TITLE, False)],
+}  # fmt: skip
+EMAILS = {"contact": "email", "identity": "email_address"}
+
+
+def _rows_keep_the_limits(rows: dict[str, list[dict[str, Any]]]) -> None:
+    """Whatever was stored, by any call, is a value the input rules accept: no generated input got past them."""
+    for table, columns in TEXTS.items():
+        for row in rows[table]:
+            for column, limit, multiline in columns:
+                value = row[column]
+                assert value is None or (len(value) <= limit and not v.bad_characters(value, multiline=multiline)), (
+                    table,
+                    column,
+                    repr(value)[:200],
+                )
+    for table, column in EMAILS.items():
+        for row in rows[table]:
+            problems: list[Any] = []
+            assert row[column] is None or v.email(row[column], [column], problems) == row[column], repr(row[column])
+            assert not problems, (table, repr(row[column])[:200])
+    for row in rows["sequence_step"]:
+        days = row["wait_for_acceptance_days"]
+        low, high = v.WAIT_FOR_ACCEPTANCE_DAYS
+        assert days is None or low <= days <= high, row
+        assert 0 <= row["delay_seconds"] <= 366 * 86400, row
+
+
 def _with_outcome(document: str) -> tuple[str, str]:
     """The mutation document with `fuzzErrors: errors { code field }` (and what a partial one did) selected
     on its one field; returns it and the field's response name."""
@@ -201,6 +238,7 @@ async def test_generated_queries_never_fail_internally(gql: GraphQLClient, works
     @settings(FUZZ, max_examples=QUERY_EXAMPLES)
     @given(document=strategy)
     def check(run: Any, document: str) -> None:
+        note(document)  # shown with a failing example (its repr is only "print_ast(DocumentNode)")
         _check_response(run(gql.post(document)))
 
     await _run_in_thread(asyncio.get_running_loop(), check)
@@ -220,9 +258,11 @@ async def test_generated_mutations_never_fail_internally_and_a_refused_one_store
     @given(document=strategy)
     def check(run: Any, document: str) -> None:
         document, name = _with_outcome(document)
+        note(document)
         before = run(_snapshot())
         body = _check_response(run(gql.post(document)))
         after = run(_snapshot())
+        _rows_keep_the_limits(after)
         payload = (body.get("data") or {}).get(name)
         if payload is None:  # refused as a whole (a top-level error)
             assert after == before, (document[:2000], body)
