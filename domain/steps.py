@@ -212,7 +212,7 @@ def _validate_step(spec: StepSpec, first_email_possible: bool, errors: list[Doma
         text = getattr(spec, name)
         limit = TEXT_LIMITS.get((name, t), DEFAULT_TEXT_LIMITS[name])
         if text is not None and len(text) > limit:
-            what = "An invitation note" if t == StepType.LINKEDIN_CONNECTION else f"A {t.value} {name}"
+            what = "An invitation note" if t == StepType.LINKEDIN_CONNECTION else f"The {t.value} step's {name}"
             errors.append(_error(spec, f"{what} is at most {limit} characters (got {len(text)}).", name))
         elif text is not None and validation.bad_characters(text, multiline=name == "content"):
             # A subject is a header line: a line break in it would be header injection.
