@@ -46,10 +46,13 @@ async def record_failure(lead_id: int, exc: BaseException, now: datetime | None 
     if count < FAILURE_LIMIT:
         conn = db()
         a, b, c, d = placeholders(conn, 4)
-        # Not a state change (state_version stays, so the retried message is not stale): only the count.
+        # Not a state change: state_version stays. The claim is given back, so that the broker's retry runs
+        # the step again (a retry carries the version from before the step's own claim, and would find the
+        # lead claimed and itself stale) rather than the lease's end, much later.
         await execute(
             conn,
-            f"UPDATE lead SET step_failures = {a}, failing_step = {b} WHERE id = {c} AND state_version = {d}",
+            f"UPDATE lead SET step_failures = {a}, failing_step = {b}, claimed_until = NULL"
+            f" WHERE id = {c} AND state_version = {d}",
             [count, at_step, lead.id, lead.state_version],
         )
         log.warning("step of lead %s failed (%s of %s): %s", lead.id, count, FAILURE_LIMIT, type(exc).__name__)

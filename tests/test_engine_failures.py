@@ -8,6 +8,7 @@ import pytest
 
 from engine import chain, failures
 from engine.retry import retry_lead
+from engine.scheduler import Scheduler
 from models import Activity, Lead, SequenceStep
 from models.enums import ActivityKind, LeadStatus, LeadSubstatus, StepType
 from tests.engine_helpers import (
@@ -19,6 +20,14 @@ from tests.engine_helpers import (
     person,
     reload,
     step,
+    wait_for,
+)
+from tests.smtp_sink import SmtpSink
+from tests.test_engine_campaign import (  # noqa: F401  (fixtures: the engine in this process, or on Redis)
+    _start_worker,
+    _stop,
+    embedded_engine,
+    real_broker,
 )
 
 
@@ -99,3 +108,41 @@ async def test_failures_count_per_step(workspace: Any, frozen: Any, failures_bef
     lead = await reload(lead)
     assert lead.status != LeadStatus.ERROR
     assert (lead.step_failures, lead.failing_step) == (1, connection.id)
+
+
+# ------------------------------------------------------------ through the broker, its retries and the scheduler
+
+
+async def _ends_in_error(lead: Lead) -> bool:
+    return (await Lead.get(id=lead.id)).status == LeadStatus.ERROR
+
+
+@pytest.mark.usefixtures("embedded_engine")
+async def test_the_broker_stops_retrying_embedded(workspace: Any) -> None:
+    """The in-process broker and scheduler, as `make run` serves: the lead ends in ERROR within the first
+    message's retries (1 + ~2 + ~4 s of backoff) and is never run again."""
+    ws, _ = workspace
+    lead, _ = await _overflowing_lead(ws)
+    await wait_for(lambda: _ends_in_error(lead), seconds=60)
+    lead = await reload(lead)
+    assert lead.substatus == LeadSubstatus.SYSTEM_ERROR
+    assert (await activity_kinds(lead)).count(ActivityKind.LEAD_ERROR.value) == 1
+
+
+@pytest.mark.usefixtures("real_broker")
+async def test_the_broker_stops_retrying_in_a_worker_process(workspace: Any, backend: Any) -> None:
+    """A `dramatiq tasks` worker process on Redis, with the scheduler re-claiming the lead in this one."""
+    scheduler = Scheduler(interval=0.5, lease=3.0)
+    scheduler.start()
+    with SmtpSink() as sink:
+        worker = _start_worker(backend, sink, "failing")
+        try:
+            ws, _ = workspace
+            lead, _ = await _overflowing_lead(ws)
+            await wait_for(lambda: _ends_in_error(lead), seconds=90)
+        finally:
+            _stop(worker)
+            await scheduler.stop()
+    lead = await reload(lead)
+    assert lead.substatus == LeadSubstatus.SYSTEM_ERROR
+    assert (await activity_kinds(lead)).count(ActivityKind.LEAD_ERROR.value) == 1
