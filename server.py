@@ -103,6 +103,8 @@ class OutboundGraphQL(GraphQL[Context, None]):
             code = next((code for kind, code in REQUEST_ERRORS if isinstance(cause, kind)), None)
             code = code or ("NOT_FOUND" if error.status_code == 404 else "BAD_REQUEST")
             message = error.reason + (WEBSOCKET_HINT if isinstance(cause, InvalidOperationTypeError) else "")
+            if isinstance(cause, orjson.JSONDecodeError) and "depth" in str(cause):
+                message = "The request body's JSON is nested too deeply (more than 1024 levels)."
             body = {"errors": [{"message": message, "extensions": {"code": code}}]}
             return JSONResponse(body, status_code=error.status_code)
 

@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from domain import validation
 from domain.audience import check_cap
-from domain.errors import DomainError, DomainErrors, InvalidInput, NotFound
-from domain.identities import EMAIL
+from domain.errors import DomainError, DomainErrors, NotFound
 from domain.tx import transaction
 from models import Contact
 from models.sql import fetch, placeholders
@@ -16,12 +16,12 @@ from models.sql import fetch, placeholders
 BATCH = 500
 #: Field -> (input name, max length, required).
 FIELDS: dict[str, tuple[str, int, bool]] = {
-    "first_name": ("firstName", 200, True),
-    "last_name": ("lastName", 200, True),
-    "email": ("email", 320, False),
-    "linkedin_url": ("linkedinUrl", 500, False),
-    "company": ("company", 200, False),
-    "title": ("title", 200, False),
+    "first_name": ("firstName", validation.NAME, True),
+    "last_name": ("lastName", validation.NAME, True),
+    "email": ("email", validation.EMAIL, False),
+    "linkedin_url": ("linkedinUrl", validation.URL, False),
+    "company": ("company", validation.NAME, False),
+    "title": ("title", validation.NAME, False),
 }
 
 
@@ -31,17 +31,12 @@ def _clean(data: Mapping[str, Any], path: list[str], errors: list[DomainError], 
     for key, (name, max_length, required) in FIELDS.items():
         if partial and key not in data:
             continue
-        value = data.get(key)
-        if isinstance(value, str):
-            value = value.strip() or None
-        if value is None:
-            if required:
-                errors.append(InvalidInput(f"{name} is required.", [*path, name]))
-        elif len(value) > max_length:
-            errors.append(InvalidInput(f"{name} is at most {max_length} characters.", [*path, name]))
-        elif key == "email" and not EMAIL.match(value):
-            errors.append(InvalidInput("Not an email address.", [*path, name]))
-        values[key] = value
+        if key == "email":
+            values[key] = validation.email(data.get(key), [*path, name], errors)
+        else:
+            values[key] = validation.text(
+                data.get(key), [*path, name], errors, max_length=max_length, required=required
+            )
     return values
 
 

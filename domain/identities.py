@@ -7,12 +7,12 @@ from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from domain import validation
 from domain.errors import DomainError, DomainErrors, InvalidInput, NotFound
 from models import Identity
 from models.identity import days_to_mask
 
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 LIMIT_FIELDS = {
     "daily_connection_requests": "dailyConnectionRequests",
     "daily_linkedin_messages": "dailyLinkedinMessages",
@@ -20,7 +20,7 @@ LIMIT_FIELDS = {
     "monthly_conversations": "monthlyConversations",
     "inmail_credits": "inmailCredits",
 }
-MAX_LIMIT = 1_000_000
+MAX_LIMIT = validation.IDENTITY_LIMIT[1]
 
 
 def valid_timezone(name: str) -> bool:
@@ -31,31 +31,24 @@ def valid_timezone(name: str) -> bool:
     return True
 
 
-def _blank(value: Any) -> bool:
-    return value is None or not str(value).strip()
-
-
-def _clean(value: Any) -> Any:
-    """Strip text; an empty string means 'none'."""
-    if isinstance(value, str):
-        value = value.strip()
-        return value or None
-    return value
+def _name(value: Any, errors: list[DomainError]) -> str | None:
+    return validation.text(value, ["input", "name"], errors, max_length=validation.NAME, required=True)
 
 
 def _working_hours(hours: Mapping[str, Any] | None, errors: list[DomainError]) -> dict[str, Any]:
     if hours is None:
         return {}
     path = ["input", "workingHours"]
-    if not valid_timezone(hours.get("timezone") or ""):
+    zone = hours.get("timezone") or ""
+    if len(zone) > validation.TIMEZONE or validation.bad_characters(zone) or not valid_timezone(zone):
         errors.append(InvalidInput("Not an IANA time zone name (e.g. Europe/Madrid).", [*path, "timezone"]))
     if not hours.get("days"):
         errors.append(InvalidInput("Choose at least one working day.", [*path, "days"]))
     start, end = hours.get("start") or "", hours.get("end") or ""
     for name, value in (("start", start), ("end", end)):
-        if not HHMM.match(value):
+        if not HHMM.fullmatch(value):
             errors.append(InvalidInput(f'{name} must be "HH:MM" (00:00 to 23:59).', [*path, name]))
-    if HHMM.match(start) and HHMM.match(end) and end <= start:
+    if HHMM.fullmatch(start) and HHMM.fullmatch(end) and end <= start:
         errors.append(InvalidInput("end must be after start.", [*path, "end"]))
     return {
         "timezone": hours.get("timezone"),
@@ -70,27 +63,19 @@ def _limits(limits: Mapping[str, Any] | None, errors: list[DomainError]) -> dict
     for key, value in (limits or {}).items():
         if value is None:
             continue  # null: keep the current (or default) value
-        if not 0 <= value <= MAX_LIMIT:
-            errors.append(InvalidInput(f"Must be between 0 and {MAX_LIMIT}.", ["input", "limits", LIMIT_FIELDS[key]]))
+        if validation.integer(value, ["input", "limits", LIMIT_FIELDS[key]], errors, validation.IDENTITY_LIMIT) is None:
+            continue
         values[key] = value
     return values
 
 
-def _email(value: Any, field: list[str], errors: list[DomainError]) -> None:
-    if value is not None and (len(value) > 320 or not EMAIL.match(value)):
-        errors.append(InvalidInput("Not an email address.", field))
-
-
 async def create_identity(workspace_id: int, data: Mapping[str, Any]) -> Identity:
     errors: list[DomainError] = []
-    name = _clean(data.get("name"))
-    if _blank(name) or len(name) > 200:
-        errors.append(InvalidInput("A name (at most 200 characters) is required.", ["input", "name"]))
-    linkedin_url = _clean(data.get("linkedin_url"))
-    if linkedin_url is not None and len(linkedin_url) > 500:
-        errors.append(InvalidInput("At most 500 characters.", ["input", "linkedinUrl"]))
-    email = _clean(data.get("email_address"))
-    _email(email, ["input", "emailAddress"], errors)
+    name = _name(data.get("name"), errors)
+    linkedin_url = validation.text(
+        data.get("linkedin_url"), ["input", "linkedinUrl"], errors, max_length=validation.URL
+    )
+    email = validation.email(data.get("email_address"), ["input", "emailAddress"], errors)
     values = {**_working_hours(data.get("working_hours"), errors), **_limits(data.get("limits"), errors)}
     if errors:
         raise DomainErrors(errors)
@@ -112,13 +97,9 @@ async def update_identity(workspace_id: int, identity_id: int | None, data: Mapp
     errors: list[DomainError] = []
     values: dict[str, Any] = {}
     if "name" in data:
-        name = _clean(data["name"])
-        if _blank(name) or len(name) > 200:
-            errors.append(InvalidInput("A name (at most 200 characters) is required.", ["input", "name"]))
-        values["name"] = name
+        values["name"] = _name(data["name"], errors)
     if "email_address" in data:
-        email = _clean(data["email_address"])
-        _email(email, ["input", "emailAddress"], errors)
+        email = validation.email(data["email_address"], ["input", "emailAddress"], errors)
         values["email_address"] = email
         if email is None:
             values["email_connected"] = False  # no mailbox, nothing connected

@@ -17,7 +17,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
 
-from domain import counters, events, webhooks
+from domain import counters, events, validation, webhooks
 from domain.errors import (
     DomainError,
     DomainErrors,
@@ -53,7 +53,7 @@ TRANSITIONS: dict[str, Transition] = {
     "archive": Transition(frozenset({C.DRAFT, C.ACTIVE, C.PAUSED}), C.ARCHIVED),
 }
 ACTION_TYPES = [t for t in StepType if t.is_action]
-MAX_NAME = 200
+MAX_NAME = validation.NAME
 
 
 def _now() -> datetime:
@@ -96,11 +96,9 @@ async def transition(workspace_id: int, campaign_id: int | None, action: str, **
 
 
 def _name_errors(name: Any, path: list[str]) -> list[DomainError]:
-    if name is None or not str(name).strip():
-        return [InvalidInput("A name is required.", path)]
-    if len(name) > MAX_NAME:
-        return [InvalidInput(f"A name is at most {MAX_NAME} characters.", path)]
-    return []
+    errors: list[DomainError] = []
+    validation.text(name, path, errors, max_length=MAX_NAME, required=True)
+    return errors
 
 
 async def _identity_errors(workspace_id: int, identity_id: int | None) -> list[DomainError]:

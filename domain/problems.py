@@ -55,3 +55,12 @@ PROBLEMS: dict[S, tuple[str, str]] = {
         "Shorten the step's text, then retry the lead.",
     ),
 }
+
+#: A step that failed several times (engine/failures.py): the lead goes to ERROR /
+#: SYSTEM_ERROR with this message (completed with the count and the kind of failure) instead of being
+#: retried forever.
+STEP_KEEPS_FAILING: tuple[str, str] = (
+    "The step failed {count} times ({error}) and was stopped.",
+    "Check the step's settings (edit the step if it can be), then retry the lead; if it keeps failing, "
+    "contact support.",
+)

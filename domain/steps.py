@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from domain import validation
 from domain.errors import DomainError, DomainErrors, InvalidInput, NotFound
 from domain.templates import AI_NAME, unknown_placeholders
 from models import Lead, SequenceStep
@@ -36,15 +37,18 @@ ALL_BRANCH_KEYS = (
     ("on_not_accepted", "onNotAccepted"),
 )
 #: Channel limits (domain.md): longer is what the engine would fail with MESSAGE_TOO_LONG, so refuse it
-#: when the step is saved. (field, step type) -> max characters of the template.
+#: when the step is saved. (field, step type) -> max characters of the template; other types take
+#: DEFAULT_TEXT_LIMITS.
 TEXT_LIMITS: dict[tuple[str, StepType], int] = {
-    ("content", StepType.LINKEDIN_CONNECTION): 300,
-    ("content", StepType.LINKEDIN_MESSAGE): 8000,
-    ("content", StepType.LINKEDIN_INMAIL): 8000,
-    ("subject", StepType.LINKEDIN_INMAIL): 200,
+    ("content", StepType.LINKEDIN_CONNECTION): validation.LINKEDIN_NOTE,
+    ("content", StepType.LINKEDIN_MESSAGE): validation.LINKEDIN_MESSAGE,
+    ("content", StepType.LINKEDIN_INMAIL): validation.LINKEDIN_MESSAGE,
+    ("subject", StepType.LINKEDIN_INMAIL): validation.INMAIL_SUBJECT,
 }
-#: A year: longer waits are certainly mistakes, and keep delay_seconds well inside a 32-bit column.
+DEFAULT_TEXT_LIMITS = {"subject": validation.EMAIL_SUBJECT, "content": validation.EMAIL_CONTENT}
+#: Delays are days 0..365, hours 0..23 and minutes 0..59, so delay_seconds stays well inside 32 bits.
 MAX_DELAY_SECONDS = 366 * 86400
+DELAY_PARTS = {"days": validation.DELAY_DAYS, "hours": validation.DELAY_HOURS, "minutes": validation.DELAY_MINUTES}
 MAX_STEPS = 500
 MAX_AI_VARIABLES = 20
 
@@ -85,11 +89,9 @@ def delay_seconds(delay: Mapping[str, Any] | None) -> int:
 def _delay_errors(delay: Mapping[str, Any] | None, path: list[str]) -> list[DomainError]:
     if not delay:
         return []
-    errors: list[DomainError] = [
-        InvalidInput(f"The delay's {part} cannot be negative.", [*path, "delay", part])
-        for part in ("days", "hours", "minutes")
-        if int(delay.get(part) or 0) < 0
-    ]
+    errors: list[DomainError] = []
+    for part, bounds in DELAY_PARTS.items():
+        validation.integer(delay.get(part) or 0, [*path, "delay", part], errors, bounds)
     if not errors and delay_seconds(delay) > MAX_DELAY_SECONDS:
         errors.append(InvalidInput("A delay can be at most 366 days.", [*path, "delay"]))
     return errors
@@ -187,12 +189,14 @@ def _validate_step(spec: StepSpec, first_email_possible: bool, errors: list[Doma
     t = spec.type
     if t == StepType.CONDITION and spec.condition is None:
         errors.append(_error(spec, "A CONDITION step needs a condition.", "condition"))
-    if t == StepType.LINKEDIN_CONNECTION and (
-        spec.wait_for_acceptance_days is None or spec.wait_for_acceptance_days < 1
-    ):
+    low, high = validation.WAIT_FOR_ACCEPTANCE_DAYS
+    days = spec.wait_for_acceptance_days
+    if t == StepType.LINKEDIN_CONNECTION and (days is None or not low <= days <= high):
         errors.append(
             _error(
-                spec, "waitForAcceptanceDays must be 1 or more on a LINKEDIN_CONNECTION step.", "waitForAcceptanceDays"
+                spec,
+                f"waitForAcceptanceDays must be between {low} and {high} on a LINKEDIN_CONNECTION step.",
+                "waitForAcceptanceDays",
             )
         )
     if t == StepType.TASK:
@@ -204,21 +208,34 @@ def _validate_step(spec: StepSpec, first_email_possible: bool, errors: list[Doma
         errors.append(
             _error(spec, "The first EMAIL of a path needs a subject (later ones reply in its thread).", "subject")
         )
-    for (name, step_type), limit in TEXT_LIMITS.items():
+    for name in ("subject", "content"):
         text = getattr(spec, name)
-        if step_type == t and text is not None and len(text) > limit:
-            what = "An invitation note" if t == StepType.LINKEDIN_CONNECTION else f"A {t.value} {name}"
+        limit = TEXT_LIMITS.get((name, t), DEFAULT_TEXT_LIMITS[name])
+        if text is not None and len(text) > limit:
+            what = "An invitation note" if t == StepType.LINKEDIN_CONNECTION else f"The {t.value} step's {name}"
             errors.append(_error(spec, f"{what} is at most {limit} characters (got {len(text)}).", name))
+        elif text is not None and validation.bad_characters(text, multiline=name == "content"):
+            # A subject is a header line: a line break in it would be header injection.
+            allowed = "" if name == "subject" else " (line breaks and tabs are allowed)"
+            errors.append(_error(spec, f"The {name} may not contain control characters such as NUL{allowed}.", name))
+    if spec.title is not None and len(spec.title) > validation.TASK_TITLE:
+        errors.append(
+            _error(
+                spec, f"A task title is at most {validation.TASK_TITLE} characters (got {len(spec.title)}).", "title"
+            )
+        )
+    elif spec.title is not None and validation.bad_characters(spec.title):
+        errors.append(_error(spec, "The title may not contain control characters such as NUL.", "title"))
     ai_names: set[str] = set()
     if len(spec.ai_variables) > MAX_AI_VARIABLES:
         errors.append(_error(spec, f"A step has at most {MAX_AI_VARIABLES} AI variables.", "aiVariables"))
     for j, variable in enumerate(spec.ai_variables):
         name = variable.get("name") or ""
-        if not AI_NAME.match(name):
+        if not AI_NAME.fullmatch(name):
             errors.append(
                 _error(
                     spec,
-                    f"AI variable name {name!r}: letters, digits and underscores, not starting with a digit.",
+                    f"AI variable name {name[:64]!r}: letters, digits and underscores, not starting with a digit.",
                     "aiVariables",
                     str(j),
                     "name",
@@ -228,12 +245,25 @@ def _validate_step(spec: StepSpec, first_email_possible: bool, errors: list[Doma
             errors.append(_error(spec, f"AI variable {name!r} is defined twice.", "aiVariables", str(j), "name"))
         else:
             ai_names.add(name)
-        if not (variable.get("prompt") or "").strip():
+        prompt = variable.get("prompt") or ""
+        if not prompt.strip():
             errors.append(_error(spec, "An AI variable needs a prompt.", "aiVariables", str(j), "prompt"))
+        elif len(prompt) > validation.AI_PROMPT:
+            errors.append(
+                _error(
+                    spec,
+                    f"A prompt is at most {validation.AI_PROMPT} characters (got {len(prompt)}).",
+                    "aiVariables",
+                    str(j),
+                    "prompt",
+                )
+            )
+        elif validation.bad_characters(prompt, multiline=True):
+            errors.append(_error(spec, "A prompt may not contain control characters.", "aiVariables", str(j), "prompt"))
     for name in ("subject", "content"):
         unknown = unknown_placeholders(getattr(spec, name), ai_names)
         if unknown:
-            listed = ", ".join("{{" + u + "}}" for u in unknown)
+            listed = ", ".join("{{" + u[:64] + "}}" for u in unknown[:10]) + (" ..." if len(unknown) > 10 else "")
             errors.append(_error(spec, f"Unknown placeholder(s) {listed}.", name))
 
 

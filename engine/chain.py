@@ -6,7 +6,8 @@ straight away: exactly what a message would do, without the trip through the bro
 ack) and the consumer's idle backoff. Every hop is a full `runner.step`: it re-reads the lead and the
 campaign (a pause committed meanwhile is seen) and applies by compare-and-set, so the guarantees are
 those of a delivered message. After MAX_HOPS the claim goes back to the broker, so one long chain cannot
-hold a worker.
+hold a worker. A step that raises counts as a failure of its lead (engine/failures.py): a few in a row and
+the lead goes to ERROR instead of being retried forever.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from engine import queue, runner
+from engine import failures, queue, runner
 from engine.apply import Claim
 
 log = logging.getLogger("outbound.engine")
@@ -31,7 +32,11 @@ async def run_chain(lead_id: int, version: int | None = None, now: datetime | No
     while claim is not None and len(outcomes) < MAX_HOPS:
         try:
             applied = await runner.step(claim[0], claim[1], now)
-        except Exception:
+        except Exception as exc:
+            if await failures.record_failure(claim[0], exc, now):
+                outcomes.append("error")  # failed once too often: the lead is in ERROR, nothing to retry
+                claim = None
+                break
             if not outcomes:
                 raise  # the message's own step: the broker retries it
             # A later hop failed: a retry of this message would carry an old version (and find the lead

@@ -14,8 +14,9 @@ import json
 from datetime import datetime
 from typing import Any
 
+from domain import validation
 from domain.activity import record_activity
-from domain.errors import InvalidInput, InvalidTransition, NotFound
+from domain.errors import DomainError, InvalidInput, InvalidTransition, NotFound
 from domain.inbound_rules import refusal
 from domain.leads import update_lead
 from domain.steps import stamp
@@ -65,6 +66,12 @@ async def record_lead_event(
     simulated: bool = False,
 ) -> Lead:
     kind = LeadEventKind(kind)
+    problems: list[DomainError] = []
+    message = validation.text(
+        message, ["input", "message"], problems, max_length=validation.EVENT_MESSAGE, multiline=True
+    )
+    occurred_at = validation.moment(occurred_at, ["input", "occurredAt"], problems)
+    validation.raise_first(problems)
     key = event_key(
         lead_id, kind, positive=positive, channel=channel, message=message, at=occurred_at, simulated=simulated
     )

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from domain import validation
 from domain.errors import PaginationError
 
 MAX_FIRST = 100
@@ -95,6 +96,8 @@ def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
     """The sort key inside a cursor; a cursor that is not one of ours is a clear error."""
     if cursor is None:
         return None
+    if len(cursor) > validation.CURSOR:
+        raise _bad_cursor(cursor)
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         key = json.loads(raw)
@@ -103,6 +106,11 @@ def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
     if not isinstance(key, list) or len(key) != arity:
         raise _bad_cursor(cursor)
     return key
+
+
+def _key(value: Any) -> bool:
+    """A row id as a cursor holds it: a whole number that fits a BIGINT column."""
+    return type(value) is int and 0 <= value <= validation.MAX_KEY
 
 
 def id_cursor(kind: str, pk: int) -> str:
@@ -114,7 +122,7 @@ def decode_id_cursor(cursor: str | None, kind: str) -> int | None:
     key = decode_cursor(cursor, 2)
     if key is None:
         return None
-    if key[0] != kind or type(key[1]) is not int or key[1] < 0:
+    if key[0] != kind or not _key(key[1]):
         raise _bad_cursor(cursor or "")
     return key[1]
 
@@ -128,13 +136,13 @@ def decode_time_cursor(cursor: str | None, kind: str) -> tuple[datetime, int] | 
     key = decode_cursor(cursor, 3)
     if key is None:
         return None
-    if key[0] != kind or not isinstance(key[1], str) or type(key[2]) is not int or key[2] < 0:
+    if key[0] != kind or not isinstance(key[1], str) or not _key(key[2]):
         raise _bad_cursor(cursor or "")
     try:
         at = datetime.fromisoformat(key[1])
     except ValueError:
         raise _bad_cursor(cursor or "") from None
-    if at.tzinfo is None:
+    if at.tzinfo is None or not validation.EARLIEST <= at < validation.LATEST:
         raise _bad_cursor(cursor or "")
     return at.astimezone(UTC), key[2]
 

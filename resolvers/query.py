@@ -25,7 +25,7 @@ from models.enums import CampaignStatus
 from resolvers.context import Info
 from resolvers.pagination import Page, build_page, check_first, decode_id_cursor, id_cursor
 from resolvers.prefetch import prefetch
-from resolvers.reads import add_search, given, icontains
+from resolvers.reads import add_search, check_search, given, icontains
 from schema.inputs import CampaignFilter
 
 
@@ -86,7 +86,7 @@ async def campaigns(
         condition.among("status", [fastread.db_value(Campaign, "status", s) for s in statuses])
     else:
         condition.add('"status" <> {}', fastread.db_value(Campaign, "status", CampaignStatus.ARCHIVED))
-    if filter is not None and given(filter.search) and filter.search.strip():
+    if filter is not None and given(filter.search) and check_search(filter.search).strip():
         sql, values = icontains(("name",), filter.search.strip())
         condition.add(sql, *values)
     page_condition = condition.copy()

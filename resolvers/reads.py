@@ -20,6 +20,7 @@ from strawberry import UNSET
 
 from compat import raw_info
 from domain import counters as c
+from domain import validation
 from domain.ids import decode_id
 from domain.stats import CampaignStats, build_stats
 from models import Activity, Campaign, Lead, SequenceStep, Task, fastread
@@ -61,13 +62,18 @@ def icontains(columns: tuple[str, ...], term: str) -> tuple[str, list[str]]:
     return f"({clause})", [_like(term)] * len(columns)
 
 
+def check_search(search: str) -> str:
+    """A `search` argument: at most validation.SEARCH characters, no control characters (BAD_USER_INPUT)."""
+    return validation.argument_text(search, "search", validation.SEARCH) or ""
+
+
 def add_search(
     condition: fastread.Where, search: str, *, through: str | None = None, workspace_id: int | None = None
 ) -> None:
     """Every whitespace-separated term must match one of the contact's name, email or company: "ada love"
     finds Ada Lovelace, as each term matches a column. `through`: the column holding the contact's id (a
     lead's `contact_id`), for a table other than `contact`; the contacts are then looked up in `workspace_id`."""
-    terms = search.split()
+    terms = check_search(search).split()
     if not terms:
         return
     parts = [icontains(CONTACT_SEARCH_FIELDS, term) for term in terms]
@@ -233,9 +239,11 @@ def activity_filter(campaign_id: int, workspace_id: int, filter: Any) -> fastrea
             return None
         condition.among("kind", [fastread.db_value(Activity, "kind", k) for k in filter.kinds])
     if given(filter.from_):
-        condition.add('"occurred_at" >= {}', fastread.db_value(Activity, "occurred_at", filter.from_))
+        at = validation.argument_moment(filter.from_, "from")
+        condition.add('"occurred_at" >= {}', fastread.db_value(Activity, "occurred_at", at))
     if given(filter.to):
-        condition.add('"occurred_at" < {}', fastread.db_value(Activity, "occurred_at", filter.to))
+        at = validation.argument_moment(filter.to, "to")
+        condition.add('"occurred_at" < {}', fastread.db_value(Activity, "occurred_at", at))
     return condition
 
 

@@ -6,6 +6,8 @@ from datetime import datetime
 
 import strawberry
 
+from domain import validation as v
+from domain.steps import MAX_AI_VARIABLES, MAX_STEPS
 from schema.enums import (
     ActivityKind,
     CampaignStatus,
@@ -21,11 +23,31 @@ from schema.enums import (
 
 UNSET = strawberry.UNSET
 
+# The limits every input meets (domain/validation.py checks them; domain.md, "Limits that every client meets").
+# Every text is trimmed, and may not hold NUL or other control characters (a long text may hold line
+# breaks and tabs); breaking a limit is INVALID_INPUT with the field's path.
+SUBJECT = (
+    f"EMAIL / LINKEDIN_INMAIL subject: one line, at most {v.EMAIL_SUBJECT} characters for an EMAIL and "
+    f"{v.INMAIL_SUBJECT} for an InMail."
+)
+CONTENT = (
+    f"Message, note or body template: at most {v.LINKEDIN_NOTE} characters for a LINKEDIN_CONNECTION note, "
+    f"{v.LINKEDIN_MESSAGE:,} for a LinkedIn message or InMail, {v.EMAIL_CONTENT:,} otherwise."
+)
+EMAIL = (
+    f"one plain address (name@example.com: no list, display name or angle brackets), at most {v.EMAIL} "
+    "characters; its domain is stored lower-cased."
+)
+URL = f"LinkedIn profile URL, at most {v.URL} characters."
+LIMIT = f"{v.IDENTITY_LIMIT[0]} to {v.IDENTITY_LIMIT[1]:,}."
+
 
 @strawberry.input(description="Campaigns are listed without ARCHIVED ones unless statuses names ARCHIVED.")
 class CampaignFilter:
     statuses: list[CampaignStatus] | None = strawberry.field(default=UNSET, description="Only these statuses.")
-    search: str | None = strawberry.field(default=UNSET, description="Part of the name, case-insensitively.")
+    search: str | None = strawberry.field(
+        default=UNSET, description=f"Part of the name, case-insensitively; at most {v.SEARCH} characters."
+    )
 
 
 @strawberry.input(description="Which leads of the audience to list.")
@@ -36,7 +58,8 @@ class AudienceFilter:
         default=UNSET, description="Only leads whose current step is this one."
     )
     search: str | None = strawberry.field(
-        default=UNSET, description="Matches name, email or company, case-insensitively."
+        default=UNSET,
+        description=f"Matches name, email or company, case-insensitively; at most {v.SEARCH} characters.",
     )
 
 
@@ -46,21 +69,28 @@ class ActivityFilter:
     lead_id: strawberry.ID | None = strawberry.field(default=UNSET, description="Only this lead's activity.")
     contact_id: strawberry.ID | None = strawberry.field(default=UNSET, description="Only this contact's activity.")
     kinds: list[ActivityKind] | None = strawberry.field(default=UNSET, description="Only these kinds.")
-    from_: datetime | None = strawberry.field(default=UNSET, name="from", description="Inclusive.")
-    to: datetime | None = strawberry.field(default=UNSET, description="Exclusive.")
+    from_: datetime | None = strawberry.field(
+        default=UNSET, name="from", description="Inclusive; between 1970 and 2100."
+    )
+    to: datetime | None = strawberry.field(default=UNSET, description="Exclusive; between 1970 and 2100.")
 
 
 @strawberry.input(description="A delay: days, hours and minutes, added up.")
 class DelayInput:
-    days: int = strawberry.field(default=0, description="Whole days (0 or more).")
-    hours: int = strawberry.field(default=0, description="Hours (0 or more).")
-    minutes: int = strawberry.field(default=0, description="Minutes (0 or more).")
+    days: int = strawberry.field(default=0, description=f"Whole days, {v.DELAY_DAYS[0]} to {v.DELAY_DAYS[1]}.")
+    hours: int = strawberry.field(default=0, description=f"Hours, {v.DELAY_HOURS[0]} to {v.DELAY_HOURS[1]}.")
+    minutes: int = strawberry.field(default=0, description=f"Minutes, {v.DELAY_MINUTES[0]} to {v.DELAY_MINUTES[1]}.")
 
 
 @strawberry.input(description="An AI variable: {{ai.NAME}} in a template, generated per lead from the prompt.")
 class AiVariableInput:
-    name: str = strawberry.field(description="Letters, digits and underscores.")
-    prompt: str = strawberry.field(description="What the generator is asked; may use {firstName}-style fields.")
+    name: str = strawberry.field(
+        description="Letters, digits and underscores, not starting with a digit; at most 64 characters."
+    )
+    prompt: str = strawberry.field(
+        description="What the generator is asked; may use {firstName}-style fields. At most "
+        f"{v.AI_PROMPT:,} characters."
+    )
 
 
 @strawberry.input(
@@ -70,13 +100,15 @@ class AiVariableInput:
 class StepInput:
     type: StepType = strawberry.field(description="What the step does.")
     delay: DelayInput | None = strawberry.field(default=UNSET, description="Wait after the previous action.")
-    subject: str | None = strawberry.field(default=UNSET, description="EMAIL / LINKEDIN_INMAIL subject.")
-    content: str | None = strawberry.field(default=UNSET, description="Message, note or body template.")
+    subject: str | None = strawberry.field(default=UNSET, description=SUBJECT)
+    content: str | None = strawberry.field(default=UNSET, description=CONTENT)
     condition: ConditionType | None = strawberry.field(default=UNSET, description="CONDITION: what to test.")
     on_true: list[StepInput] | None = strawberry.field(default=UNSET, description="CONDITION: steps when true.")
     on_false: list[StepInput] | None = strawberry.field(default=UNSET, description="CONDITION: steps when false.")
     wait_for_acceptance_days: int | None = strawberry.field(
-        default=UNSET, description="LINKEDIN_CONNECTION: days to wait for acceptance (1 or more)."
+        default=UNSET,
+        description="LINKEDIN_CONNECTION: days to wait for acceptance, "
+        f"{v.WAIT_FOR_ACCEPTANCE_DAYS[0]} to {v.WAIT_FOR_ACCEPTANCE_DAYS[1]}.",
     )
     on_accepted: list[StepInput] | None = strawberry.field(
         default=UNSET, description="LINKEDIN_CONNECTION: steps once accepted."
@@ -85,22 +117,30 @@ class StepInput:
         default=UNSET, description="LINKEDIN_CONNECTION: steps once the wait ran out (invitation withdrawn)."
     )
     task_type: TaskType | None = strawberry.field(default=UNSET, description="TASK: the kind of task.")
-    title: str | None = strawberry.field(default=UNSET, description="TASK: the task's title.")
-    ai_variables: list[AiVariableInput] | None = strawberry.field(default=UNSET, description="AI variables.")
+    title: str | None = strawberry.field(
+        default=UNSET, description=f"TASK: the task's title, one line of at most {v.TASK_TITLE} characters."
+    )
+    ai_variables: list[AiVariableInput] | None = strawberry.field(
+        default=UNSET, description=f"AI variables, at most {MAX_AI_VARIABLES}."
+    )
 
 
 @strawberry.input(description="Changes allowed on a launched campaign: they apply to actions not yet performed.")
 class StepUpdateInput:
     step_id: strawberry.ID = strawberry.field(description="The step to change.")
     delay: DelayInput | None = strawberry.field(default=UNSET, description="New delay.")
-    subject: str | None = strawberry.field(default=UNSET, description="New subject.")
-    content: str | None = strawberry.field(default=UNSET, description="New content.")
-    ai_variables: list[AiVariableInput] | None = strawberry.field(default=UNSET, description="New AI variables.")
+    subject: str | None = strawberry.field(default=UNSET, description="New subject. " + SUBJECT)
+    content: str | None = strawberry.field(default=UNSET, description="New content. " + CONTENT)
+    ai_variables: list[AiVariableInput] | None = strawberry.field(
+        default=UNSET, description=f"New AI variables, at most {MAX_AI_VARIABLES}."
+    )
 
 
 @strawberry.input(description="Working hours: days and a daily window, local to the time zone.")
 class WorkingHoursInput:
-    timezone: str = strawberry.field(description='IANA time zone name, e.g. "Europe/Madrid".')
+    timezone: str = strawberry.field(
+        description=f'IANA time zone name, e.g. "Europe/Madrid"; at most {v.TIMEZONE} characters.'
+    )
     days: list[Weekday] = strawberry.field(description="Working days.")
     start: str = strawberry.field(description='"HH:MM", local.')
     end: str = strawberry.field(description='"HH:MM", local, after start.')
@@ -108,18 +148,18 @@ class WorkingHoursInput:
 
 @strawberry.input(description="Caps to change; omitted ones keep their value.")
 class IdentityLimitsInput:
-    daily_connection_requests: int | None = strawberry.field(default=UNSET, description="Per local day.")
-    daily_linkedin_messages: int | None = strawberry.field(default=UNSET, description="Per local day.")
-    daily_emails: int | None = strawberry.field(default=UNSET, description="Per local day.")
-    monthly_conversations: int | None = strawberry.field(default=UNSET, description="Per local month.")
-    inmail_credits: int | None = strawberry.field(default=UNSET, description="The balance.")
+    daily_connection_requests: int | None = strawberry.field(default=UNSET, description="Per local day; " + LIMIT)
+    daily_linkedin_messages: int | None = strawberry.field(default=UNSET, description="Per local day; " + LIMIT)
+    daily_emails: int | None = strawberry.field(default=UNSET, description="Per local day; " + LIMIT)
+    monthly_conversations: int | None = strawberry.field(default=UNSET, description="Per local month; " + LIMIT)
+    inmail_credits: int | None = strawberry.field(default=UNSET, description="The balance; " + LIMIT)
 
 
 @strawberry.input(description="A new sender.")
 class IdentityInput:
-    name: str = strawberry.field(description="Display name.")
-    linkedin_url: str | None = strawberry.field(default=UNSET, description="LinkedIn profile URL.")
-    email_address: str | None = strawberry.field(default=UNSET, description="Sending mailbox.")
+    name: str = strawberry.field(description=f"Display name, at most {v.NAME} characters.")
+    linkedin_url: str | None = strawberry.field(default=UNSET, description=URL)
+    email_address: str | None = strawberry.field(default=UNSET, description="Sending mailbox: " + EMAIL)
     working_hours: WorkingHoursInput | None = strawberry.field(
         default=UNSET, description="Omitted: Monday to Friday, 09:00 to 18:00, UTC."
     )
@@ -128,44 +168,46 @@ class IdentityInput:
 
 @strawberry.input(description="Changes to a sender; omitted fields keep their value.")
 class IdentityUpdateInput:
-    name: str | None = strawberry.field(default=UNSET, description="Display name.")
+    name: str | None = strawberry.field(default=UNSET, description=f"Display name, at most {v.NAME} characters.")
     linkedin_connected: bool | None = strawberry.field(default=UNSET, description="LinkedIn account connected.")
     email_connected: bool | None = strawberry.field(default=UNSET, description="Mailbox connected.")
-    email_address: str | None = strawberry.field(default=UNSET, description="Sending mailbox.")
+    email_address: str | None = strawberry.field(default=UNSET, description="Sending mailbox: " + EMAIL)
     working_hours: WorkingHoursInput | None = strawberry.field(default=UNSET, description="Working hours.")
     limits: IdentityLimitsInput | None = strawberry.field(default=UNSET, description="Caps.")
 
 
 @strawberry.input(description="A new contact.")
 class ContactInput:
-    first_name: str = strawberry.field(description="Given name.")
-    last_name: str = strawberry.field(description="Family name.")
-    email: str | None = strawberry.field(default=UNSET, description="Email address.")
-    linkedin_url: str | None = strawberry.field(default=UNSET, description="LinkedIn profile URL.")
-    company: str | None = strawberry.field(default=UNSET, description="Company.")
-    title: str | None = strawberry.field(default=UNSET, description="Job title.")
+    first_name: str = strawberry.field(description=f"Given name, at most {v.NAME} characters.")
+    last_name: str = strawberry.field(description=f"Family name, at most {v.NAME} characters.")
+    email: str | None = strawberry.field(default=UNSET, description="Email address: " + EMAIL)
+    linkedin_url: str | None = strawberry.field(default=UNSET, description=URL)
+    company: str | None = strawberry.field(default=UNSET, description=f"Company, at most {v.NAME} characters.")
+    title: str | None = strawberry.field(default=UNSET, description=f"Job title, at most {v.NAME} characters.")
 
 
 @strawberry.input(description="Changes to a contact; omitted fields keep their value.")
 class ContactUpdateInput:
-    first_name: str | None = strawberry.field(default=UNSET, description="Given name.")
-    last_name: str | None = strawberry.field(default=UNSET, description="Family name.")
-    email: str | None = strawberry.field(default=UNSET, description="Email address.")
-    linkedin_url: str | None = strawberry.field(default=UNSET, description="LinkedIn profile URL.")
-    company: str | None = strawberry.field(default=UNSET, description="Company.")
-    title: str | None = strawberry.field(default=UNSET, description="Job title.")
+    first_name: str | None = strawberry.field(default=UNSET, description=f"Given name, at most {v.NAME} characters.")
+    last_name: str | None = strawberry.field(default=UNSET, description=f"Family name, at most {v.NAME} characters.")
+    email: str | None = strawberry.field(default=UNSET, description="Email address: " + EMAIL)
+    linkedin_url: str | None = strawberry.field(default=UNSET, description=URL)
+    company: str | None = strawberry.field(default=UNSET, description=f"Company, at most {v.NAME} characters.")
+    title: str | None = strawberry.field(default=UNSET, description=f"Job title, at most {v.NAME} characters.")
 
 
 @strawberry.input(description="A new DRAFT campaign.")
 class CreateCampaignInput:
-    name: str = strawberry.field(description="Its name.")
+    name: str = strawberry.field(description=f"Its name, at most {v.NAME} characters.")
     identity_id: strawberry.ID | None = strawberry.field(default=UNSET, description="The sender.")
-    steps: list[StepInput] | None = strawberry.field(default=UNSET, description="The sequence.")
+    steps: list[StepInput] | None = strawberry.field(
+        default=UNSET, description=f"The sequence, at most {MAX_STEPS} steps."
+    )
 
 
 @strawberry.input(description="Changes to a campaign; omitted fields keep their value.")
 class UpdateCampaignInput:
-    name: str | None = strawberry.field(default=UNSET, description="New name.")
+    name: str | None = strawberry.field(default=UNSET, description=f"New name, at most {v.NAME} characters.")
     identity_id: strawberry.ID | None = strawberry.field(default=UNSET, description="New sender (DRAFT only).")
     steps: list[StepInput] | None = strawberry.field(
         default=UNSET, description="Replaces the whole sequence: DRAFT only, else SEQUENCE_LOCKED."
@@ -188,5 +230,9 @@ class LeadEventInput:
         description="For REPLY_RECEIVED: where the reply came from; omitted, the channel of the last message "
         "sent to the lead.",
     )
-    message: str | None = strawberry.field(default=UNSET, description="The reply's text, or a note.")
-    occurred_at: datetime | None = strawberry.field(default=UNSET, description="When; omitted, now.")
+    message: str | None = strawberry.field(
+        default=UNSET, description=f"The reply's text, or a note: at most {v.EVENT_MESSAGE:,} characters."
+    )
+    occurred_at: datetime | None = strawberry.field(
+        default=UNSET, description="When, between 1970 and 2100; omitted, now."
+    )

@@ -23,7 +23,11 @@ from schema.webhooks import CreateWebhookPayload, DeleteWebhookPayload, WebhookD
 MAX_ITEMS = 1000
 
 
-@strawberry.type(description="Writes.")
+@strawberry.type(
+    description="Writes. Every text input is trimmed and may not hold NUL or other control characters (a long "
+    "text may hold line breaks and tabs); each field's description states its limits. Breaking one is "
+    "INVALID_INPUT with the field's path, and changes nothing."
+)
 class Mutation:
     create_identity: IdentityPayload = strawberry.field(resolver=identity.create_identity, description="Add a sender.")
     update_identity: IdentityPayload = strawberry.field(
@@ -57,7 +61,8 @@ class Mutation:
     duplicate_campaign: CampaignPayload = strawberry.field(
         resolver=campaign.duplicate_campaign,
         description="A new DRAFT copy of the sequence and settings; with includeLeads, the audience too "
-        "(as NOT_STARTED, removed leads left out).",
+        "(as NOT_STARTED, removed leads left out). `name` is at most 200 characters (omitted: the source's name "
+        "with ' (copy)').",
     )
     archive_campaign: CampaignPayload = strawberry.field(
         resolver=campaign.archive_campaign, description="Permanent: nothing runs again."

@@ -29,7 +29,7 @@ class Query:
     campaigns: CampaignConnection = strawberry.field(
         resolver=q.campaigns,
         description="Campaigns, newest first. ARCHIVED ones are left out unless filter.statuses names "
-        "ARCHIVED. `first` is at most 100.",
+        "ARCHIVED. `first` is 0 to 100; `after` is an endCursor of this list (at most 200 characters).",
     )
     # These resolvers return the ORM rows the types are backed by (schema/types.py); Strawberry's
     # `field(resolver=...)` is typed as if they returned the declared type itself.
@@ -38,6 +38,7 @@ class Query:
     identities: list[Identity] = strawberry.field(resolver=q.identities, description="The workspace's senders.")  # type: ignore[assignment]
     contacts: ContactConnection = strawberry.field(
         resolver=q.contacts,
-        description="Contacts, oldest first; search matches name, email or company. `first` is at most 100.",
+        description="Contacts, oldest first; search (at most 200 characters) matches name, email or company. "
+        "`first` is 0 to 100; `after` is an endCursor of this list (at most 200 characters).",
     )
     webhooks: list[Webhook] = strawberry.field(resolver=wh.list_webhooks, description="The workspace's webhooks.")  # type: ignore[assignment]

@@ -365,14 +365,17 @@ class Campaign(Node):
     audience: LeadConnection = strawberry.field(
         resolver=f.campaign_audience,
         description="The Audience tab: leads in the campaign (removed ones excluded), oldest first. "
-        "`first` is at most 100.",
+        "`first` is 0 to 100; `after` is an endCursor of this list (at most 200 characters).",
     )
     activity: ActivityConnection = strawberry.field(
         resolver=f.campaign_activity,
-        description="Newest first. Conditions never appear here. `first` is at most 100.",
+        description="Newest first. Conditions never appear here. `first` is 0 to 100; `after` is an endCursor "
+        "of this list (at most 200 characters).",
     )
     tasks: TaskConnection = strawberry.field(
-        resolver=f.campaign_tasks, description="The campaign's tasks, oldest first. `first` is at most 100."
+        resolver=f.campaign_tasks,
+        description="The campaign's tasks, oldest first. `first` is 0 to 100; `after` is an endCursor of this "
+        "list (at most 200 characters).",
     )
     series: list[SeriesPoint] = strawberry.field(  # type: ignore[assignment]  # domain-backed, as funnel
         resolver=overview.campaign_series,
