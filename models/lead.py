@@ -60,7 +60,7 @@ class Lead(Model):
     state_version = fields.IntField(default=0)
     # How many runs of the step `failing_step` (its id; 0: before the first step) failed since the lead
     # reached it: engine/failures.py moves the lead to ERROR after a few, so no step is retried forever.
-    step_failures = fields.IntField(default=0)
+    step_failures = fields.IntField(default=0, db_default=0)  # raw INSERTs (bulk seeds) get 0 too
     failing_step = fields.BigIntField(null=True)
     #: What a paused lead was before the pause: {"status", "substatus", "next_action_at"}.
     paused_state: fields.JSONField[dict[str, str | None] | None] = fields.JSONField(null=True)

@@ -21,7 +21,8 @@ class Received:
 
     @property
     def message_id(self) -> str:
-        return str(self.message["Message-ID"])
+        # A long Message-ID may be folded onto a second line ("\r\n <...>"): it holds no spaces, so drop them.
+        return "".join(str(self.message["Message-ID"]).split())
 
     @property
     def body(self) -> str:
