@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 import strawberry
-from strawberry.extensions import ValidationCache
 from strawberry.schema.config import StrawberryConfig
 
-from config import get_settings
+from config import Settings, get_settings
 from schema import direct
+from schema.cost import limit_extensions
 from schema.execution import ExecutionContext
-from schema.masking import ErrorIdMasking, ReportingParserCache
+from schema.masking import ErrorIdMasking
 from schema.mutation import Mutation
 from schema.query import Query
 from schema.scalars import DateTime
@@ -19,22 +19,23 @@ from schema.subscription import Subscription
 from schema.websocket_only import SubscriptionsOverWebsocket
 
 
-def build_schema(lean: bool | None = None) -> strawberry.Schema:
+def build_schema(lean: bool | None = None, settings: Settings | None = None) -> strawberry.Schema:
     """The served schema. `lean` (default: the LEAN_EXECUTOR setting): queries that succeed take the lean
     executor (schema/fastpath.py, schema/direct.py, schema/execution.py); off, every operation runs on
-    Strawberry's own graphql-core execution, with the same resolvers."""
+    Strawberry's own graphql-core execution, with the same resolvers. The query limits are `settings`'
+    (default: the process's)."""
+    settings = settings or get_settings()
     if lean is None:
-        lean = get_settings().lean_executor
+        lean = settings.lean_executor
     schema = strawberry.Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         config=StrawberryConfig(auto_camel_case=True, scalar_map={datetime: DateTime}),
         extensions=[
-            # Parsing and validating a query costs more than executing a small one: cache both
-            # (module-level LRU caches, shared by every request).
-            lambda: ReportingParserCache(maxsize=1024),
-            lambda: ValidationCache(maxsize=1024),
+            # Measured before it runs (depth, aliases, tokens, objects); parsing and validating a query costs
+            # more than executing a small one, so both are cached, within a byte budget (schema/cost.py).
+            *limit_extensions(settings),
             ErrorIdMasking,
             SubscriptionsOverWebsocket,
         ],
