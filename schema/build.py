@@ -9,7 +9,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from config import Settings, get_settings
 from schema import direct
-from schema.cost import limit_extensions
+from schema.cost import QueryLimits
 from schema.execution import ExecutionContext
 from schema.masking import ErrorIdMasking
 from schema.mutation import Mutation
@@ -27,6 +27,7 @@ def build_schema(lean: bool | None = None, settings: Settings | None = None) -> 
     settings = settings or get_settings()
     if lean is None:
         lean = settings.lean_executor
+    limits = QueryLimits.from_settings(settings)
     schema = strawberry.Schema(
         query=Query,
         mutation=Mutation,
@@ -35,7 +36,7 @@ def build_schema(lean: bool | None = None, settings: Settings | None = None) -> 
         extensions=[
             # Measured before it runs (depth, aliases, tokens, objects); parsing and validating a query costs
             # more than executing a small one, so both are cached, within a byte budget (schema/cost.py).
-            *limit_extensions(settings),
+            *limits.extensions(),
             ErrorIdMasking,
             SubscriptionsOverWebsocket,
         ],
@@ -43,6 +44,7 @@ def build_schema(lean: bool | None = None, settings: Settings | None = None) -> 
         # succeed take the lean executor (schema/fastpath.py). None: Strawberry's own.
         execution_context_class=ExecutionContext if lean else None,
     )
+    limits.install(schema._schema)
     if lean:
         # Plain attributes and one-line sync resolvers skip Strawberry's per-call wrapper (schema/direct.py).
         direct.install(schema)

@@ -35,6 +35,7 @@ from graphql import (
     get_named_type,
     is_composite_type,
     parse,
+    specified_rules,
 )
 from graphql.language import DocumentNode
 from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
@@ -206,28 +207,60 @@ class _Counter:
         return self.schema.get_type(name)
 
 
-def limit_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
-    """The schema's limit extensions, as factories. The rule classes are made once here: a new class per
-    request would make every cached validation a miss."""
-    rules = [
-        *(
-            coded_rule(rule, "MAX_QUERY_DEPTH", settings.max_query_depth, "too deeply nested")
-            for rule in QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules
-        ),
-        *(
-            coded_rule(rule, "MAX_QUERY_ALIASES", settings.max_query_aliases, "too many aliases")
-            for rule in MaxAliasesLimiter(max_alias_count=settings.max_query_aliases).validation_rules
-        ),
-        object_count_rule(settings.max_query_objects, settings.query_list_size),
-    ]
-    cache = DocumentCache(settings.query_cache_bytes, settings.query_cache_max_document)
-    tokens = settings.max_query_tokens
-    return [
-        lambda: MaxTokensLimiter(max_token_count=tokens),
-        lambda: AddValidationRules(rules),
-        lambda: CachedParse(cache),
-        lambda: CachedValidation(cache),
-    ]
+@dataclass(frozen=True)
+class QueryLimits:
+    """One schema's limits: its extra validation rules, its token limit and its document cache."""
+
+    rules: tuple[type[ValidationRule], ...]
+    max_tokens: int
+    cache: DocumentCache
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> QueryLimits:
+        # The rule classes are made once here: a new class per request would make every cached validation a miss.
+        rules = (
+            *(
+                coded_rule(rule, "MAX_QUERY_DEPTH", settings.max_query_depth, "too deeply nested")
+                for rule in QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules
+            ),
+            *(
+                coded_rule(rule, "MAX_QUERY_ALIASES", settings.max_query_aliases, "too many aliases")
+                for rule in MaxAliasesLimiter(max_alias_count=settings.max_query_aliases).validation_rules
+            ),
+            object_count_rule(settings.max_query_objects, settings.query_list_size),
+        )
+        cache = DocumentCache(settings.query_cache_bytes, settings.query_cache_max_document)
+        return cls(rules, settings.max_query_tokens, cache)
+
+    def extensions(self) -> list[Callable[[], SchemaExtension]]:
+        """The schema's extensions for these limits, as factories."""
+        rules = list(self.rules)
+        return [
+            lambda: MaxTokensLimiter(max_token_count=self.max_tokens),
+            lambda: AddValidationRules(rules),
+            lambda: CachedParse(self.cache),
+            lambda: CachedValidation(self.cache),
+        ]
+
+    def install(self, graphql_schema: Any) -> None:
+        """Kept on the schema, for what parses and validates beside Strawberry (the websocket transport)."""
+        graphql_schema.extensions = {**(graphql_schema.extensions or {}), _KEY: self}
+
+    def check(self, graphql_schema: Any, query: str) -> tuple[DocumentNode | None, list[GraphQLError]]:
+        """Parse and validate `query` as a request would be (the limits included), through the cache."""
+        try:
+            document = self.cache.parse(query, max_tokens=self.max_tokens)
+        except GraphQLError as error:
+            return None, [error]
+        rules = (*specified_rules, *self.rules)
+        return document, self.cache.validate(query, graphql_schema, document, rules)
+
+
+_KEY = "outbound.query_limits"
+
+
+def limits_of(graphql_schema: Any) -> QueryLimits | None:
+    return (graphql_schema.extensions or {}).get(_KEY)
 
 
 @dataclass(slots=True)
