@@ -23,6 +23,7 @@ import orjson
 import strawberry
 from cross_web import HTTPException
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -45,6 +46,7 @@ from resolvers.context import Context, Loaders
 from schema.build import build_schema
 from schema.masking import REQUEST_ERRORS
 from schema.transport import LiveTransportWSHandler
+from server_limits import BodyLimit, CancelOnDisconnect, RateLimit, RateLimiter, uvicorn_options
 from tasks import runtime as engine_runtime
 from tasks.runtime import Runtime
 
@@ -145,6 +147,8 @@ class AppState(TypedDict):
     engine: Runtime
     #: The demo's simulated replies and acceptances: only when DEMO is on, never in the scheduler's tick.
     simulator: Scheduler | None
+    #: Each API key's request budget (in Redis when configured) and open websockets (server_limits.py).
+    limiter: RateLimiter
 
 
 def _start_simulator() -> Scheduler:
@@ -157,7 +161,7 @@ def _start_simulator() -> Scheduler:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
-    schema = build_schema(lean=settings.lean_executor)
+    schema = build_schema(lean=settings.lean_executor, settings=settings)
     graphql_app = OutboundGraphQL(
         schema,
         graphql_ide="graphiql",
@@ -184,7 +188,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         log.info("Outbound ready: GraphiQL at http://%s:%s/graphql", settings.host, settings.port)
         try:
             yield AppState(
-                settings=settings, schema=schema, bus=live.bus, hub=live.hub, engine=engine, simulator=simulator
+                settings=settings,
+                schema=schema,
+                bus=live.bus,
+                hub=live.hub,
+                engine=engine,
+                simulator=simulator,
+                limiter=RateLimiter.start(settings),
             )
         finally:
             if simulator is not None:
@@ -207,6 +217,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute("/graphql", graphql_app),  # authenticates in connection_init
         ],
         lifespan=lifespan,
+        # Outermost first: a request whose client left is cancelled; a body over the limit is refused while it
+        # streams; a key over its rate is refused before anything else runs (README.md, "Limits").
+        middleware=[
+            Middleware(CancelOnDisconnect),
+            Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+            Middleware(RateLimit),
+        ],
     )
     app.state.schema = schema
     return app
@@ -295,6 +312,8 @@ def main(argv: list[str] | None = None) -> int:
         # Snapshots are small JSON: compression saves little and costs ~35 KB of zlib state per socket
         # (and a compression per send, where the live hub otherwise sends the same bytes to everyone).
         ws_per_message_deflate=False,
+        # Header and idle timeouts, a connection cap, header and websocket message sizes (server_limits.py).
+        **uvicorn_options(settings),
     )
     return 0
 

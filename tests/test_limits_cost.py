@@ -80,9 +80,13 @@ async def test_aliases_and_tokens_are_refused_at_once(gql: GraphQLClient, worksp
     thousand = " ".join(f"a{i}: activity(first: 100) {{ totalCount }}" for i in range(1000))
     error = await _refusal(gql, "query Q($id: ID!) { campaign(id: $id) { " + thousand + " } }", {"id": cid})
     assert error["extensions"]["limit"] == "MAX_QUERY_TOKENS"
-    error = await _refusal(gql, "{ " + "__typename " * 100_000 + "}")
+    error = await _refusal(gql, "{ " + "__typename " * 50_000 + "}")
     assert error["extensions"] == {"code": "QUERY_TOO_COMPLEX", "limit": "MAX_QUERY_TOKENS", "maximum": 5000}
     assert "5000 tokens" in error["message"]
+    # 100,000 of them are 1.1 MB: over the body limit, refused before the document is even read whole.
+    response = await gql.post("{ " + "__typename " * 100_000 + "}")
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
 
 
 async def test_the_limits_are_settings(settings: Settings) -> None:
