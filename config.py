@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field, model_validator
+from limits import parse as parse_rate
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -58,7 +59,7 @@ class Settings(BaseSettings):
     )
     max_query_aliases: int = Field(default=50, ge=0, description="Aliases in one document.")
     max_query_tokens: int = Field(
-        default=5000, ge=100, description="Tokens in one document (GraphiQL's introspection: ~250)."
+        default=5000, ge=100, description="Tokens in one document (GraphiQL's introspection: ~200)."
     )
     max_query_objects: int = Field(
         default=5000,
@@ -90,11 +91,17 @@ class Settings(BaseSettings):
         description="Each API key's sustained request rate, in `limits` notation (`50/second`, `3000/minute`).",
     )
     rate_limit_burst: int = Field(
-        default=200, ge=1, description="Requests a key may send at once; over any window of burst/rate, at most this."
+        default=300, ge=1, description="Requests a key may send at once; over any window of burst/rate, at most this."
     )
     ws_connections_per_key: int = Field(
         default=256, ge=1, description="Open websockets per API key and API process (closed 4429 over it)."
     )
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _check_rate(cls, value: str) -> str:
+        parse_rate(value)  # a ValueError naming the string: the process does not start with a rate it cannot read
+        return value
 
     @model_validator(mode="after")
     def _resolve_demo(self) -> Settings:

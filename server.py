@@ -46,7 +46,8 @@ from resolvers.context import Context, Loaders
 from schema.build import build_schema
 from schema.masking import REQUEST_ERRORS
 from schema.transport import LiveTransportWSHandler
-from server_limits import BodyLimit, CancelOnDisconnect, RateLimit, RateLimiter, uvicorn_options
+from server_http import uvicorn_options
+from server_limits import BodyLimit, CancelOnDisconnect, RateLimit, RateLimiter
 from tasks import runtime as engine_runtime
 from tasks.runtime import Runtime
 
@@ -312,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
         # Snapshots are small JSON: compression saves little and costs ~35 KB of zlib state per socket
         # (and a compression per send, where the live hub otherwise sends the same bytes to everyone).
         ws_per_message_deflate=False,
-        # Header and idle timeouts, a connection cap, header and websocket message sizes (server_limits.py).
+        # Header and idle timeouts, a connection cap, header and websocket message sizes (server_http.py).
         **uvicorn_options(settings),
     )
     return 0

@@ -7,9 +7,8 @@
   when REDIS_URL is set so every API process shares it); over it, 429 with Retry-After (RATE_LIMITED).
   Over a websocket, each `subscribe` counts against the same key, and a key's open sockets are capped
   (closed 4429).
-- `GuardedHttpToolsProtocol`: uvicorn's HTTP protocol with a deadline for a request's head (HEADER_TIMEOUT;
-  uvicorn has none: a client sending its headers a byte at a time kept the connection forever) and a
-  size cap for it (MAX_HEADER_BYTES, 431).
+
+The header deadline, header size and connection cap are uvicorn's part: server_http.py.
 
 The limiter is made by the app's lifespan (`RateLimiter.start`) and reached through the request's state.
 """
@@ -30,9 +29,8 @@ from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from prometheus_client import Counter as Metric
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from config import Settings, get_settings
+from config import Settings
 from domain.auth import parse_bearer
 
 log = logging.getLogger("outbound.limits")
@@ -219,6 +217,7 @@ class RateLimiter:
         self.storage = storage
         self.strategy = MovingWindowRateLimiter(storage)
         self.ws_per_key = settings.ws_connections_per_key
+        self.setting = f"RATE_LIMIT={settings.rate_limit}, RATE_LIMIT_BURST={settings.rate_limit_burst}"
         self.open_sockets: Counter[str] = Counter()
 
     @classmethod
@@ -230,9 +229,6 @@ class RateLimiter:
             storage = MemoryStorage()
         return cls(settings, storage)
 
-    def describe(self) -> str:
-        return f"RATE_LIMIT={self.rate.amount}/{self.rate.get_expiry()}s, RATE_LIMIT_BURST={self.item.amount}"
-
     async def hit(self, key: str) -> int | None:
         """Counts one request of `key`: None if within its budget, else the seconds to wait before the next."""
         if await self.strategy.hit(self.item, key):
@@ -242,7 +238,7 @@ class RateLimiter:
 
     def refusal(self, retry_after: int) -> dict[str, Any]:
         return {
-            "message": f"Too many requests for this API key ({self.describe()}): retry in {retry_after} s.",
+            "message": f"Too many requests for this API key ({self.setting}): retry in {retry_after} s.",
             "extensions": {"code": "RATE_LIMITED", "retryAfter": retry_after},
         }
 
@@ -306,8 +302,10 @@ class _SocketLimits:
         while True:
             message = await self.receive()
             text = message.get("text") if message["type"] == "websocket.receive" else None
-            if not text or len(text) > 65536 or ('"connection_init"' not in text and '"subscribe"' not in text):
-                return message  # not ours to look at: Strawberry refuses what it must
+            if not text:
+                return message  # binary or a disconnect: Strawberry refuses what it must
+            # Every frame is decoded (a few microseconds; frames are at most MAX_BODY_BYTES): a type spelled with
+            # JSON escapes must not slip past the count.
             try:
                 frame = orjson.loads(text)
             except orjson.JSONDecodeError:
@@ -345,93 +343,3 @@ class _SocketLimits:
         self.key = key
         self.limiter.open_sockets[key] += 1
         return None
-
-
-# ------------------------------------------------------------------------------------------ the HTTP protocol
-
-
-class GuardedHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with a deadline and a size cap for each request's head.
-
-    uvicorn's only timer is the keep-alive one, which any byte received resets: a client that sends its
-    headers slowly (or connects and sends nothing) held its connection for good. Here each request's head
-    (from the connection, or from the previous response) has HEADER_TIMEOUT seconds to be complete, and at
-    most MAX_HEADER_BYTES; past either the connection is answered 408 or 431 and closed.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        settings = get_settings()
-        self._header_timeout = settings.header_timeout
-        self._max_head = settings.max_header_bytes
-        self._head_bytes = 0
-        self._in_head = False
-        self._head_timer: asyncio.TimerHandle | None = None
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._await_head()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._stop_head_timer()
-        super().connection_lost(exc)
-
-    def data_received(self, data: bytes) -> None:
-        if self._in_head:
-            self._head_bytes += len(data)
-        super().data_received(data)
-        if self._in_head and self._head_bytes > self._max_head and not self.transport.is_closing():
-            message = f"The request's head is over {self._max_head:,} bytes (limit MAX_HEADER_BYTES)."
-            self._refuse(431, "Request Header Fields Too Large", "HEADERS_TOO_LARGE", message)
-
-    def on_headers_complete(self) -> None:
-        self._in_head = False
-        self._stop_head_timer()
-        super().on_headers_complete()
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if not self.transport.is_closing():
-            self._await_head()  # the next request on this connection gets the same time for its head
-
-    def _await_head(self) -> None:
-        self._stop_head_timer()
-        self._in_head = True
-        self._head_bytes = 0
-        self._head_timer = self.loop.call_later(self._header_timeout, self._head_timed_out)
-
-    def _stop_head_timer(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
-
-    def _head_timed_out(self) -> None:
-        self._head_timer = None
-        if self._in_head and not self.transport.is_closing():
-            if self._head_bytes:
-                message = f"The request's headers took over {self._header_timeout:g} s (limit HEADER_TIMEOUT)."
-                self._refuse(408, "Request Timeout", "REQUEST_TIMEOUT", message)
-            else:
-                self.transport.close()  # an idle connection: nothing to answer
-
-    def _refuse(self, status: int, phrase: str, code: str, message: str) -> None:
-        self._stop_head_timer()
-        body = error_body(message, code)
-        head = (
-            f"HTTP/1.1 {status} {phrase}\r\ncontent-type: application/json\r\n"
-            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
-        )
-        self.transport.write(head.encode() + body)
-        self.transport.close()
-
-
-def uvicorn_options(settings: Settings) -> dict[str, Any]:
-    """What `uvicorn.run` gets for these limits (server.py's `serve`)."""
-    return {
-        "http": GuardedHttpToolsProtocol,
-        "timeout_keep_alive": settings.timeout_keep_alive,
-        "limit_concurrency": settings.max_connections,
-        "h11_max_incomplete_event_size": settings.max_header_bytes,
-        # A websocket message is a request too: the same size limit as a body.
-        "ws_max_size": settings.max_body_bytes,
-    }
