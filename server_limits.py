@@ -219,6 +219,8 @@ class RateLimiter:
         self.ws_per_key = settings.ws_connections_per_key
         self.setting = f"RATE_LIMIT={settings.rate_limit}, RATE_LIMIT_BURST={settings.rate_limit_burst}"
         self.open_sockets: Counter[str] = Counter()
+        self.unchecked = 0
+        self.warned_at = -math.inf
 
     @classmethod
     def start(cls, settings: Settings) -> RateLimiter:
@@ -230,10 +232,21 @@ class RateLimiter:
         return cls(settings, storage)
 
     async def hit(self, key: str) -> int | None:
-        """Counts one request of `key`: None if within its budget, else the seconds to wait before the next."""
-        if await self.strategy.hit(self.item, key):
+        """Counts one request of `key`: None if within its budget, else the seconds to wait before the next.
+
+        If the storage fails (Redis unreachable), the request passes: an outage of the limiter's storage must not
+        become an outage of the API. It is logged once a minute at most, with how many passed unchecked."""
+        try:
+            if await self.strategy.hit(self.item, key):
+                return None
+            stats = await self.strategy.get_window_stats(self.item, key)
+        except Exception as error:
+            self.unchecked += 1
+            now = time.monotonic()
+            if now - self.warned_at >= 60:
+                log.warning("rate limit storage failed (%s): %d request(s) passed unchecked", error, self.unchecked)
+                self.warned_at, self.unchecked = now, 0
             return None
-        stats = await self.strategy.get_window_stats(self.item, key)
         return max(1, math.ceil(stats.reset_time - time.time()))
 
     def refusal(self, retry_after: int) -> dict[str, Any]:

@@ -360,3 +360,44 @@ async def _waiting_on_lock(backend: Backend, expected: bool) -> None:
 
 
 assert os.name == "posix"  # raw sockets and MSG_PEEK
+
+
+async def test_a_subscription_meets_the_query_limits_and_the_connection_cap_holds(
+    backend: Backend, workspace: Any
+) -> None:
+    _, key = workspace
+    deep = """subscription { campaignActivity(campaignId: "x") { lead { campaign { audience { nodes {
+      campaign { audience { nodes { id } } } } } } } } }"""
+    async with serving(backend, MAX_CONNECTIONS="3") as [server]:
+        conn = await _socket(server.ws_url, key)
+        assert orjson.loads(await conn.recv())["type"] == "connection_ack"
+        await conn.send(orjson.dumps({"id": "d", "type": "subscribe", "payload": {"query": deep}}).decode())
+        answer = orjson.loads(await asyncio.wait_for(conn.recv(), 10))
+        assert answer["type"] == "error", answer
+        assert answer["payload"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+        await conn.close()
+
+        # Three open connections fill the cap: the next request is refused (uvicorn's 503), not queued.
+        idle = [_raw(server.port) for _ in range(3)]
+        try:
+            async with httpx.AsyncClient() as http:
+                assert (await http.get(server.base + "/healthz")).status_code == 503
+        finally:
+            for sock in idle:
+                sock.close()
+        await asyncio.sleep(0.2)
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(server.base + "/healthz")).status_code == 200
+
+
+async def test_the_api_stays_up_when_the_limiters_redis_is_down(caplog: pytest.LogCaptureFixture) -> None:
+    from config import Settings
+    from server_limits import RateLimiter
+
+    port = _free_port()  # nobody listens there
+    settings = Settings(redis_url=f"redis://127.0.0.1:{port}/0", rate_limit="1/minute", _env_file=None)
+    limiter = RateLimiter.start(settings)
+    with caplog.at_level("WARNING", logger="outbound.limits"):
+        assert [await limiter.hit("k") for _ in range(3)] == [None, None, None]
+    assert [r.getMessage() for r in caplog.records if "unchecked" in r.getMessage()][:1], caplog.text
+    assert len([r for r in caplog.records if "unchecked" in r.getMessage()]) == 1  # once a minute, not per request
