@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
+    ASTValidationRule,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -73,7 +74,7 @@ def token_limit(error: GraphQLError) -> dict[str, Any] | None:
     return {"code": CODE, "limit": "MAX_QUERY_TOKENS", "maximum": int(found.group(1))}
 
 
-def coded_rule(rule: type[ValidationRule], setting: str, maximum: int, what: str) -> type[ValidationRule]:
+def coded_rule(rule: type[ASTValidationRule], setting: str, maximum: int, what: str) -> type[ASTValidationRule]:
     """A Strawberry limit rule whose first refusal is a QUERY_TOO_COMPLEX error naming the setting.
 
     Strawberry's limiters report plain validation errors (one per branch too deep) while they construct;
@@ -211,7 +212,7 @@ class _Counter:
 class QueryLimits:
     """One schema's limits: its extra validation rules, its token limit and its document cache."""
 
-    rules: tuple[type[ValidationRule], ...]
+    rules: tuple[type[ASTValidationRule], ...]
     max_tokens: int
     cache: DocumentCache
 
@@ -234,7 +235,7 @@ class QueryLimits:
 
     def extensions(self) -> list[Callable[[], SchemaExtension]]:
         """The schema's extensions for these limits, as factories."""
-        rules = list(self.rules)
+        rules: list[type[ASTValidationRule]] = list(self.rules)
         return [
             lambda: MaxTokensLimiter(max_token_count=self.max_tokens),
             lambda: AddValidationRules(rules),
