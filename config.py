@@ -5,7 +5,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, model_validator
+from limits import parse as parse_rate
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -62,6 +63,56 @@ class Settings(BaseSettings):
         default="text",
         description="text: `time LEVEL logger: message` lines; json: one JSON object per line (logs.py).",
     )
+
+    # Limits every client meets (README.md, "Limits"). A query is measured before it runs (schema/cost.py).
+    max_query_depth: int = Field(
+        default=6, ge=1, description="Deepest nesting of fields with selections (the Campaign View needs 4)."
+    )
+    max_query_aliases: int = Field(default=50, ge=0, description="Aliases in one document.")
+    max_query_tokens: int = Field(
+        default=5000, ge=100, description="Tokens in one document (GraphiQL's introspection: ~200)."
+    )
+    max_query_objects: int = Field(
+        default=5000,
+        ge=1,
+        description="Objects a query may ask for, estimated from `first` (or its default) and list sizes, multiplied"
+        " through nested lists.",
+    )
+    query_list_size: int = Field(
+        default=50, ge=1, description="What a list without `first` counts as in the object estimate (series: 1000)."
+    )
+    query_cache_bytes: int = Field(
+        default=32 * 1024 * 1024, ge=0, description="Estimated bytes the parse+validation cache may keep in all."
+    )
+    query_cache_max_document: int = Field(
+        default=16 * 1024, ge=0, description="Characters of the largest document the caches keep (bigger: never kept)."
+    )
+    # Size, time and rate (server_limits.py).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="Largest request body: 413 over it.")
+    max_header_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request head: 431 over it.")
+    header_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds a connection has to send a request's headers (slowloris)."
+    )
+    timeout_keep_alive: int = Field(default=5, ge=1, description="Seconds an idle keep-alive connection stays open.")
+    max_connections: int = Field(
+        default=4096, ge=1, description="Connections and tasks one API process serves at once (503 over it)."
+    )
+    rate_limit: str = Field(
+        default="50/second",
+        description="Each API key's sustained request rate, in `limits` notation (`50/second`, `3000/minute`).",
+    )
+    rate_limit_burst: int = Field(
+        default=300, ge=1, description="Requests a key may send at once; over any window of burst/rate, at most this."
+    )
+    ws_connections_per_key: int = Field(
+        default=256, ge=1, description="Open websockets per API key and API process (closed 4429 over it)."
+    )
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _check_rate(cls, value: str) -> str:
+        parse_rate(value)  # a ValueError naming the string: the process does not start with a rate it cannot read
+        return value
 
     @model_validator(mode="after")
     def _resolve_demo(self) -> Settings:

@@ -24,6 +24,7 @@ import orjson
 import strawberry
 from cross_web import HTTPException
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -50,6 +51,8 @@ from resolvers.context import Context, Loaders
 from schema.build import build_schema
 from schema.masking import REQUEST_ERRORS
 from schema.transport import LiveTransportWSHandler
+from server_http import uvicorn_options
+from server_limits import BodyLimit, CancelOnDisconnect, RateLimit, RateLimiter
 from tasks import runtime as engine_runtime
 from tasks.runtime import Runtime
 
@@ -202,6 +205,8 @@ class AppState(TypedDict):
     engine: Runtime
     #: The demo's simulated replies and acceptances: only when DEMO is on, never in the scheduler's tick.
     simulator: Scheduler | None
+    #: Each API key's request budget (in Redis when configured) and open websockets (server_limits.py).
+    limiter: RateLimiter
 
 
 def _start_simulator() -> Scheduler:
@@ -214,7 +219,7 @@ def _start_simulator() -> Scheduler:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
-    schema = build_schema(lean=settings.lean_executor)
+    schema = build_schema(lean=settings.lean_executor, settings=settings)
     graphql_app = OutboundGraphQL(
         schema,
         graphql_ide="graphiql",
@@ -248,6 +253,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 keys=live.keys,
                 engine=engine,
                 simulator=simulator,
+                limiter=RateLimiter.start(settings),
             )
         finally:
             if simulator is not None:
@@ -272,6 +278,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Mount("/assets", StaticFiles(directory=WEB / "static"), name="assets"),
         ],
         lifespan=lifespan,
+        # Outermost first: a request whose client left is cancelled; a body over the limit is refused while it
+        # streams; a key over its rate is refused before anything else runs (README.md, "Limits").
+        middleware=[
+            Middleware(CancelOnDisconnect),
+            Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+            Middleware(RateLimit),
+        ],
     )
     app.state.schema = schema
     return app
@@ -363,6 +376,8 @@ def main(argv: list[str] | None = None) -> int:
         # Snapshots are small JSON: compression saves little and costs ~35 KB of zlib state per socket
         # (and a compression per send, where the live hub otherwise sends the same bytes to everyone).
         ws_per_message_deflate=False,
+        # Header and idle timeouts, a connection cap, header and websocket message sizes (server_http.py).
+        **uvicorn_options(settings),
     )
     return 0
 

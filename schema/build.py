@@ -6,14 +6,15 @@ from datetime import datetime
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext as StrawberryExecutionContext
 
-from config import get_settings
+from compat import graphql_schema
+from config import Settings, get_settings
 from schema import direct
+from schema.cost import QueryLimits
 from schema.execution import ExecutionContext
-from schema.masking import ErrorIdMasking, ReportingParserCache, log_client_errors
+from schema.masking import ErrorIdMasking, log_client_errors
 from schema.mutation import Mutation
 from schema.query import Query
 from schema.scalars import DateTime
@@ -29,22 +30,24 @@ class Schema(strawberry.Schema):
         log_client_errors(errors)
 
 
-def build_schema(lean: bool | None = None) -> Schema:
+def build_schema(lean: bool | None = None, settings: Settings | None = None) -> Schema:
     """The served schema. `lean` (default: the LEAN_EXECUTOR setting): queries that succeed take the lean
     executor (schema/fastpath.py, schema/direct.py, schema/execution.py); off, every operation runs on
-    Strawberry's own graphql-core execution, with the same resolvers."""
+    Strawberry's own graphql-core execution, with the same resolvers. The query limits are `settings`'
+    (default: the process's)."""
+    settings = settings or get_settings()
     if lean is None:
-        lean = get_settings().lean_executor
+        lean = settings.lean_executor
+    limits = QueryLimits.from_settings(settings)
     schema = Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         config=StrawberryConfig(auto_camel_case=True, scalar_map={datetime: DateTime}),
         extensions=[
-            # Parsing and validating a query costs more than executing a small one: cache both
-            # (module-level LRU caches, shared by every request).
-            lambda: ReportingParserCache(maxsize=1024),
-            lambda: ValidationCache(maxsize=1024),
+            # Measured before it runs (depth, aliases, tokens, objects); parsing and validating a query costs
+            # more than executing a small one, so both are cached, within a byte budget (schema/cost.py).
+            *limits.extensions(),
             ErrorIdMasking,
             SubscriptionsOverWebsocket,
         ],
@@ -52,6 +55,7 @@ def build_schema(lean: bool | None = None) -> Schema:
         # succeed take the lean executor (schema/fastpath.py). None: Strawberry's own.
         execution_context_class=ExecutionContext if lean else None,
     )
+    limits.install(graphql_schema(schema))
     if lean:
         # Plain attributes and one-line sync resolvers skip Strawberry's per-call wrapper (schema/direct.py).
         direct.install(schema)

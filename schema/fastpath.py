@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NamedTuple, TypeGuard
 
@@ -49,6 +48,7 @@ from prometheus_client import Counter
 from compat import DeferUsage, FieldDetailsList, GroupedFieldSet, forget_relevant_subfields
 from domain.errors import PublicError
 from models.db import database_unavailable
+from schema.bytecache import ByteLRU, footprint
 
 log = logging.getLogger("outbound.schema.lean")
 
@@ -158,21 +158,19 @@ class _Plans:
         self.steps: dict[int, tuple[GroupedFieldSet, list[Step]]] = {}
 
 
-#: Operations' plans by (id(schema), id(operation)), most recently used last; bounded like the parser cache.
-_PLANS: OrderedDict[tuple[int, int], _Plans] = OrderedDict()
-_MAX_PLANS = 1024
+#: Operations' plans by (id(schema), id(operation)), bounded by bytes like the parser cache: a plan keeps its
+#: operation alive, so a big document's plan is made per request and not kept (schema/bytecache.py).
+_PLANS: ByteLRU[tuple[int, int], _Plans] = ByteLRU(32 * 1024 * 1024, footprint(16 * 1024))
 
 
 def _plans_for(schema: Any, operation: Any, fragments: dict[str, Any]) -> _Plans:
     key = (id(schema), id(operation))
     plans = _PLANS.get(key)
     if plans is not None and plans.operation is operation and plans.schema is schema:
-        _PLANS.move_to_end(key)
         return plans
     plans = _Plans(schema, operation, not _directives_use_variables([operation, *fragments.values()]))
-    _PLANS[key] = plans
-    if len(_PLANS) > _MAX_PLANS:
-        _PLANS.popitem(last=False)
+    loc = operation.loc
+    _PLANS.put(key, plans, footprint(loc.end - loc.start if loc is not None else 0))
     return plans
 
 

@@ -14,18 +14,18 @@ INFO without a traceback (`log_client_errors`, which the schema calls instead of
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import uuid
 from collections.abc import Iterator
 
 from graphql.error import GraphQLError, GraphQLSyntaxError
 from strawberry.exceptions import MissingQueryError
-from strawberry.extensions import MaskErrors, ParserCache
+from strawberry.extensions import MaskErrors
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from domain.errors import PublicError
 from models.db import database_unavailable
+from schema.cost import token_limit
 
 log = logging.getLogger("outbound.errors")
 
@@ -89,7 +89,8 @@ class ErrorIdMasking(MaskErrors):
         if not is_fault(error):
             # In place: the error keeps its class (graphql-transport-ws closes the socket on a GraphQLSyntaxError)
             # and validation errors are the ValidationCache's own objects, whose code is always the same.
-            error.extensions = {**(error.extensions or {}), "code": self.code_of(error)}
+            coded = token_limit(error) if isinstance(error, GraphQLSyntaxError) else None
+            error.extensions = {**(error.extensions or {}), **(coded or {"code": self.code_of(error)})}
             return error
         if database_unavailable(error.original_error):  # type: ignore[arg-type]  # a fault has one
             log.warning("database unavailable: %s", type(error.original_error).__name__)
@@ -136,17 +137,3 @@ def log_client_errors(errors: list[GraphQLError]) -> None:
             message = message[:_LOGGED_MESSAGE] + "..."
         log.info("client error at %s: %s", ".".join(map(str, error.path or [])) or "-", message)
 
-
-class ReportingParserCache(ParserCache):
-    """Strawberry's ParserCache, but a document that does not parse is left to Strawberry's own parse.
-
-    ParserCache parses on entering on_parse, outside the guard that turns a syntax error into a result: the
-    error then escaped every extension's on_operation (so it had no code) and, over a websocket, ended the
-    operation with a bare `complete`. Unparsed, the document is parsed again by Strawberry, which reports it.
-    """
-
-    def on_parse(self) -> Iterator[None]:
-        context = self.execution_context
-        with contextlib.suppress(GraphQLError):
-            context.graphql_document = self.cached_parse_document(context.query, **context.parse_options)
-        yield

@@ -57,6 +57,8 @@ from domain.errors import PublicError
 from live.mailbox import EMPTY, Completed, Mailbox
 from resolvers.context import Context, Loaders
 from resolvers.subscription import authorized_campaign_id
+from schema.bytecache import ByteLRU, footprint
+from schema.cost import limits_of
 from schema.masking import ErrorIdMasking
 
 log = logging.getLogger("outbound.live")
@@ -78,30 +80,36 @@ class Plan:
     campaign_arg: tuple[str, str]
 
 
-_plans: OrderedDict[tuple[str, str | None], Plan | None] = OrderedDict()
-_PLAN_CACHE = 1024
+#: Plans (or None: not ours) by document text, bounded by bytes: a plan keeps its document alive.
+_plans: ByteLRU[tuple[str, str | None], tuple[Plan | None]] = ByteLRU(16 * 1024 * 1024, footprint(16 * 1024))
 
 
 def plan_for(schema: Any, query: str, operation_name: str | None) -> Plan | None:
     """A Plan if the shared path can serve this document, else None (Strawberry handles it). Cached."""
     key = (query, operation_name)
-    if key in _plans:
-        _plans.move_to_end(key)
-        return _plans[key]
+    found = _plans.get(key)
+    if found is not None:
+        return found[0]
     plan = _make_plan(schema, query, operation_name)
-    _plans[key] = plan
-    if len(_plans) > _PLAN_CACHE:
-        _plans.popitem(last=False)
+    _plans.put(key, (plan,), footprint(len(query)))
     return plan
 
 
 def _make_plan(schema: Any, query: str, operation_name: str | None) -> Plan | None:
-    try:
-        document = parse(query)
-    except GraphQLError:
-        return None
-    if validate(schema, document):
-        return None
+    # Parsed and validated as any request is, the query limits included (schema/cost.py): a document they
+    # refuse is Strawberry's to refuse.
+    limits = limits_of(schema)
+    if limits is not None:
+        document, errors = limits.check(schema, query)
+        if document is None or errors:
+            return None
+    else:
+        try:
+            document = parse(query)
+        except GraphQLError:
+            return None
+        if validate(schema, document):
+            return None
     operation = get_operation_ast(document, operation_name)
     if operation is None or operation.operation != OperationType.SUBSCRIPTION:
         return None
@@ -170,6 +178,8 @@ def render_key(plan: Plan, variables: dict[str, Any]) -> tuple[Plan, str]:
 
 _shared: OrderedDict[tuple[Plan, str], tuple[tuple[Plan, str], dict[str, Any]]] = OrderedDict()
 _SHARED_CACHE = 4096
+#: Characters of the largest variables (as JSON) kept for sharing; a subscription's are a campaign id.
+_SHARED_VARIABLES = 4096
 
 
 def shared_key(
@@ -192,7 +202,10 @@ def shared_key(
     )
     if isinstance(checked, list):
         return None
-    found = _shared[key] = (key, variables)
+    found = (key, variables)
+    if len(key[1]) > _SHARED_VARIABLES:
+        return found  # checked, but not kept: 4096 entries of 1 MB of variables each would be 4 GB
+    _shared[key] = found
     if len(_shared) > _SHARED_CACHE:
         _shared.popitem(last=False)
     return found
