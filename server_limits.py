@@ -170,9 +170,16 @@ class CancelOnDisconnect:
         async def watch() -> None:
             if bodiless:
                 message = await receive()
-                if message["type"] == "http.request":
-                    first.append(message)
-                    body_read.set()
+                # A client may still send its empty body in more than one message (httpx sends b"" then the
+                # end): gather them into the one message the app reads, so only a disconnect ends the watch.
+                chunks: list[bytes] = []
+                while message["type"] == "http.request":
+                    chunks.append(message.get("body", b""))
+                    if not message.get("more_body", False):
+                        first.append({"type": "http.request", "body": b"".join(chunks), "more_body": False})
+                        body_read.set()
+                        message = await receive()
+                        break
                     message = await receive()
                 body_read.set()
             else:

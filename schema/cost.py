@@ -43,6 +43,7 @@ from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxToke
 from strawberry.extensions.base_extension import SchemaExtension
 from strawberry.schema.schema import validate_document
 
+from compat import graphql_schema
 from config import Settings
 from domain.series import MAX_BUCKETS
 from resolvers.pagination import MAX_FIRST
@@ -319,6 +320,6 @@ class CachedValidation(SchemaExtension):
         document = context.graphql_document
         if context.query and document is not None and context.pre_execution_errors is None:
             context.pre_execution_errors = self.cache.validate(
-                context.query, context.schema._schema, document, context.validation_rules
+                context.query, graphql_schema(context.schema), document, context.validation_rules
             )
         yield

@@ -6,6 +6,7 @@ the scheduler (enqueueing on Redis), and a `dramatiq tasks --queues webhooks` pr
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -77,7 +78,12 @@ async def test_deliveries_run_as_jobs_and_retries_come_from_the_tick(
     _, failed, retried = await receiver.wait_for(3, "/hook", within=60)
     assert (failed.answered, retried.answered) == (503, 204)
     assert failed.webhook_id == retried.webhook_id and retried.json["data"]["newStatus"] == "ACTIVE"
+    # The receiver has the request before the sender has written what it answered: wait for that write.
+    deadline = time.monotonic() + 10
     row = await WebhookDelivery.get(event_id=retried.webhook_id)
+    while row.status != "SUCCEEDED" and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        row = await WebhookDelivery.get(event_id=retried.webhook_id)
     assert (row.status, row.attempts) == ("SUCCEEDED", 2)
     assert row.last_attempt_at is not None and row.log[1]["status"] == 204
     assert time.monotonic() - started < 60

@@ -30,7 +30,7 @@ UPDATE = """mutation($id: ID!, $input: WebhookUpdateInput!) { updateWebhook(id: 
 DELETE = "mutation($id: ID!) { deleteWebhook(id: $id) { deletedId errors { code message } } }"
 REDELIVER = """mutation($id: ID!) { redeliverWebhook(deliveryId: $id) {
   delivery { id eventId event status attempts } errors { code message } } }"""
-DELIVERIES = """query($status: WebhookDeliveryStatus, $first: Int, $after: String) { webhooks { id
+DELIVERIES = """query($status: WebhookDeliveryStatus, $first: Int = 20, $after: String) { webhooks { id
   deliveries(status: $status, first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor }
   nodes { id eventId event status attempts responseStatus lastAttemptAt nextAttemptAt payload } } } }"""
 
