@@ -52,6 +52,20 @@ class Settings(BaseSettings):
         description="Queries that succeed take the lean executor (schema/fastpath.py); false: graphql-core only.",
     )
     log_level: str = "INFO"
+    secret_key: str | None = Field(
+        default=None,
+        description="Encrypts mailbox passwords and signs tracking/unsubscribe links (16+ random characters)."
+        " Unset: on SQLite, one is generated into FILE.secret-key (mode 0600) beside the database; on"
+        " PostgreSQL, mailboxes are refused and emails carry no signed links until it is set.",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="The server's address as a lead's mail client reaches it (click and unsubscribe links)."
+        " Unset: http://HOST:PORT.",
+    )
+    mailbox_sync_seconds: float = Field(
+        default=60.0, description="How often each identity's inbox is read (the demo reads every few seconds)."
+    )
 
     @model_validator(mode="after")
     def _resolve_demo(self) -> Settings:
@@ -63,6 +77,10 @@ class Settings(BaseSettings):
     @property
     def is_postgres(self) -> bool:
         return self.database_url.startswith(("postgres://", "postgresql://", "asyncpg://"))
+
+    @property
+    def public_base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def embedded(self) -> bool:

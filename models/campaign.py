@@ -29,6 +29,8 @@ class Campaign(Model):
     )
     #: Settings that the demo uses to make a day pass in a minute (1.0 everywhere else).
     time_scale = fields.FloatField(default=1.0)
+    #: Links in its emails go through the click tracker (mail.outbound).
+    track_clicks = fields.BooleanField(default=True)
 
     class Meta:
         table = "campaign"
