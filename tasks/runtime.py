@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import dramatiq
 
 from config import Settings
+from domain import mailkeys
 from engine import channels
 from engine.scheduler import Scheduler
 from tasks.broker import install, send_jobs_on, stop_sending_jobs
@@ -44,6 +45,7 @@ async def start(settings: Settings, *, workers: bool = True) -> Runtime:
     runtime = Runtime(install(settings, loop if settings.embedded else None))
     send_jobs_on(runtime.broker)
     channels.configure(settings.smtp_url)
+    mailkeys.install(mailkeys.from_settings(settings))
     if settings.embedded and workers:
         runtime.worker = dramatiq.Worker(runtime.broker, worker_threads=settings.embedded_workers, worker_timeout=100)
         runtime.worker.start()
