@@ -228,7 +228,12 @@ async def _store_cursor(identity_id: int, secret: str, cursor: imap.MailboxCurso
     # Forward only (a slower concurrent read must not move it back), and only for the mailbox it read.
     await (
         Identity.filter(id=identity_id, imap_url_secret=secret)
-        .filter(~Q(imap_uidvalidity=cursor.uidvalidity, imap_last_uid__gt=cursor.last_uid))
+        .filter(
+            Q(imap_uidvalidity__isnull=True)
+            | Q(imap_last_uid__isnull=True)
+            | Q(imap_uidvalidity__not=cursor.uidvalidity)
+            | Q(imap_last_uid__lte=cursor.last_uid)
+        )
         .update(imap_uidvalidity=cursor.uidvalidity, imap_last_uid=cursor.last_uid)
     )
 
