@@ -48,6 +48,7 @@ class MailKeys:
         return f"MailKeys({self.public_url}, secret_key={'set' if self.secret_key else 'unset'})"
 
 
+DEMO_SYNC_SECONDS = 5.0
 _installed: MailKeys | None = None
 
 
@@ -84,7 +85,10 @@ def from_settings(settings: Settings) -> MailKeys:
                 "SECRET_KEY is not set: mailboxes cannot be connected, and emails go out without click tracking"
                 " or one-click unsubscribe links"
             )
-    return MailKeys.of(settings.public_base_url, key, settings.mailbox_sync_seconds)
+    sync = settings.mailbox_sync_seconds
+    if settings.demo and "mailbox_sync_seconds" not in settings.model_fields_set:
+        sync = DEMO_SYNC_SECONDS  # the demo reads fast, so an answer shows within seconds
+    return MailKeys.of(settings.public_base_url, key, sync)
 
 
 def install(keys: MailKeys | None) -> None:
