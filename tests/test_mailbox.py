@@ -376,3 +376,74 @@ async def test_sync_mailbox_without_an_inbox_is_refused(gql: Any) -> None:
     assert payload["identity"] is None and payload["errors"][0]["code"] == "INVALID_INPUT"
     missing = (await gql(SYNC, {"id": to_global_id("Identity", 999999)}))["syncMailbox"]
     assert missing["errors"][0]["code"] == "NOT_FOUND"
+
+
+async def test_the_scheduler_reads_inboxes_by_itself(
+    gql: Any, settings: Any, backend: Any, smtp: AuthSmtpServer, imap: PymapServer, folder: str
+) -> None:
+    """No syncMailbox: the scheduler's tick claims the inbox and a worker runs mailboxes.sync."""
+    if backend.real:
+        pytest.skip("the embedded broker runs on the embedded backend (worker processes: tests/test_engine_campaign)")
+    from domain import mailkeys
+    from tasks import runtime
+
+    engine = await runtime.start(settings.model_copy(update={"scheduler": True, "mailbox_sync_seconds": 1.0}))
+    try:
+        data = await gql(
+            CREATE, {"input": {"name": "Sam", "emailAddress": SENDER, "mailbox": {"imapUrl": imap.url(folder)}}}
+        )
+        row = await identity_row(data["createIdentity"]["identity"]["id"])
+
+        from tests.engine_helpers import wait_for
+
+        reads: set[Any] = set()
+
+        async def read_twice() -> bool:  # the first read marks the end, the next come every second
+            fresh = await Identity.get(id=row.id)
+            if fresh.imap_uidvalidity is not None and fresh.mailbox_synced_at is not None:
+                reads.add(fresh.mailbox_synced_at)
+            return len(reads) >= 2
+
+        await wait_for(read_twice, seconds=30)
+        assert (await Identity.get(id=row.id)).mailbox_sync_error is None
+    finally:
+        await engine.stop()
+        mailkeys.install(mailkeys.from_settings(settings))
+
+
+async def test_track_clicks_off_leaves_links_alone(gql: Any, workspace: Any, frozen: Any, pump: Pump) -> None:
+    from engine import channels
+    from tests.engine_helpers import make_identity
+
+    ws, _ = workspace
+    identity = await make_identity(ws)
+    created = await gql(
+        """mutation($i: CreateCampaignInput!) { createCampaign(input: $i) { campaign { id trackClicks } } }""",
+        {
+            "i": {
+                "name": "No tracking",
+                "identityId": to_global_id("Identity", identity.id),
+                "trackClicks": False,
+                "steps": [{"type": "EMAIL", "subject": "Hi", "content": f"See {PRICING} {{{{unsubscribeUrl}}}}"}],
+            }
+        },
+    )
+    campaign = created["createCampaign"]["campaign"]
+    assert campaign["trackClicks"] is False
+    from domain.ids import decode_id
+    from models import Campaign
+    from models.enums import CampaignStatus
+
+    pk = decode_id(campaign["id"], "Campaign")
+    await Campaign.filter(id=pk).update(status=CampaignStatus.ACTIVE)
+    await add_leads(ws, await Campaign.get(id=pk), [person(1)])
+    await pump.run()
+    (sent,) = channels.email_sandbox.messages.values()
+    body = sent.get_content()
+    assert PRICING in body and "/t/" not in body and "/u/" in body  # the unsubscribe link is always there
+    assert sent["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    updated = await gql(
+        """mutation($id: ID!) { updateCampaign(id: $id, input: {trackClicks: true}) { campaign { trackClicks } } }""",
+        {"id": campaign["id"]},
+    )
+    assert updated["updateCampaign"]["campaign"]["trackClicks"] is True
