@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -25,6 +29,7 @@ IMAP_USER, IMAP_PASSWORD = "sam@outbound.test", "imap-Secret-7730"
 SENDER = "sam@outbound.test"
 PRICING = "https://acme.example/pricing"
 FLUFL = Path(__file__).parent / "data" / "bounces" / "flufl"
+ROOT = Path(__file__).resolve().parent.parent
 
 CREATE = """mutation($input: IdentityInput!) { createIdentity(input: $input) {
   identity { id emailAddress emailConnected mailbox { smtpHost imapHost lastSyncedAt syncError } }
@@ -447,3 +452,89 @@ async def test_track_clicks_off_leaves_links_alone(gql: Any, workspace: Any, fro
         {"id": campaign["id"]},
     )
     assert updated["updateCampaign"]["campaign"]["trackClicks"] is True
+
+
+async def test_worker_processes_send_and_read_the_mailbox(
+    gql: Any, workspace: Any, backend: Any, smtp: AuthSmtpServer, imap: PymapServer, folder: str
+) -> None:
+    """PostgreSQL + Redis: a scheduler process claims the lead and the inbox, a `dramatiq tasks` worker
+    process sends through the identity's SMTP and reads its IMAP, with the SECRET_KEY they share."""
+    if not backend.real:
+        pytest.skip("worker processes need Redis")
+    from tests.engine_helpers import wait_for
+
+    env = backend.env() | {"MAILBOX_SYNC_SECONDS": "1", "OUTBOUND_LEASE_SECONDS": "3"}
+    processes = _spawn_processes(env)
+    try:
+        hours = {
+            "timezone": "UTC",
+            "days": ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"],
+        }
+        mailbox = {"smtpUrl": smtp.url(), "imapUrl": imap.url(folder)}
+        data = await gql(
+            CREATE,
+            {
+                "input": {
+                    "name": "Sam",
+                    "emailAddress": SENDER,
+                    "workingHours": hours | {"start": "00:00", "end": "23:59"},
+                    "mailbox": mailbox,
+                }
+            },
+        )
+        identity = await identity_row(data["createIdentity"]["identity"]["id"])
+
+        async def first_read() -> bool:
+            return (await Identity.get(id=identity.id)).imap_uidvalidity is not None
+
+        await wait_for(first_read, seconds=60)
+        ws, _ = workspace
+        campaign, _ = await make_campaign(
+            ws,
+            identity,
+            [
+                step(StepType.EMAIL, subject="Hello", content="Hi"),
+                step(StepType.EMAIL, delay=86400, subject="Again", content="Again"),
+            ],
+        )
+        before = len(smtp.messages)
+        (lead,) = await add_leads(ws, campaign, [person(1, email="worker@lead.example")])
+
+        async def sent() -> bool:
+            return len(smtp.messages) > before
+
+        await wait_for(sent, seconds=60)
+        ours = smtp.messages[-1].message["Message-ID"]
+        assert ours == await sent_id(lead)
+        imap.append(
+            message("worker@lead.example", "Re: Hello", "Yes please.", headers=f"In-Reply-To: {ours}\r\n"), folder
+        )
+
+        async def replied() -> bool:
+            return (await reload(lead)).status == LeadStatus.REPLIED
+
+        await wait_for(replied, seconds=60)
+    finally:
+        _kill(processes)
+    await assert_counters_match(campaign.id)
+
+
+def _spawn_processes(env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
+    """A scheduler process and a worker process, each its own process group."""
+    commands = [
+        [sys.executable, "-m", "tasks.scheduler"],
+        [str(ROOT / ".venv" / "bin" / "dramatiq"), "tasks", "-p", "1"],
+    ]
+    return [
+        subprocess.Popen(
+            c, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+        for c in commands
+    ]
+
+
+def _kill(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=20)
