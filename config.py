@@ -114,6 +114,21 @@ class Settings(BaseSettings):
         parse_rate(value)  # a ValueError naming the string: the process does not start with a rate it cannot read
         return value
 
+    secret_key: str | None = Field(
+        default=None,
+        description="Encrypts mailbox passwords and signs tracking/unsubscribe links (16+ random characters)."
+        " Unset: on SQLite, one is generated into FILE.secret-key (mode 0600) beside the database; on"
+        " PostgreSQL, mailboxes are refused and emails carry no signed links until it is set.",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="The server's address as a lead's mail client reaches it (click and unsubscribe links)."
+        " Unset: http://HOST:PORT.",
+    )
+    mailbox_sync_seconds: float = Field(
+        default=60.0, description="How often each identity's inbox is read (the demo reads every few seconds)."
+    )
+
     @model_validator(mode="after")
     def _resolve_demo(self) -> Settings:
         # A forgotten DEMO=false must not seed a demo workspace into a production database.
@@ -124,6 +139,10 @@ class Settings(BaseSettings):
     @property
     def is_postgres(self) -> bool:
         return self.database_url.startswith(("postgres://", "postgresql://", "asyncpg://"))
+
+    @property
+    def public_base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def embedded(self) -> bool:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from domain import validation
 from domain.errors import DomainError, DomainErrors, InvalidInput, NotFound
+from domain.mailboxes import mailbox_values
 from models import Identity
 from models.identity import days_to_mask
 
@@ -77,6 +79,9 @@ async def create_identity(workspace_id: int, data: Mapping[str, Any]) -> Identit
     )
     email = validation.email(data.get("email_address"), ["input", "emailAddress"], errors)
     values = {**_working_hours(data.get("working_hours"), errors), **_limits(data.get("limits"), errors)}
+    values["email_connected"] = email is not None
+    if data.get("mailbox") is not None:
+        values |= mailbox_values(data["mailbox"], email, datetime.now(UTC), errors)
     if errors:
         raise DomainErrors(errors)
     return await Identity.create(
@@ -85,7 +90,6 @@ async def create_identity(workspace_id: int, data: Mapping[str, Any]) -> Identit
         linkedin_url=linkedin_url,
         linkedin_connected=linkedin_url is not None,
         email_address=email,
-        email_connected=email is not None,
         **values,
     )
 
@@ -116,6 +120,9 @@ async def update_identity(workspace_id: int, identity_id: int | None, data: Mapp
         values[key] = bool(data[key])
     values.update(_working_hours(data.get("working_hours"), errors))
     values.update(_limits(data.get("limits"), errors))
+    if "mailbox" in data:
+        email = values.get("email_address", identity.email_address)
+        values.update(mailbox_values(data["mailbox"], email, datetime.now(UTC), errors))
     if errors:
         raise DomainErrors(errors)
     if values:

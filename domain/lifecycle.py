@@ -111,7 +111,11 @@ async def _identity_errors(workspace_id: int, identity_id: int | None) -> list[D
 
 
 async def create_campaign(
-    workspace_id: int, name: str, identity_id: int | None, steps: Sequence[Mapping[str, Any]] | None
+    workspace_id: int,
+    name: str,
+    identity_id: int | None,
+    steps: Sequence[Mapping[str, Any]] | None,
+    track_clicks: bool = True,
 ) -> Campaign:
     errors = _name_errors(name, ["input", "name"]) + await _identity_errors(workspace_id, identity_id)
     specs = []
@@ -122,13 +126,15 @@ async def create_campaign(
     if errors:
         raise DomainErrors(errors)
     async with transaction():
-        campaign = await Campaign.create(workspace_id=workspace_id, name=name.strip(), identity_id=identity_id)
+        campaign = await Campaign.create(
+            workspace_id=workspace_id, name=name.strip(), identity_id=identity_id, track_clicks=track_clicks
+        )
         await write_steps(campaign.id, specs)
     return campaign
 
 
 async def update_campaign(workspace_id: int, campaign_id: int | None, changes: Mapping[str, Any]) -> Campaign:
-    """`changes` holds only what the client gave: name, identity_id, steps, step_updates."""
+    """`changes` holds only what the client gave: name, identity_id, steps, step_updates, track_clicks."""
     async with transaction():
         campaign = await get_campaign(workspace_id, campaign_id, lock=True)
         errors: list[DomainError] = []
@@ -136,6 +142,8 @@ async def update_campaign(workspace_id: int, campaign_id: int | None, changes: M
         if "name" in changes:
             errors += _name_errors(changes["name"], ["input", "name"])
             values["name"] = (changes["name"] or "").strip()
+        if changes.get("track_clicks") is not None:  # null: no change; applies to emails not yet sent
+            values["track_clicks"] = bool(changes["track_clicks"])
         # The same sender again is no change (a form may send every field back with its stepUpdates).
         if "identity_id" in changes and changes["identity_id"] != campaign.identity_id:
             if not campaign.can_edit_sequence():
@@ -240,6 +248,7 @@ async def duplicate_campaign(
             name=(name.strip() if name else f"{source.name} (copy)")[:MAX_NAME],
             identity_id=source.identity_id,
             time_scale=source.time_scale,
+            track_clicks=source.track_clicks,
             duplicated_from_id=source.id,
         )
         await copy_steps(source.id, copy.id)

@@ -13,6 +13,8 @@ from typing import Any, Protocol
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][\w.]*)\s*\}\}")
 PROMPT_FIELD = re.compile(r"\{\s*(firstName|lastName|fullName|company|title|email)\s*\}")
 CONTACT_FIELDS = {"firstName": "first_name", "lastName": "last_name", "company": "company", "title": "title"}
+#: Filled when the email is built, not here (mail.outbound: the lead's signed one-click unsubscribe URL).
+SEND_TIME = {"unsubscribeUrl"}
 AI_NAME = re.compile(r"^[A-Za-z_]\w{0,63}$")
 
 
@@ -24,7 +26,7 @@ def unknown_placeholders(text: str | None, ai_names: set[str]) -> list[str]:
     """Placeholders in `text` that neither a contact field nor one of the step's AI variables fills."""
     unknown = []
     for name in placeholders(text):
-        if name in CONTACT_FIELDS:
+        if name in CONTACT_FIELDS or name in SEND_TIME:
             continue
         if name.startswith("ai.") and name[3:] in ai_names:
             continue
@@ -74,6 +76,8 @@ async def render(text: str | None, contact: Any, ai_variables: list[dict[str, st
 
     def fill(match: re.Match[str]) -> str:
         name = match.group(1)
+        if name in SEND_TIME:
+            return match.group(0)
         if name.startswith("ai."):
             return ai_values.get(name[3:], "")
         return str(getattr(contact, CONTACT_FIELDS.get(name, ""), None) or "")

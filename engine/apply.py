@@ -44,7 +44,7 @@ from engine.decisions import Act, Error, Finish, Wait, Withdraw, error
 from engine.sequence import StepView
 from engine.snapshot import Snapshot
 from engine.views import Rendered
-from models import Activity, Lead, Task
+from models import Activity, Identity, Lead, Task
 from models.enums import ActivityKind, LeadStatus, LeadSubstatus, TaskStatus, TaskType
 
 #: (lead id, state_version) of a lead claimed for its next step.
@@ -74,6 +74,7 @@ class Claimed:
     activity_id: int | None
     provider: channels.Provider | None
     external_id: str | None
+    step_id: int = 0
 
     @property
     def must_send(self) -> bool:
@@ -134,8 +135,9 @@ async def claim(snap: Snapshot, decision: Act | Withdraw, rendered: Rendered, no
     withdraw = isinstance(decision, Withdraw)
     kind = ActivityKind.INVITATION_WITHDRAWN if isinstance(decision, Withdraw) else decision.kind
     key = action_key(lead, step.id, ":withdraw" if withdraw else "")
-    provider = channels.provider_for(step.type) if kind != ActivityKind.TASK_CREATED else None
-    external_id = provider.new_external_id(key) if provider is not None else None
+    provider = channels.provider_for(step.type, snap.identity) if kind != ActivityKind.TASK_CREATED else None
+    sender = snap.identity.email_address if snap.identity is not None else None
+    external_id = provider.new_external_id(key, sender) if provider is not None else None
     version = lead.state_version
 
     placing: dict[str, Any] = {"claimed_until": now + timedelta(seconds=queue.LEASE_SECONDS)}
@@ -170,7 +172,7 @@ async def claim(snap: Snapshot, decision: Act | Withdraw, rendered: Rendered, no
             return Applied("moved")
         snap.lead = fresh
         return await settle(snap, refused.decision, now)
-    return Claimed(key, kind, activity_id, provider, external_id)
+    return Claimed(key, kind, activity_id, provider, external_id, step.id)
 
 
 async def advance(snap: Snapshot, decision: Act | Withdraw, claimed: Claimed, now: datetime) -> Applied:
@@ -187,18 +189,33 @@ async def advance(snap: Snapshot, decision: Act | Withdraw, claimed: Claimed, no
     return Applied(what, _claim_of(lead) if hand_on else None)
 
 
-async def fail(snap: Snapshot, decision: Act | Withdraw, claimed: Claimed, failure: str, now: datetime) -> Applied:
-    """Step 3 when the provider failed for good: the claim is taken back and the lead goes to ERROR."""
+async def fail(
+    snap: Snapshot,
+    decision: Act | Withdraw,
+    claimed: Claimed,
+    failure: str,
+    now: datetime,
+    *,
+    disconnected: bool = False,
+) -> Applied:
+    """Step 3 when the provider failed for good: the claim is taken back and the lead goes to ERROR.
+
+    `disconnected`: the identity's mailbox refused its login. The identity's email is then disconnected
+    (emailConnected: false, so the leads that reach an email step meanwhile wait in EMAIL_DISCONNECTED too,
+    engine/decide.py) and this lead is EMAIL_DISCONNECTED, with the hint to reconnect."""
     lead, step = snap.lead, decision.step
     async with transaction():
         # Lead first, then usage: the lock order of `claim`, so the two never deadlock.
-        problem = error(step, LeadSubstatus.SYSTEM_ERROR, failure)
+        substatus = LeadSubstatus.EMAIL_DISCONNECTED if disconnected else LeadSubstatus.SYSTEM_ERROR
+        problem = error(step, substatus, failure)
         if await update_lead(lead, **placement.error(lead, problem, now)):
             await _record_error(lead, problem, now)
         # Taken back even if the lead moved meanwhile (paused): a later run sends under the same key.
         await Activity.filter(id=claimed.activity_id).delete()
         if isinstance(decision, Act):
             await _release(snap, decision)
+        if disconnected and snap.identity is not None:
+            await Identity.filter(id=snap.identity.id).update(email_connected=False)
     return Applied("failed")
 
 

@@ -27,15 +27,15 @@ from models import Activity, Campaign, Lead
 from models.enums import ActivityKind, Branch, Channel, LeadEventKind, LeadStatus, LeadSubstatus, StepType
 
 E = LeadEventKind
-#: The Activity kind each event is logged as. OUT_OF_OFFICE is an (automatic) reply; BLOCKED has no kind of
-#: its own in the contract, and is logged as a LEAD_ERROR that says so.
+#: The Activity kind each event is logged as (revision 2 gave OUT_OF_OFFICE and BLOCKED kinds of their own:
+#: an automatic answer is not a reply, and is not counted as one in Campaign.series).
 EVENT_ACTIVITY = {
     E.INVITATION_ACCEPTED: (ActivityKind.INVITATION_ACCEPTED, Channel.LINKEDIN),
     E.REPLY_RECEIVED: (ActivityKind.REPLY_RECEIVED, None),
     E.EMAIL_CLICKED: (ActivityKind.EMAIL_CLICKED, Channel.EMAIL),
     E.EMAIL_BOUNCED: (ActivityKind.EMAIL_BOUNCED, Channel.EMAIL),
-    E.OUT_OF_OFFICE: (ActivityKind.REPLY_RECEIVED, None),
-    E.BLOCKED: (ActivityKind.LEAD_ERROR, None),
+    E.OUT_OF_OFFICE: (ActivityKind.OUT_OF_OFFICE, None),
+    E.BLOCKED: (ActivityKind.BLOCKED, None),
 }
 FINISHING = {
     E.EMAIL_BOUNCED: LeadSubstatus.BOUNCED,
@@ -109,8 +109,9 @@ async def _apply(
         raise InvalidTransition(why)
     activity_kind, activity_channel = EVENT_ACTIVITY[kind]
     reply_channel = None
-    if activity_kind == ActivityKind.REPLY_RECEIVED:
-        activity_channel = reply_channel = reply_channel_of(lead, channel)
+    if kind in (E.REPLY_RECEIVED, E.OUT_OF_OFFICE):
+        activity_channel = reply_channel_of(lead, channel)
+        reply_channel = activity_channel if kind == E.REPLY_RECEIVED else None
     detail = _detail(kind, message, positive, simulated)
     recorded = await record_activity(
         lead,

@@ -23,6 +23,17 @@ class RunSteps:
     claims: list[tuple[int, int]]
 
 
+#: How long the scheduler's claim on an inbox holds while one read runs (mail.imap's timeouts are per command).
+MAILBOX_LEASE_SECONDS = float(os.environ.get("OUTBOUND_MAILBOX_LEASE_SECONDS", "300"))
+
+
+@dataclass(frozen=True, slots=True)
+class SyncMailboxes:
+    """One `mailboxes.sync(identity_id)` message per inbox claimed for a read."""
+
+    identity_ids: list[int]
+
+
 async def enqueue_run_steps(claims: list[tuple[int, int]]) -> None:
     """Send one message per claimed lead. Only after the claim is committed (the DB is the truth)."""
     if not claims:

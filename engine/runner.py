@@ -88,7 +88,7 @@ async def step(lead_id: int, version: int | None = None, now: datetime | None = 
 
     # 5. Apply the outcome (6. the hand-on is in what it returns).
     if failure is not None:
-        return await apply.fail(snap, decision, claimed, failure, now)
+        return await apply.fail(snap, decision, claimed, failure.message, now, disconnected=failure.disconnected)
     return await apply.advance(snap, decision, claimed, now)
 
 

@@ -17,7 +17,8 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from domain import webhook_delivery
-from engine import clock, queue
+from domain.tx import deliver
+from engine import clock, inbox, queue
 from models.sql import db, fetch, is_postgres, placeholders
 
 log = logging.getLogger("outbound.scheduler")
@@ -47,8 +48,14 @@ async def claim_due_leads(now: datetime, lease: float | None = None, limit: int 
 
 async def tick(now: datetime | None = None, lease: float | None = None) -> int:
     """One pass: claim, then enqueue; then the webhook deliveries due. Returns how many leads were handed
-    to workers."""
+    to workers.
+
+    The inboxes due for a read are claimed the same way (a lease each) and handed on as `mailboxes.sync`
+    messages, so reading inboxes scales with the workers too."""
     now = now or clock.now()
+    mailboxes = await inbox.claim_due_mailboxes(now, queue.MAILBOX_LEASE_SECONDS)
+    if mailboxes:
+        await deliver(queue.SyncMailboxes(mailboxes))
     total = 0
     while True:
         claims = await claim_due_leads(now, lease)

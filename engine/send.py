@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 
 from engine import channels
 from engine.apply import Claimed
 from engine.snapshot import Snapshot
 from engine.views import Rendered
+from mail.errors import MailboxAuthError
 
 log = logging.getLogger("outbound.engine")
 
@@ -21,8 +23,15 @@ SEND_ATTEMPTS = 3
 SEND_BACKOFF = 0.2  # seconds, doubled per attempt
 
 
-async def deliver(snap: Snapshot, claimed: Claimed, rendered: Rendered) -> str | None:
-    """None when sent; else what went wrong, after SEND_ATTEMPTS tries."""
+@dataclass(frozen=True, slots=True)
+class Failure:
+    message: str
+    #: The identity's mailbox refused its login: not retried, the lead is EMAIL_DISCONNECTED.
+    disconnected: bool = False
+
+
+async def deliver(snap: Snapshot, claimed: Claimed, rendered: Rendered) -> Failure | None:
+    """None when sent; else what went wrong, after SEND_ATTEMPTS tries (a refused login: at once)."""
     provider = claimed.provider
     assert provider is not None
     outbound = _outbound(snap, claimed, rendered)
@@ -31,12 +40,15 @@ async def deliver(snap: Snapshot, claimed: Claimed, rendered: Rendered) -> str |
         try:
             await provider.send(outbound)
             return None
+        except MailboxAuthError as exc:
+            log.warning("send %s: the mailbox refused its login: %s", outbound.key, exc)
+            return Failure(f"{provider.name}: {exc}", disconnected=True)
         except Exception as exc:  # any provider fault counts: it is retried, then reported on the lead
             problem = f"{provider.name}: {exc}"
             log.warning("send %s failed (attempt %s): %s", outbound.key, attempt + 1, exc)
             if attempt + 1 < SEND_ATTEMPTS:
                 await asyncio.sleep(SEND_BACKOFF * 2**attempt)
-    return problem
+    return Failure(problem)
 
 
 def _outbound(snap: Snapshot, claimed: Claimed, rendered: Rendered) -> channels.Outbound:
@@ -53,4 +65,7 @@ def _outbound(snap: Snapshot, claimed: Claimed, rendered: Rendered) -> channels.
         recipient_linkedin=contact.linkedin_url,
         subject=rendered.subject,
         body=rendered.body,
+        lead_id=snap.lead.id,
+        step_id=claimed.step_id,
+        track_clicks=snap.campaign.track_clicks,
     )

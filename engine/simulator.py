@@ -4,7 +4,9 @@ Without it the demo stalls after about eleven minutes: every lead left either fi
 person (an acceptance, a reply, a manual task). Each pass of `simulate(now)`, over (scaled) time:
 
 - some invitations get accepted and some messages get replies (ordinary inbound events, labelled
-  "simulated" in their activity);
+  "simulated" in their activity). A lead last reached by email answers with a real RFC 5322 message, and
+  some emails bounce with a real delivery status notification: both go through engine.inbox.apply_inbound,
+  the classifier and apply function a connected inbox's messages take (an in-process mailbox: no IMAP);
 - pending manual tasks get completed, as the sender would (completeTask);
 - a fresh contact joins the campaign now and then (addLeads), so there are always leads starting.
 
@@ -18,16 +20,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime
 from functools import partial
 from typing import Any
 
-from models import Campaign, Contact, Lead, Task
-from models.enums import CampaignStatus, LeadEventKind, LeadStatus, LeadSubstatus, TaskStatus
+from models import Activity, Campaign, Contact, Identity, Lead, Task
+from models.enums import ActivityKind, CampaignStatus, Channel, LeadEventKind, LeadStatus, LeadSubstatus, TaskStatus
 
 log = logging.getLogger("outbound.simulator")
 
 ACCEPT_PERCENT = 60
 REPLY_PERCENT = 20
+#: Of the leads emailed, this many in a hundred bounce (a DSN some scaled hours after the email).
+BOUNCE_PERCENT = 5
 #: A manual task is done 2 to 24 (scaled) hours after it was created.
 TASK_HOURS = (2, 24)
 #: One fresh contact joins each accelerated campaign every this many (scaled) hours.
@@ -48,6 +54,8 @@ async def simulate(now: datetime) -> int:
         return 0
     return (
         await _accept_invitations(scales, now)
+        # Bounces first: a bounce comes back within hours, a reply after half a day at the earliest.
+        + await _bounce_emails(scales, now)
         + await _reply_to_messages(scales, now)
         + await _complete_tasks(scales, now)
         + await _add_contacts(scales, now)
@@ -90,13 +98,20 @@ async def _reply_to_messages(scales: dict[int, float], now: datetime) -> int:
     done = 0
     contacted = await Lead.filter(
         campaign_id__in=list(scales), status=LeadStatus.IN_PROGRESS, contacted=True, replied=False, removed_at=None
-    ).values("id", "workspace_id", "campaign_id", "last_action_at")
+    ).values("id", "workspace_id", "campaign_id", "last_action_at", "last_channel")
     for lead in contacted:
         roll = _roll(lead["id"], 2)
         if roll >= REPLY_PERCENT or lead["last_action_at"] is None:
             continue
         after = timedelta(hours=12 + 3 * roll) / scales[lead["campaign_id"]]
-        if now >= lead["last_action_at"] + after:
+        if now < lead["last_action_at"] + after:
+            continue
+        if lead["last_channel"] == Channel.EMAIL:
+            done += await _safely(
+                f"email reply for lead {lead['id']}",
+                partial(_mail, lead["id"], _reply, positive=roll % 2 == 0, now=now),
+            )
+        else:
             done += await _safely(
                 f"reply for lead {lead['id']}",
                 partial(
@@ -109,6 +124,74 @@ async def _reply_to_messages(scales: dict[int, float], now: datetime) -> int:
                 ),
             )
     return done
+
+
+async def _bounce_emails(scales: dict[int, float], now: datetime) -> int:
+    done = 0
+    emailed = await Lead.filter(
+        campaign_id__in=list(scales), status=LeadStatus.IN_PROGRESS, em_sent=True, em_bounced=False, removed_at=None
+    ).values("id", "campaign_id", "last_action_at")
+    for lead in emailed:
+        roll = _roll(lead["id"], 4)
+        if roll >= BOUNCE_PERCENT or lead["last_action_at"] is None:
+            continue
+        if now >= lead["last_action_at"] + timedelta(hours=1 + roll) / scales[lead["campaign_id"]]:
+            done += await _safely(
+                f"bounce for lead {lead['id']}", partial(_mail, lead["id"], _bounce, now=now)
+            )
+    return done
+
+
+async def _mail(lead_id: int, make: Callable[..., bytes], **kw: Any) -> bool:
+    """A message the lead's mail system would send back to its last email, read as an inbox's would be."""
+    from engine.inbox import apply_inbound
+
+    lead = await Lead.get_or_none(id=lead_id).prefetch_related("contact", "campaign")
+    if lead is None or lead.campaign.identity_id is None or not lead.contact.email:
+        return False
+    identity = await Identity.get_or_none(id=lead.campaign.identity_id)
+    sent = (
+        await Activity.filter(lead_id=lead_id, kind=ActivityKind.EMAIL_SENT, external_id__not_isnull=True)
+        .order_by("-occurred_at", "-id")
+        .first()
+    )
+    if identity is None or sent is None or not identity.email_address:
+        return False
+    raw = make(lead_id, lead.contact, identity.email_address, sent.external_id, **kw)
+    outcome = await apply_inbound(identity, raw, simulated=True)
+    return outcome.what == "applied"
+
+
+def _reply(lead_id: int, contact: Contact, sender: str, our_id: str, *, positive: bool, now: datetime) -> bytes:
+    """A person's answer, with the quoted history a mail client adds (the classifier strips it)."""
+    msg = EmailMessage()
+    msg["From"] = f"{contact.full_name} <{contact.email}>"
+    msg["To"] = sender
+    msg["Subject"] = "Re: your email"
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = f"<demo-reply-{lead_id}@{contact.email.rpartition('@')[2]}>"  # type: ignore[union-attr]
+    msg["In-Reply-To"] = our_id
+    msg["References"] = our_id
+    words = "Sounds good, let's talk next week." if positive else "Not interested, thanks."
+    msg.set_content(f"{words}\n\n{contact.first_name}\n\nOn {format_datetime(now)}, {sender} wrote:\n> Hi!\n")
+    return msg.as_bytes()
+
+
+def _bounce(lead_id: int, contact: Contact, sender: str, our_id: str, *, now: datetime) -> bytes:
+    """The receiving server's RFC 3464 report: the address does not exist."""
+    domain = contact.email.rpartition("@")[2]  # type: ignore[union-attr]
+    return (
+        f"From: MAILER-DAEMON@mx.{domain} (Mail Delivery System)\r\nTo: {sender}\r\n"
+        f"Subject: Undelivered Mail Returned to Sender\r\nDate: {format_datetime(now)}\r\n"
+        f"Message-ID: <demo-bounce-{lead_id}@mx.{domain}>\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="R"\r\n\r\n'
+        "--R\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n\r\n"
+        f"--R\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.{domain}\r\n\r\n"
+        f"Final-Recipient: rfc822; {contact.email}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        f"Diagnostic-Code: smtp; 550 5.1.1 <{contact.email}>: Recipient address rejected: User unknown\r\n\r\n"
+        f"--R\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: {sender}\r\nTo: {contact.email}\r\n"
+        f"Message-ID: {our_id}\r\n\r\n--R--\r\n"
+    ).encode()
 
 
 async def _complete_tasks(scales: dict[int, float], now: datetime) -> int:

@@ -4,6 +4,7 @@ from models.activity import Activity
 from models.campaign import Campaign, CampaignCounter, SequenceStep
 from models.contact import Contact
 from models.identity import Identity, IdentityUsage
+from models.inbound import InboundMessage
 from models.lead import LEAD_FLAGS, Lead
 from models.task import Task
 from models.webhook import Webhook, WebhookDelivery
@@ -18,6 +19,7 @@ __all__ = [
     "Contact",
     "Identity",
     "IdentityUsage",
+    "InboundMessage",
     "Lead",
     "SequenceStep",
     "Task",

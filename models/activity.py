@@ -55,4 +55,6 @@ class Activity(Model):
             ("campaign_id", "contact_id", "occurred_at", "id"),
             # Lead.timeline and activity(filter: {leadId}).
             ("lead_id", "occurred_at", "id"),
+            # The inbox reader: which activity sent the Message-ID a reply or a bounce names.
+            ("external_id",),
         )

@@ -32,6 +32,8 @@ class Campaign(Model):
     duplicated_from_id: int | None
     #: Settings that the demo uses to make a day pass in a minute (1.0 everywhere else).
     time_scale = fields.FloatField(default=1.0)
+    #: Links in its emails go through the click tracker (mail.outbound).
+    track_clicks = fields.BooleanField(default=True)
 
     class Meta:
         table = "campaign"

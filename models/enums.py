@@ -186,6 +186,10 @@ class ActivityKind(str, Enum):
     LEAD_ERROR = "LEAD_ERROR"
     #: The lead finished for a reason a user would ask about (NOT_CONNECTED); the detail says why.
     LEAD_FINISHED = "LEAD_FINISHED"
+    #: An automatic reply (out of office): the lead finished FINISHED / OUT_OF_OFFICE.
+    OUT_OF_OFFICE = "OUT_OF_OFFICE"
+    #: The contact blocked the sender: the lead finished FINISHED / BLOCKED.
+    BLOCKED = "BLOCKED"
 
 
 class LeadEventKind(str, Enum):

@@ -50,11 +50,27 @@ class Identity(Model):
     #: A balance, not a rate: spent by each InMail, topped up by updateIdentity.
     inmail_credits = fields.IntField(default=DEFAULT_LIMITS["inmail_credits"])
     created_at = fields.DatetimeField(auto_now_add=True)
+    #: Its own mailbox (domain.md revision 2): each URL encrypted whole (mail.secrets.PasswordBox), so the
+    #: password is never stored in clear; the host is kept apart for Identity.mailbox.
+    smtp_url_secret = fields.TextField(null=True)
+    smtp_host = fields.CharField(max_length=255, null=True)
+    imap_url_secret = fields.TextField(null=True)
+    imap_host = fields.CharField(max_length=255, null=True)
+    #: The inbox reader's cursor (mail.imap.MailboxCursor): UIDs above it are new.
+    imap_uidvalidity = fields.BigIntField(null=True)
+    imap_last_uid = fields.BigIntField(null=True)
+    mailbox_synced_at = fields.DatetimeField(null=True)
+    mailbox_sync_error = fields.TextField(null=True)
+    #: When the scheduler next reads the inbox (null: nothing to read), and its lease on a read in progress.
+    mailbox_sync_due_at = fields.DatetimeField(null=True)
+    mailbox_sync_claimed_until = fields.DatetimeField(null=True)
+    #: Reads failed in a row: the backoff's exponent.
+    mailbox_sync_failures = fields.IntField(default=0)
 
     class Meta:
         table = "identity"
-        # identities(): a workspace's senders in creation order.
-        indexes = (("workspace_id", "id"),)
+        # identities(): a workspace's senders in creation order; the scheduler's inboxes due for a read.
+        indexes = (("workspace_id", "id"), ("mailbox_sync_due_at",))
 
     @property
     def days(self) -> list[Weekday]:

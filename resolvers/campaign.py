@@ -69,6 +69,7 @@ async def create_campaign(info: Info, input: CreateCampaignInput) -> CampaignPay
             data["name"],
             decode_optional(data.get("identity_id"), "Identity"),
             data.get("steps"),
+            data.get("track_clicks") is not False,
         )
     )
 

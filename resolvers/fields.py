@@ -64,6 +64,19 @@ def identity_limits(root: Identity) -> Any:
     return root  # the limit columns carry the field names of IdentityLimits
 
 
+def identity_mailbox(root: Identity) -> Any:
+    # The row itself: smtp_host and imap_host carry Mailbox's field names.
+    return root if root.smtp_host is not None or root.imap_host is not None else None
+
+
+def mailbox_last_synced_at(root: Identity) -> Any:
+    return root.mailbox_synced_at
+
+
+def mailbox_sync_error(root: Identity) -> Any:
+    return root.mailbox_sync_error
+
+
 # ------------------------------------------------------------------ SequenceStep
 
 

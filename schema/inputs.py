@@ -155,6 +155,21 @@ class IdentityLimitsInput:
     inmail_credits: int | None = strawberry.field(default=UNSET, description="The balance; " + LIMIT)
 
 
+@strawberry.input(
+    description="How an identity's own mailbox is reached. Passwords are write-only: never returned, never logged."
+)
+class MailboxInput:
+    smtp_url: str | None = strawberry.field(
+        default=UNSET,
+        description="smtp://user:password@host:port (STARTTLS when offered) or smtps://user:password@host:port (TLS).",
+    )
+    imap_url: str | None = strawberry.field(
+        default=UNSET,
+        description="imap://user:password@host:port/FOLDER or imaps://...; FOLDER omitted: INBOX. "
+        "Omitted: this inbox is not read.",
+    )
+
+
 @strawberry.input(description="A new sender.")
 class IdentityInput:
     name: str = strawberry.field(description=f"Display name, at most {v.NAME} characters.")
@@ -164,6 +179,9 @@ class IdentityInput:
         default=UNSET, description="Omitted: Monday to Friday, 09:00 to 18:00, UTC."
     )
     limits: IdentityLimitsInput | None = strawberry.field(default=UNSET, description="Omitted: the defaults.")
+    mailbox: MailboxInput | None = strawberry.field(
+        default=UNSET, description="Its own mailbox: sends through its SMTP server, reads its inbox."
+    )
 
 
 @strawberry.input(description="Changes to a sender; omitted fields keep their value.")
@@ -174,6 +192,10 @@ class IdentityUpdateInput:
     email_address: str | None = strawberry.field(default=UNSET, description="Sending mailbox: " + EMAIL)
     working_hours: WorkingHoursInput | None = strawberry.field(default=UNSET, description="Working hours.")
     limits: IdentityLimitsInput | None = strawberry.field(default=UNSET, description="Caps.")
+    mailbox: MailboxInput | None = strawberry.field(
+        default=UNSET, description="Its own mailbox; a field left out keeps its URL, null removes it, and "
+        "mailbox: null removes both."
+    )
 
 
 @strawberry.input(description="A new contact.")
@@ -203,6 +225,7 @@ class CreateCampaignInput:
     steps: list[StepInput] | None = strawberry.field(
         default=UNSET, description=f"The sequence, at most {MAX_STEPS} steps."
     )
+    track_clicks: bool | None = strawberry.field(default=UNSET, description="Omitted: true.")
 
 
 @strawberry.input(description="Changes to a campaign; omitted fields keep their value.")
@@ -214,6 +237,9 @@ class UpdateCampaignInput:
     )
     step_updates: list[StepUpdateInput] | None = strawberry.field(
         default=UNSET, description="Delay, subject, content and AI variable changes; allowed once launched."
+    )
+    track_clicks: bool | None = strawberry.field(
+        default=UNSET, description="Whether links of emails not yet sent go through the click tracker."
     )
 
 

@@ -34,6 +34,11 @@ class Mutation:
         resolver=identity.update_identity,
         description="Change a sender: connect or disconnect its accounts, hours and limits.",
     )
+    sync_mailbox: IdentityPayload = strawberry.field(
+        resolver=identity.sync_mailbox,
+        description="Reads the identity's inbox now (it is also read periodically) and returns the identity with "
+        "its mailbox's sync state.",
+    )
     import_contacts: ImportContactsPayload = strawberry.field(
         resolver=contact.import_contacts,
         description=f"Create contacts, at most {MAX_ITEMS} per call (more is INVALID_INPUT). "

@@ -105,6 +105,20 @@ class IdentityLimits:
     )
 
 
+@strawberry.type(description="An identity's own mailbox: where it sends and reads. Never its credentials.")
+class Mailbox:
+    smtp_host: str | None = strawberry.field(description="Its SMTP server; null: the server's relay sends.")
+    imap_host: str | None = strawberry.field(description="Its IMAP server; null: its inbox is not read.")
+    last_synced_at: datetime | None = strawberry.field(
+        resolver=f.mailbox_last_synced_at,
+        description="When the inbox was last read successfully; null before the first read.",
+    )
+    sync_error: str | None = strawberry.field(
+        resolver=f.mailbox_sync_error,
+        description="Why the last read failed (a wrong password, an unreachable host); null once a read succeeds.",
+    )
+
+
 @strawberry.type(description="A sender: a LinkedIn account and/or a mailbox that campaigns act through.")
 class Identity(Node):
     is_type_of = _is(models.Identity)
@@ -115,6 +129,10 @@ class Identity(Node):
     email_connected: bool = strawberry.field(description="Whether its mailbox is connected.")
     working_hours: WorkingHours = strawberry.field(resolver=f.identity_working_hours, description="When it may act.")
     limits: IdentityLimits = strawberry.field(resolver=f.identity_limits, description="Its caps and balances.")
+    mailbox: Mailbox | None = strawberry.field(
+        resolver=f.identity_mailbox,
+        description="null when the identity has no mailbox of its own (the server's SMTP relay sends for it).",
+    )
 
     @strawberry.field(description="A stable, opaque ID.")
     def id(self) -> strawberry.ID:
@@ -355,6 +373,9 @@ class Campaign(Node):
     created_at: datetime = strawberry.field(description="When it was created.")
     launched_at: datetime | None = strawberry.field(description="When it was first launched.")
     archived_at: datetime | None = strawberry.field(description="When it was archived.")
+    track_clicks: bool = strawberry.field(
+        description="Links in this campaign's emails go through the click tracker (on by default)."
+    )
     duplicated_from: Campaign | None = strawberry.field(
         resolver=f.campaign_duplicated_from, description="The campaign it was copied from."
     )

@@ -17,6 +17,6 @@ from tasks.broker import install
 
 broker = install(get_settings())
 
-from tasks import sequences, webhooks  # noqa: E402  (actors bind to the broker installed above)
+from tasks import mailboxes, sequences, webhooks  # noqa: E402  (actors bind to the broker installed above)
 
-__all__ = ["broker", "sequences", "webhooks"]
+__all__ = ["broker", "mailboxes", "sequences", "webhooks"]

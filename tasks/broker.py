@@ -24,7 +24,7 @@ from config import Settings
 from domain import webhooks
 from domain.tx import set_handler
 from domain.webhooks import SendWebhooks
-from engine.queue import RunSteps
+from engine.queue import RunSteps, SyncMailboxes
 from live.bus import Bus, bus_for
 from live.runtime import publish_on, stop_publishing
 
@@ -41,6 +41,7 @@ class Database(Middleware):
 
     def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         # Runs after AsyncIO.before_worker_boot (middleware order), so the loop thread exists.
+        from domain import mailkeys
         from engine import channels
         from models.db import init_db
 
@@ -48,6 +49,7 @@ class Database(Middleware):
         logs.configure(self.settings.log_level, self.settings.log_format)
         channels.configure(self.settings.smtp_url)
         webhooks.configure(allow_private=self.settings.webhook_allow_private)
+        mailkeys.install(mailkeys.from_settings(self.settings))
         loop_thread = get_event_loop_thread()
         assert loop_thread is not None, "the AsyncIO middleware must come before Database"
         loop_thread.run_coroutine(init_db(self.settings.database_url))
@@ -95,11 +97,22 @@ def send_jobs_on(broker: dramatiq.Broker) -> None:
 
     set_handler(RunSteps, send)
     set_handler(SendWebhooks, send_webhooks)
+    sync = broker.get_actor("mailboxes.sync")
+
+    async def send_syncs(jobs: SyncMailboxes) -> None:
+        def send_all() -> None:
+            for identity_id in jobs.identity_ids:
+                sync.send(identity_id)
+
+        await asyncio.to_thread(send_all)
+
+    set_handler(SyncMailboxes, send_syncs)
 
 
 def stop_sending_jobs() -> None:
     set_handler(RunSteps, None)
     set_handler(SendWebhooks, None)
+    set_handler(SyncMailboxes, None)
 
 
 class _RunningLoop(EventLoopThread):

@@ -16,7 +16,7 @@ import dramatiq
 from dramatiq.common import q_name
 
 from config import Settings
-from domain import webhooks
+from domain import mailkeys, webhooks
 from engine import channels
 from engine.scheduler import Scheduler
 from tasks.broker import install, send_jobs_on, stop_sending_jobs
@@ -52,6 +52,7 @@ async def start(settings: Settings, *, workers: bool = True) -> Runtime:
     send_jobs_on(runtime.broker)
     channels.configure(settings.smtp_url)
     webhooks.configure(allow_private=settings.webhook_allow_private)
+    mailkeys.install(mailkeys.from_settings(settings))
     if settings.embedded and workers:
         engine_queues = {q_name(q) for q in runtime.broker.get_declared_queues()} - {WEBHOOK_QUEUE}
         runtime.worker = dramatiq.Worker(

@@ -19,6 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
+#: Every process of a test run shares one SECRET_KEY, as a deployment's processes must (domain/mailkeys.py).
+SECRET_KEY = "outbound-test-secret-key-0123456789"
 PG_ADMIN_URL = os.environ.get("OUTBOUND_TEST_PG", "postgres://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("OUTBOUND_TEST_REDIS", "redis://127.0.0.1:6379/0")
 TABLES = [
@@ -32,6 +34,7 @@ TABLES = [
     "campaign",
     "contact",
     "identity_usage",
+    "inbound_message",
     "identity",
     "api_key",
     "workspace",
@@ -80,6 +83,7 @@ class Backend:
             "DATABASE_URL": self.database_url,
             "NAMESPACE": self.namespace,
             "DEMO": "false",
+            "SECRET_KEY": SECRET_KEY,
             "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
         }
         if self.redis_url:
@@ -159,15 +163,21 @@ async def settings(backend: Backend) -> Any:
 
     os.environ["DATABASE_URL"] = backend.database_url
     os.environ["NAMESPACE"] = backend.namespace
+    os.environ["SECRET_KEY"] = SECRET_KEY
     if backend.redis_url:
         os.environ["REDIS_URL"] = backend.redis_url
-    return Settings(
+    settings = Settings(
         database_url=backend.database_url,
         redis_url=backend.redis_url,
         namespace=backend.namespace,
         demo=False,
+        secret_key=SECRET_KEY,
         _env_file=None,
     )
+    from domain import mailkeys
+
+    mailkeys.install(mailkeys.from_settings(settings))
+    return settings
 
 
 @pytest.fixture(scope="session")

@@ -72,8 +72,8 @@ async def test_reply_counts_once_under_the_last_channel(workspace: Any, frozen: 
     ("kind", "substatus", "activity"),
     [
         (E.EMAIL_BOUNCED, LeadSubstatus.BOUNCED, "EMAIL_BOUNCED"),
-        (E.OUT_OF_OFFICE, LeadSubstatus.OUT_OF_OFFICE, "REPLY_RECEIVED"),
-        (E.BLOCKED, LeadSubstatus.BLOCKED, "LEAD_ERROR"),
+        (E.OUT_OF_OFFICE, LeadSubstatus.OUT_OF_OFFICE, "OUT_OF_OFFICE"),
+        (E.BLOCKED, LeadSubstatus.BLOCKED, "BLOCKED"),
     ],
 )
 async def test_finishing_events(

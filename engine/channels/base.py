@@ -27,12 +27,16 @@ class Outbound:
     recipient_linkedin: str | None
     subject: str | None = None
     body: str | None = None
+    #: For an email's signed links (unsubscribe, tracked clicks): whose and which step's they are.
+    lead_id: int = 0
+    step_id: int = 0
+    track_clicks: bool = True
 
 
 class Provider(Protocol):
     name: str
 
-    def new_external_id(self, key: str) -> str: ...
+    def new_external_id(self, key: str, sender_email: str | None = None) -> str: ...
 
     async def send(self, outbound: Outbound) -> None:
         """Perform the action; raise ChannelFailure (or any exception) if it did not happen."""
