@@ -101,9 +101,11 @@ async def ensure_demo(settings: Settings, *, serving: bool = True) -> str:
         _, key = await create_api_key(workspace.id, "demo")
         _write_key(key)
     where = "Outbound is running: open" if serving else "Demo ready: start the server (make run), then open"
+    base = f"http://{settings.host}:{settings.port}"
     banner = (
-        f"\n  {where} http://{settings.host}:{settings.port}/graphql\n"
-        f'  In GraphiQL\'s Headers pane paste:  {{"Authorization": "Bearer {key}"}}\n'
+        f"\n  {where} {base}/  (the dashboard: paste the key to sign in)\n"
+        f"  GraphiQL: {base}/graphql  (it asks for the key, or paste it in the Headers pane:"
+        f' {{"Authorization": "Bearer {key}"}})\n'
         f"  Demo API key: {key}\n"
     )
     print(banner, flush=True)
