@@ -13,6 +13,7 @@ from schema import direct
 from schema.execution import ExecutionContext
 from schema.masking import ErrorIdMasking, ReportingParserCache
 from schema.mutation import Mutation
+from schema.observe import OperationMetrics
 from schema.query import Query
 from schema.scalars import DateTime
 from schema.subscription import Subscription
@@ -37,6 +38,7 @@ def build_schema(lean: bool | None = None) -> strawberry.Schema:
             lambda: ValidationCache(maxsize=1024),
             ErrorIdMasking,
             SubscriptionsOverWebsocket,
+            OperationMetrics,  # requests and latency by operation, for /metrics
         ],
         # Rows are values, not awaitables: no asyncio task per row (schema/execution.py); queries that
         # succeed take the lean executor (schema/fastpath.py). None: Strawberry's own.
