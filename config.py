@@ -52,6 +52,12 @@ class Settings(BaseSettings):
         description="Queries that succeed take the lean executor (schema/fastpath.py); false: graphql-core only.",
     )
     log_level: str = "INFO"
+    metrics: bool = Field(
+        default=False, description="Serve Prometheus metrics at /metrics (ops.py; README \"Health and metrics\")."
+    )
+    metrics_token: str | None = Field(
+        default=None, description="If set, /metrics also wants `Authorization: Bearer <METRICS_TOKEN>`."
+    )
 
     @model_validator(mode="after")
     def _resolve_demo(self) -> Settings:

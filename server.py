@@ -42,6 +42,8 @@ from live import runtime as live_runtime
 from live.bus import Bus
 from live.hub import Hub
 from models.db import close_db, init_db
+from ops import ROUTES as OPS_ROUTES
+from ops import process_exiting
 from resolvers.context import Context, Loaders
 from schema.build import build_schema
 from schema.masking import REQUEST_ERRORS
@@ -193,6 +195,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await engine.stop()
             await live.stop()  # open subscriptions complete before the database goes away
             await close_db()
+            process_exiting()
 
     async def home(request: Request) -> Response:
         return RedirectResponse("/graphql")
@@ -204,6 +207,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             Route("/", home),
             Route("/healthz", health),
+            *OPS_ROUTES,  # /readyz, /metrics (ops.py)
             Route("/graphql", graphql),  # any method: Strawberry refuses the others, in JSON (OutboundGraphQL.run)
             WebSocketRoute("/graphql", graphql_app),  # authenticates in connection_init
             *EXPORT_ROUTES,  # /export/audience.csv, /export/activity.csv (export.py): the Bearer key, as /graphql

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-SINGLE_MODULES = ["server", "config", "export"]
+SINGLE_MODULES = ["server", "config", "export", "ops"]
 
 
 def project_modules() -> list[str]:
