@@ -92,6 +92,9 @@ async def tick(now: datetime | None = None, lease: float | None = None) -> int:
 class Scheduler:
     """Runs `tick` (or the given `work`) every TICK_SECONDS on the current event loop until stopped."""
 
+    #: Seconds `stop` lets a tick in progress finish before cancelling it.
+    STOP_GRACE = 10.0
+
     def __init__(
         self,
         interval: float = TICK_SECONDS,
@@ -102,23 +105,32 @@ class Scheduler:
         self.lease = lease
         self._work = work or (lambda: tick(lease=self.lease))
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     def start(self) -> None:
+        self._stopping.clear()
         self._task = asyncio.create_task(self._run(), name="outbound-scheduler")
 
     async def stop(self) -> None:
+        """Let the tick in progress finish (claims made are then enqueued, not left to their lease), then end."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._stopping.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), self.STOP_GRACE)
+            except TimeoutError:
+                log.warning("scheduler tick still running after %.0fs: cancelled", self.STOP_GRACE)
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
             self._task = None
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 await self._work()
             except asyncio.CancelledError:
                 raise
             except Exception:  # a bad tick (DB restart...) must not stop the scheduler
                 log.exception("scheduler tick failed")
-            await asyncio.sleep(self.interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.interval)
