@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+import threading
+import time
 
 import dramatiq
 from dramatiq.asyncio import EventLoopThread, get_event_loop_thread, set_event_loop_thread
@@ -42,6 +45,7 @@ class Database(Middleware):
         from models.db import init_db
 
         channels.configure(self.settings.smtp_url)
+        _one_sigterm_is_enough()
         loop_thread = get_event_loop_thread()
         assert loop_thread is not None, "the AsyncIO middleware must come before Database"
         loop_thread.run_coroutine(init_db(self.settings.database_url))
@@ -61,6 +65,34 @@ class Database(Middleware):
                 loop_thread.run_coroutine(stop_publishing(self.bus))
                 self.bus = None
             loop_thread.run_coroutine(close_db())
+
+
+#: Seconds after a SIGTERM during which another one is the same request, not an insistence.
+SIGTERM_ECHO = 5.0
+
+
+def _one_sigterm_is_enough() -> None:
+    """A `dramatiq tasks` child takes a second SIGTERM as "kill now" (sys.exit in its main thread while its
+    worker threads keep consuming, then it hangs in threading._shutdown). When a service manager signals
+    the whole process group, every child gets two at once: the manager's and the one its main process
+    forwards. So a SIGTERM within SIGTERM_ECHO seconds of the first is dropped, and the child stops
+    gracefully (its steps in flight finish, its prefetched messages go back to Redis)."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # signal handlers belong to the main thread (a worker started by a test, say)
+    dramatiq_handler = signal.getsignal(signal.SIGTERM)
+    if not callable(dramatiq_handler):
+        return
+    first: list[float] = []
+
+    def handler(signum: int, frame: object) -> None:
+        now = time.monotonic()
+        if first and now - first[0] < SIGTERM_ECHO:
+            log.info("second SIGTERM (the process group's echo) ignored: stopping gracefully")
+            return
+        first[:] = [now]
+        dramatiq_handler(signum, frame)
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 async def _make_bus(settings: Settings) -> Bus:
