@@ -11,11 +11,13 @@ import socket
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import orjson
 import pytest
+from dramatiq.brokers.stub import StubBroker
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.requests import Request
 from websockets.asyncio.client import connect
@@ -87,6 +89,15 @@ async def test_metrics_are_off_unless_asked_and_want_the_token_when_one_is_set(s
     guarded = settings.model_copy(update={"metrics": True, "metrics_token": "s3cret"})
     refused = await ops.metrics(_request(settings=guarded))
     assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
+
+    broker = StubBroker()
+    broker.declare_queue("sequences")
+    engine = SimpleNamespace(broker=broker)
+    scope = {"type": "http", "method": "GET", "path": "/metrics", "state": {"settings": guarded, "engine": engine}}
+    scope["headers"] = [(b"authorization", b"Bearer s3cret")]
+    served = await ops.metrics(Request(scope))
+    assert served.status_code == 200
+    assert ("outbound_queue_messages", (("queue", "sequences"), ("state", "waiting"))) in samples(served.body.decode())
 
 
 def test_operation_labels_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
