@@ -420,15 +420,10 @@ async def test_an_archive_during_sends(deployment: Callable[..., Awaitable[Run]]
     await _result("archive", lambda: _archive_run(deployment))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 16 point 1: when the archive commits while an email is in flight, the send's advance "
-    "loses its compare-and-set (engine/apply.advance: 'moved'), so a lead that really got the email keeps "
-    "em_sent false and email.sent undercounts; reconcile recounts from the lead flags and sees no drift",
-)
-async def test_known_defect_an_archive_does_not_lose_em_sent_of_emails_in_flight(
+async def test_an_archive_does_not_lose_em_sent_of_emails_in_flight(
     deployment: Callable[..., Awaitable[Run]],
 ) -> None:
+    """Fixed (engine/apply._keep_effects): the leads that got their email say so, and email.sent counts them."""
     facts = await _result("archive", lambda: _archive_run(deployment))
     assert facts["sent_but_flag_false"] == []
     assert facts["counter_email_sent"] == facts["email_activities"]
