@@ -360,20 +360,6 @@ async def test_known_defect_emails_lost_to_sigkill_are_not_counted_as_sent(
     assert facts["undelivered"] == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 16 point 1: the scheduler claims a lead again whenever its lease (OUTBOUND_LEASE_SECONDS) runs "
-    "out, also while the lead's first message still waits in the queue behind slower sends: the queue fills "
-    "with duplicates that drain as 'not-due'/'stale' no-ops (a dead worker accounts for at most its threads "
-    "plus its prefetch, 16 here)",
-)
-async def test_known_defect_a_lease_that_runs_out_while_queued_does_not_enqueue_again(
-    deployment: Callable[..., Awaitable[Run]],
-) -> None:
-    facts = await _result("sigkill", lambda: _sigkill_run(deployment))
-    assert facts["observed"]["leases_expired"] <= 16
-
-
 async def test_a_redis_restart(deployment: Callable[..., Awaitable[Run]]) -> None:
     started = time.monotonic()
     run = await deployment(rcpt_delay=0.02)
