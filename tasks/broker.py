@@ -15,6 +15,7 @@ import logging
 import signal
 import threading
 import time
+from types import FrameType
 
 import dramatiq
 from dramatiq.asyncio import EventLoopThread, get_event_loop_thread, set_event_loop_thread
@@ -84,7 +85,7 @@ def _one_sigterm_is_enough() -> None:
         return
     first: list[float] = []
 
-    def handler(signum: int, frame: object) -> None:
+    def handler(signum: int, frame: FrameType | None) -> None:
         now = time.monotonic()
         if first and now - first[0] < SIGTERM_ECHO:
             log.info("second SIGTERM (the process group's echo) ignored: stopping gracefully")

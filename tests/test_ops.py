@@ -30,7 +30,7 @@ from models.enums import LeadStatus, StepType
 from schema import observe
 from tests.conftest import Backend
 from tests.engine_helpers import add_leads, make_campaign, make_identity, person, step, wait_for
-from tests.processes import Api, worker
+from tests.processes import Api, Process, worker
 from tests.smtp_sink import SmtpSink
 
 LEADS = 12
@@ -93,11 +93,14 @@ async def test_metrics_are_off_unless_asked_and_want_the_token_when_one_is_set(s
     broker = StubBroker()
     broker.declare_queue("sequences")
     engine = SimpleNamespace(broker=broker)
-    scope = {"type": "http", "method": "GET", "path": "/metrics", "state": {"settings": guarded, "engine": engine}}
+    scope: dict[str, Any] = {"type": "http", "method": "GET", "path": "/metrics"}
+    scope["state"] = {"settings": guarded, "engine": engine}
     scope["headers"] = [(b"authorization", b"Bearer s3cret")]
     served = await ops.metrics(Request(scope))
     assert served.status_code == 200
-    assert ("outbound_queue_messages", (("queue", "sequences"), ("state", "waiting"))) in samples(served.body.decode())
+    assert ("outbound_queue_messages", (("queue", "sequences"), ("state", "waiting"))) in samples(
+        bytes(served.body).decode()
+    )
 
 
 def test_operation_labels_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -142,7 +145,7 @@ async def test_metrics_count_operations_steps_queue_and_subscribers(
         env["SMTP_URL"] = sink.url
         # The scheduler in the API; on Redis the steps run in a worker process that shares the directory.
         api = Api(backend, SCHEDULER="true", **env)
-        processes = [api] + ([worker(backend, **env)] if backend.real else [])
+        processes: list[Process] = [api] + ([worker(backend, "worker", 2, **env)] if backend.real else [])
         try:
             await api.ready()
             identity = await make_identity(ws, daily_emails=1000)
