@@ -77,12 +77,13 @@ class Process:
 
 
 class Api(Process):
-    def __init__(self, backend: Backend, **env: str) -> None:
+    def __init__(self, backend: Backend, workers: int = 1, **env: str) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/graphql"
         env = {"SCHEDULER": "false", "HOST": "127.0.0.1", "PORT": str(self.port), "LOG_LEVEL": "WARNING"} | env
-        super().__init__(backend, f"api-{self.port}", [sys.executable, "server.py", "serve"], **env)
+        command = [sys.executable, "server.py", "serve", "--workers", str(workers)]
+        super().__init__(backend, f"api-{self.port}", command, **env)
 
     async def ready(self, seconds: float = 30) -> None:
         deadline = time.monotonic() + seconds

@@ -192,3 +192,49 @@ async def test_metrics_count_operations_steps_queue_and_subscribers(
     assert ("outbound_queue_messages", (("queue", "sequences"), ("state", "delayed"))) in found
     assert any(name == "outbound_lean_executor_total" for name, _ in found)
     assert any(name == "outbound_scheduler_leases_expired_total" for name, _ in found)
+
+
+def _processes_with_subscribers(directory: Any) -> set[str]:
+    """The pids whose live-gauge file in the multiprocess directory holds open subscriptions."""
+    from prometheus_client.mmap_dict import MmapedDict
+
+    pids = set()
+    for path in directory.glob("gauge_livesum_*.db"):
+        if any(row[1] > 0 for row in MmapedDict.read_all_values_from_file(str(path))):  # (key, value, ...)
+            pids.add(path.stem.rsplit("_", 1)[-1])
+    return pids
+
+
+async def test_with_several_api_workers_every_scrape_counts_every_subscriber(
+    backend: Backend, workspace: Any, tmp_path: Any
+) -> None:
+    """`serve --workers 2`: subscribers land on either process; whichever answers the scrape adds up both."""
+    ws, key = workspace
+    campaign, _ = await make_campaign(ws, await make_identity(ws), [step(StepType.LINKEDIN_VISIT_PROFILE)])
+    api = Api(backend, workers=2, METRICS="true", PROMETHEUS_MULTIPROC_DIR=str(tmp_path))
+    conns = []
+    try:
+        await api.ready()
+        gid = to_global_id("Campaign", campaign.id)
+        # Until both processes hold subscribers (the kernel decides who accepts), in batches opened at once.
+        while len(_processes_with_subscribers(tmp_path)) < 2:
+            assert len(conns) < 60, "every subscription landed on one API process"
+            conns += await asyncio.gather(*(_subscribe_stats(api.ws_url, key, gid) for _ in range(6)))
+        opened = len(conns)
+
+        async def scrape() -> float:
+            async with httpx.AsyncClient(base_url=api.base, timeout=10) as http:  # a new connection each time
+                return total(samples((await http.get("/metrics")).text), "outbound_live_subscribers", kind="stats")
+
+        assert [await scrape() for _ in range(6)] == [opened] * 6
+        for conn in conns[2:]:
+            await conn.close()
+
+        async def two_left() -> bool:
+            return await scrape() == 2
+
+        await wait_for(two_left, seconds=10)
+    finally:
+        for conn in conns:
+            await conn.close()
+        api.kill()
