@@ -128,6 +128,12 @@ class Settings(BaseSettings):
     mailbox_sync_seconds: float = Field(
         default=60.0, description="How often each identity's inbox is read (the demo reads every few seconds)."
     )
+    metrics: bool = Field(
+        default=False, description="Serve Prometheus metrics at /metrics (ops.py; README \"Health and metrics\")."
+    )
+    metrics_token: str | None = Field(
+        default=None, description="If set, /metrics also wants `Authorization: Bearer <METRICS_TOKEN>`."
+    )
 
     @model_validator(mode="after")
     def _resolve_demo(self) -> Settings:

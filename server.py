@@ -47,6 +47,8 @@ from live.bus import Bus
 from live.hub import Hub
 from live.keys import KeyWatch
 from models.db import close_db, database_unavailable, init_db
+from ops import ROUTES as OPS_ROUTES
+from ops import process_exiting
 from resolvers.context import Context, Loaders
 from schema.build import build_schema
 from schema.masking import REQUEST_ERRORS
@@ -261,6 +263,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await engine.stop()
             await live.stop()  # open subscriptions complete before the database goes away
             await close_db()
+            process_exiting()
 
     async def home(request: Request) -> Response:
         return FileResponse(WEB / "index.html")
@@ -272,6 +275,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             Route("/", home),
             Route("/healthz", health),
+            *OPS_ROUTES,  # /readyz, /metrics (ops.py)
             Route("/graphql", graphql),  # any method: Strawberry refuses the others, in JSON (OutboundGraphQL.run)
             WebSocketRoute("/graphql", graphql_app),  # authenticates in connection_init
             *EXPORT_ROUTES,  # /export/audience.csv, /export/activity.csv (export.py): the Bearer key, as /graphql

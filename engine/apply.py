@@ -183,8 +183,11 @@ async def advance(snap: Snapshot, decision: Act | Withdraw, claimed: Claimed, no
         changes |= placement.move_to(lead, sequence, sequence.successor(step), now)
     hand_on = _keep_claim(changes, now)
     async with _write_scope(changes):
-        if not await update_lead(lead, **changes):
-            return Applied("moved")
+        won = await update_lead(lead, **changes)
+    if not won:
+        if claimed.activity_id is not None:  # this delivery performed the action: its flags follow the log
+            await _keep_effects(lead.id, claimed.kind, now)
+        return Applied("moved")
     what = "done" if claimed.activity_id is not None else "finished-redelivery"
     return Applied(what, _claim_of(lead) if hand_on else None)
 
@@ -220,6 +223,23 @@ async def fail(
 
 
 # ------------------------------------------------------------------------------------------ helpers
+
+
+async def _keep_effects(lead_id: int, kind: ActivityKind, now: datetime) -> None:
+    """An action was performed but its advance lost the race (an archive, pause or delete committed while
+    it was in flight): the lead stays where that left it, but its flags, and so the counters, say what the
+    Activity log says (an email that went out counts as sent). A no-op if they already do."""
+    for _ in range(3):  # each retry re-reads: only another concurrent write can make the CAS lose
+        lead = await Lead.get_or_none(id=lead_id)
+        if lead is None:
+            return
+        wanted = {**placement.ACTION_EFFECTS[kind], "started_at": placement.started(lead, now)}
+        effects = {name: value for name, value in wanted.items() if getattr(lead, name) != value}
+        if not effects:
+            return
+        async with _write_scope(effects):
+            if await update_lead(lead, **effects):
+                return
 
 
 def _write_scope(changes: dict[str, Any]) -> AbstractAsyncContextManager[Any]:

@@ -26,6 +26,8 @@ import logging
 from dataclasses import replace
 from datetime import datetime
 
+from prometheus_client import Counter
+
 from domain import templates
 from engine import apply, clock, queue, send
 from engine.apply import Applied
@@ -51,8 +53,45 @@ MESSAGE_STEPS = {
 }
 
 
+#: Every step of every lead, counted here and only here (chain hops, messages and tests all come through
+#: `step`). `step_type` is the step the decision was made at ("none" before one: gone, not due, stale...).
+STEPS = Counter(
+    "outbound_engine_steps",
+    "Engine steps by step type and outcome (done, wait, finish, error, moved, stale, not-due, failed...).",
+    ["step_type", "outcome"],
+)
+#: A step that raised (the broker retries its message) or whose provider failed for good ("failed").
+STEP_FAILURES = Counter(
+    "outbound_engine_step_failures",
+    "Engine steps that raised (retried by the broker) or whose provider failed for good, by step type.",
+    ["step_type", "reason"],
+)
+
+
+class _At:
+    """The type of the step a decision was made at, once known (for the metrics of `step`)."""
+
+    __slots__ = ("type",)
+
+    def __init__(self) -> None:
+        self.type = "none"
+
+
 async def step(lead_id: int, version: int | None = None, now: datetime | None = None) -> Applied:
     """Advance one lead as far as it can go now; the claim to hand on comes back in the result."""
+    at = _At()
+    try:
+        applied = await _step(lead_id, version, now, at)
+    except Exception:
+        STEP_FAILURES.labels(at.type, "exception").inc()
+        raise
+    STEPS.labels(at.type, applied.what).inc()
+    if applied.what == "failed":
+        STEP_FAILURES.labels(at.type, "provider").inc()
+    return applied
+
+
+async def _step(lead_id: int, version: int | None, now: datetime | None, seen: _At) -> Applied:
     now = now or clock.now()
 
     # 1. Load.
@@ -72,6 +111,8 @@ async def step(lead_id: int, version: int | None = None, now: datetime | None = 
 
     # 2. Decide.
     decision, rendered, at = await _resolve(snap, now)
+    if at is not None:
+        seen.type = at.type.value
     if isinstance(decision, Noop):
         await _release_claim(lead)
         return Applied("noop")

@@ -16,6 +16,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
+from prometheus_client import Counter
+
 from domain import webhook_delivery
 from domain.tx import deliver
 from engine import clock, inbox, queue
@@ -27,22 +29,52 @@ TICK_SECONDS = 1.0
 BATCH = 500
 
 
+#: Claims of leads whose previous lease ran out without the lead moving on (a worker died, a message was
+#: lost, or one still waits in a queue longer than the lease): the scheduler claims them again.
+LEASES_EXPIRED = Counter(
+    "outbound_scheduler_leases_expired",
+    "Leads claimed again by the scheduler because their previous lease ran out.",
+)
+
+_DUE = (
+    " FROM lead l JOIN campaign c ON c.id = l.campaign_id"
+    " WHERE l.next_action_at <= {b} AND (l.claimed_until IS NULL OR l.claimed_until <= {b2})"
+    " AND l.removed_at IS NULL AND l.status IN ('NOT_STARTED', 'IN_PROGRESS') AND c.status = 'ACTIVE'"
+    " ORDER BY l.next_action_at LIMIT {c}"
+)
+
+
 async def claim_due_leads(now: datetime, lease: float | None = None, limit: int = BATCH) -> list[tuple[int, int]]:
     """Claim up to `limit` due leads of active campaigns: [(lead id, state_version)]."""
     conn = db()
     until = now + timedelta(seconds=queue.LEASE_SECONDS if lease is None else lease)
     a, b, b2, c = placeholders(conn, 4)
-    lock = " FOR UPDATE OF l SKIP LOCKED" if is_postgres(conn) else ""
-    rows = await fetch(
-        conn,
-        f"UPDATE lead SET claimed_until = {a} WHERE id IN ("
-        " SELECT l.id FROM lead l JOIN campaign c ON c.id = l.campaign_id"
-        f" WHERE l.next_action_at <= {b} AND (l.claimed_until IS NULL OR l.claimed_until <= {b2})"
-        " AND l.removed_at IS NULL AND l.status IN ('NOT_STARTED', 'IN_PROGRESS') AND c.status = 'ACTIVE'"
-        f" ORDER BY l.next_action_at LIMIT {c}{lock})"
-        " RETURNING id, state_version",
-        [until, now, now, limit],
-    )
+    due = _DUE.format(b=b, b2=b2, c=c)
+    if is_postgres(conn):
+        # The old lease is read in the same statement that replaces it (RETURNING sees only new values).
+        rows = await fetch(
+            conn,
+            f"WITH due AS (SELECT l.id, l.claimed_until IS NOT NULL AS expired{due} FOR UPDATE OF l SKIP LOCKED)"
+            f" UPDATE lead SET claimed_until = {a} FROM due WHERE lead.id = due.id"
+            " RETURNING lead.id, lead.state_version, due.expired",
+            [until, now, now, limit],
+        )
+    else:
+        # SQLite: one process, one scheduler, statements one at a time on the one connection (a RETURNING
+        # cannot name the FROM table there): count the expired leases among the due ones, then claim.
+        expired = await fetch(
+            conn,
+            f"SELECT count(*) AS n FROM (SELECT l.id{due}) AS d JOIN lead ON lead.id = d.id"
+            f" WHERE lead.claimed_until IS NOT NULL",
+            [now, now, limit],
+        )
+        rows = await fetch(
+            conn,
+            f"UPDATE lead SET claimed_until = {a} WHERE id IN (SELECT l.id{due}) RETURNING id, state_version",
+            [until, now, now, limit],
+        )
+        rows = [{**row, "expired": i < int(expired[0]["n"])} for i, row in enumerate(rows)]
+    LEASES_EXPIRED.inc(sum(1 for row in rows if row["expired"]))
     return [(int(row["id"]), int(row["state_version"])) for row in rows]
 
 
@@ -70,6 +102,9 @@ async def tick(now: datetime | None = None, lease: float | None = None) -> int:
 class Scheduler:
     """Runs `tick` (or the given `work`) every TICK_SECONDS on the current event loop until stopped."""
 
+    #: Seconds `stop` lets a tick in progress finish before cancelling it.
+    STOP_GRACE = 10.0
+
     def __init__(
         self,
         interval: float = TICK_SECONDS,
@@ -80,24 +115,32 @@ class Scheduler:
         self.lease = lease
         self._work = work or (lambda: tick(lease=self.lease))
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     def start(self) -> None:
+        self._stopping.clear()
         self._task = asyncio.create_task(self._run(), name="outbound-scheduler")
 
     async def stop(self) -> None:
+        """Let the tick in progress finish (claims made are then enqueued, not left to their lease), then end."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._stopping.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), self.STOP_GRACE)
+            except TimeoutError:
+                log.warning("scheduler tick still running after %.0fs: cancelled", self.STOP_GRACE)
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
             self._task = None
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 await self._work()
             except asyncio.CancelledError:
                 raise
             except Exception:  # a bad tick (DB restart...) must not stop the scheduler
                 log.exception("scheduler tick failed")
-            await asyncio.sleep(self.interval)
-
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.interval)

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from prometheus_client import Gauge
+
 from domain.events import CHANNEL_PREFIX
 from live.bus import Bus
 from live.mailbox import Mailbox
@@ -39,6 +41,18 @@ log = logging.getLogger("outbound.hub")
 #: Seconds a cached stats snapshot is handed to new subscribers without a read; older ones are read again.
 #: Bounds how long a lost event can show stale numbers to newcomers; a burst of joins still costs one read.
 SNAPSHOT_MAX_AGE = float(os.environ.get("OUTBOUND_LIVE_SNAPSHOT_MAX_AGE", "5"))
+
+#: Open subscriptions of this process (a sum over the live processes in multiprocess mode: metrics.py).
+SUBSCRIBERS = Gauge(
+    "outbound_live_subscribers",
+    "Open live subscriptions, by kind (stats, activity).",
+    ["kind"],
+    multiprocess_mode="livesum",
+)
+
+
+def _kind(mailbox: Mailbox) -> str:
+    return "stats" if mailbox.keep_latest else "activity"
 
 
 @dataclass(slots=True, eq=False)
@@ -358,6 +372,7 @@ class Hub:
         mailbox = Mailbox(self.stats_queue, keep_latest=True)
         topic = self._topic(campaign_id)
         mailbox.topic = topic
+        SUBSCRIBERS.labels("stats").inc()
         topic.add_stats(mailbox)
         if mailbox.closed:
             self.unsubscribe(mailbox)
@@ -368,6 +383,7 @@ class Hub:
         mailbox = Mailbox(self.activity_queue, keep_latest=False)
         topic = self._topic(campaign_id)
         mailbox.topic = topic
+        SUBSCRIBERS.labels("activity").inc()
         try:
             await topic.add_activity(mailbox)
         except BaseException:
@@ -382,6 +398,7 @@ class Hub:
         if topic is None:
             return
         mailbox.topic = None
+        SUBSCRIBERS.labels(_kind(mailbox)).dec()
         topic.remove(mailbox)
         if topic.empty and self.topics.get(topic.campaign_id) is topic:
             topic.cancel()

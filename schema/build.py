@@ -16,6 +16,7 @@ from schema.cost import QueryLimits
 from schema.execution import ExecutionContext
 from schema.masking import ErrorIdMasking, log_client_errors
 from schema.mutation import Mutation
+from schema.observe import OperationMetrics
 from schema.query import Query
 from schema.scalars import DateTime
 from schema.subscription import Subscription
@@ -50,6 +51,7 @@ def build_schema(lean: bool | None = None, settings: Settings | None = None) -> 
             *limits.extensions(),
             ErrorIdMasking,
             SubscriptionsOverWebsocket,
+            OperationMetrics,  # requests and latency by operation, for /metrics
         ],
         # Rows are values, not awaitables: no asyncio task per row (schema/execution.py); queries that
         # succeed take the lean executor (schema/fastpath.py). None: Strawberry's own.

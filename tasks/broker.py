@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+import threading
+import time
+from types import FrameType
 
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
@@ -50,6 +54,7 @@ class Database(Middleware):
         channels.configure(self.settings.smtp_url)
         webhooks.configure(allow_private=self.settings.webhook_allow_private)
         mailkeys.install(mailkeys.from_settings(self.settings))
+        _one_sigterm_is_enough()
         loop_thread = get_event_loop_thread()
         assert loop_thread is not None, "the AsyncIO middleware must come before Database"
         loop_thread.run_coroutine(init_db(self.settings.database_url))
@@ -69,6 +74,34 @@ class Database(Middleware):
                 loop_thread.run_coroutine(stop_publishing(self.bus))
                 self.bus = None
             loop_thread.run_coroutine(close_db())
+
+
+#: Seconds after a SIGTERM during which another one is the same request, not an insistence.
+SIGTERM_ECHO = 5.0
+
+
+def _one_sigterm_is_enough() -> None:
+    """A `dramatiq tasks` child takes a second SIGTERM as "kill now" (sys.exit in its main thread while its
+    worker threads keep consuming, then it hangs in threading._shutdown). When a service manager signals
+    the whole process group, every child gets two at once: the manager's and the one its main process
+    forwards. So a SIGTERM within SIGTERM_ECHO seconds of the first is dropped, and the child stops
+    gracefully (its steps in flight finish, its prefetched messages go back to Redis)."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # signal handlers belong to the main thread (a worker started by a test, say)
+    dramatiq_handler = signal.getsignal(signal.SIGTERM)
+    if not callable(dramatiq_handler):
+        return
+    first: list[float] = []
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        now = time.monotonic()
+        if first and now - first[0] < SIGTERM_ECHO:
+            log.info("second SIGTERM (the process group's echo) ignored: stopping gracefully")
+            return
+        first[:] = [now]
+        dramatiq_handler(signum, frame)
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 async def _make_bus(settings: Settings) -> Bus:

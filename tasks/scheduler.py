@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 
 import logs
 from config import get_settings
@@ -27,11 +28,19 @@ async def main() -> None:
     engine = await runtime.start(settings.model_copy(update={"scheduler": True}), workers=False)
     assert engine.scheduler is not None
     log.info("scheduler running (tick %.1fs)", engine.scheduler.interval)
+    # SIGTERM (a service manager, also sent to the whole group) and SIGINT: the tick in progress finishes
+    # and enqueues what it claimed, then the process exits 0 (engine.scheduler.Scheduler.stop).
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
+        log.info("scheduler stopping")
     finally:
         await engine.stop()
         await close_db()
+    log.info("scheduler stopped")
 
 
 if __name__ == "__main__":
