@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import html as htmllib
 import re
+import uuid
 from collections.abc import Callable
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 from urllib.parse import quote
 
 from mail.tokens import click_token, unsubscribe_token
@@ -155,7 +156,9 @@ def build_message(
     message["To"] = Address(addr_spec=to)
     message["Subject"] = subject
     message["Date"] = formatdate(usegmt=True)
-    message["Message-ID"] = make_msgid(domain=domain)
+    # 32 random hex digits, not make_msgid's ~45 characters: "Message-ID: <...@domain>" then fits one
+    # 78-character header line for most domains, where a folded one reads back with a leading space.
+    message["Message-ID"] = f"<{uuid.uuid4().hex}@{domain}>"
     if in_reply_to is not None:
         if not re.fullmatch(r"<[^<>\s]+@[^<>\s]+>", in_reply_to):
             raise InvalidMessage(f"not a Message-ID: {in_reply_to!r}")
