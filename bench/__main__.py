@@ -614,6 +614,29 @@ def run_export(results: dict[str, Any], mode: Mode, base_url: str) -> None:
         log(f"export: {brief(r)}")
 
 
+def run_webhooks(results: dict[str, Any], mode: Mode) -> None:
+    """Webhook deliveries/s to a local receiver against a bare httpx POST loop (bench/webhooks.py), in a
+    process of its own with a SQLite file of its own: it needs neither PostgreSQL nor Redis."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    out = WORK / f"webhooks-{os.getpid()}.json"
+    cmd = [PYTHON, "-m", "bench.webhooks", *(["--quick"] if mode.quick else []), "--json", str(out)]
+    try:
+        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)
+        if done.returncode != 0 or not out.exists():
+            results["webhooks"] = {"status": "error", "message": (done.stderr or done.stdout)[-300:]}
+        else:
+            results["webhooks"] = {"status": "ok", **json.loads(out.read_text())}
+    except Exception as exc:
+        results["webhooks"] = failed(exc)
+    finally:
+        out.unlink(missing_ok=True)
+    r = results["webhooks"]
+    if r.get("status") == "ok":
+        log(f"webhooks: {r['deliveries_per_s']} deliveries/s, {r['ratio']:.1%} of a bare httpx loop")
+    else:
+        log(f"webhooks: {brief(r)}")
+
+
 def run_engine(results: dict[str, Any], mode: Mode, info: SeedInfo, namespace: str, redis_url: str | None) -> None:
     dsn = _asyncpg_dsn(info.database_url)
     bound_campaign = info.campaign_ids[1] if len(info.campaign_ids) > 1 else info.campaign_id
@@ -929,7 +952,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         default="",
-        help="comma list of: executor,reads,scale,live,export,engine (engine includes the dashboards; default: all)",
+        help="comma list of: executor,reads,scale,live,export,webhooks,engine (engine includes the dashboards;"
+        " default: all)",
     )
     parser.add_argument("--keep-db", action="store_true", help="do not drop the bench databases at the end")
     parser.add_argument("--out", default=str(BENCH / "results.json"))
@@ -975,6 +999,7 @@ def main(argv: list[str] | None = None) -> int:
             ("scale", lambda: run_scale(results, mode, info, main_url, namespace, redis_url, seeded)),
             ("live", lambda: run_live(results, mode, info, namespace, redis_url)),
             ("export", lambda: run_export(results, mode, main_url)),
+            ("webhooks", lambda: run_webhooks(results, mode)),
             # Last: it writes to the database.
             ("engine", lambda: run_engine(results, mode, info, namespace, redis_url)),
         ]
