@@ -20,10 +20,11 @@ from domain.errors import DomainError, InvalidInput, InvalidTransition, NotFound
 from domain.inbound_rules import refusal
 from domain.leads import update_lead
 from domain.steps import stamp
+from domain.suppressions import suppress_address
 from domain.tx import transaction
 from engine import clock, placement
 from engine.snapshot import load_sequence
-from models import Activity, Campaign, Lead
+from models import Activity, Campaign, Contact, Lead
 from models.enums import ActivityKind, Branch, Channel, LeadEventKind, LeadStatus, LeadSubstatus, StepType
 
 E = LeadEventKind
@@ -36,11 +37,13 @@ EVENT_ACTIVITY = {
     E.EMAIL_BOUNCED: (ActivityKind.EMAIL_BOUNCED, Channel.EMAIL),
     E.OUT_OF_OFFICE: (ActivityKind.OUT_OF_OFFICE, None),
     E.BLOCKED: (ActivityKind.BLOCKED, None),
+    E.UNSUBSCRIBED: (ActivityKind.UNSUBSCRIBED, Channel.EMAIL),
 }
 FINISHING = {
     E.EMAIL_BOUNCED: LeadSubstatus.BOUNCED,
     E.OUT_OF_OFFICE: LeadSubstatus.OUT_OF_OFFICE,
     E.BLOCKED: LeadSubstatus.BLOCKED,
+    E.UNSUBSCRIBED: LeadSubstatus.UNSUBSCRIBED,
 }
 CAS_ATTEMPTS = 5
 
@@ -127,6 +130,11 @@ async def _apply(
     changes = await _changes(lead, kind, at, bool(positive), reply_channel)
     if changes and not await update_lead(lead, **changes):
         raise _Moved
+    if kind == E.UNSUBSCRIBED:
+        # In the same transaction: the contact is never contacted again, by this campaign or any other.
+        address = await Contact.filter(id=lead.contact_id).first().values_list("email", flat=True)
+        if address:
+            await suppress_address(lead.workspace_id, str(address), "UNSUBSCRIBED")
 
 
 def reply_channel_of(lead: Lead, given: Channel | None) -> Channel:
@@ -155,6 +163,8 @@ def _detail(kind: LeadEventKind, message: str | None, positive: bool | None, sim
         parts.append("out of office")
     if kind == E.BLOCKED:
         parts.append("blocked by the contact")
+    if kind == E.UNSUBSCRIBED:
+        parts.append("unsubscribed")
     label = f"({', '.join(parts)})" if parts else ""
     return " ".join(p for p in (label, message) if p) or None
 
@@ -197,6 +207,8 @@ async def _changes(
     if kind == E.EMAIL_CLICKED:
         return {"em_clicked": True}
     changes = {"em_bounced": True} if kind == E.EMAIL_BOUNCED else {}
+    if kind == E.UNSUBSCRIBED:
+        changes = {"em_unsubscribed": True}
     if lead.status in open_statuses:
         changes |= placement.finish(lead, FINISHING[kind], at) | {"paused_state": None}
     return changes
