@@ -19,7 +19,7 @@ import pytest
 
 from domain.ids import to_global_id
 from engine import inbox
-from models import Activity, Identity, InboundMessage, Lead
+from models import Activity, Identity, InboundMessage, Lead, Suppression
 from models.enums import ActivityKind, LeadStatus, LeadSubstatus, StepType
 from tests.engine_helpers import Pump, add_leads, assert_counters_match, make_campaign, person, reload, step
 from tests.mailservers import AuthSmtpServer, PymapServer
@@ -213,6 +213,10 @@ async def test_sends_through_its_mailbox_and_reads_what_comes_back(
     assert (hard.status, hard.substatus, hard.em_bounced) == (LeadStatus.FINISHED, LeadSubstatus.BOUNCED, True)
     assert (soft.status, soft.substatus) == (LeadStatus.IN_PROGRESS, LeadSubstatus.SCHEDULED)  # DELAYED: nothing
     assert (postfix.status, postfix.substatus) == (LeadStatus.FINISHED, LeadSubstatus.BOUNCED)
+    # A final failure about the address lists it (the suppression list); a delay does not.
+    listed = await Suppression.filter(workspace_id=workspace[0].id).values_list("value", "reason")
+    assert "hard@lead.example" in {v for v, _ in listed} and "soft@lead.example" not in {v for v, _ in listed}
+    assert {getattr(r, "value", r) for _, r in listed} == {"BOUNCED"}
     kinds = dict(await InboundMessage.filter(identity_id=identity.id).values_list("message_id", "kind"))
     assert sorted(kinds.values()) == ["BOUNCED", "BOUNCED", "DELAYED", "IGNORED", "OUT_OF_OFFICE", "REPLY"]
     stats = (await gql(STATS, {"id": to_global_id("Campaign", campaign.id)}))["node"]["stats"]["email"]
