@@ -22,7 +22,7 @@ from domain.leads import update_lead
 from domain.steps import stamp
 from domain.suppressions import suppress_address
 from domain.tx import transaction
-from engine import clock, placement
+from engine import bounce_guard, clock, placement
 from engine.snapshot import load_sequence
 from models import Activity, Campaign, Contact, Lead
 from models.enums import ActivityKind, Branch, Channel, LeadEventKind, LeadStatus, LeadSubstatus, StepType
@@ -133,6 +133,8 @@ async def _apply(
     changes = await _changes(lead, kind, at, bool(positive), reply_channel)
     if changes and not await update_lead(lead, **changes):
         raise _Moved
+    if kind == E.EMAIL_BOUNCED:
+        await bounce_guard.after_bounce(lead, at)
     if kind == E.UNSUBSCRIBED:
         # In the same transaction: the contact is never contacted again, by this campaign or any other.
         address = await Contact.filter(id=lead.contact_id).first().values_list("email", flat=True)

@@ -27,6 +27,16 @@ class Migration(migrations.Migration):
             name='kind',
             field=fields.CharEnumField(description='PROFILE_VISITED: PROFILE_VISITED\nPOST_LIKED: POST_LIKED\nINVITATION_SENT: INVITATION_SENT\nINVITATION_ACCEPTED: INVITATION_ACCEPTED\nINVITATION_WITHDRAWN: INVITATION_WITHDRAWN\nLINKEDIN_MESSAGE_SENT: LINKEDIN_MESSAGE_SENT\nINMAIL_SENT: INMAIL_SENT\nEMAIL_SENT: EMAIL_SENT\nEMAIL_CLICKED: EMAIL_CLICKED\nEMAIL_BOUNCED: EMAIL_BOUNCED\nREPLY_RECEIVED: REPLY_RECEIVED\nTASK_CREATED: TASK_CREATED\nTASK_COMPLETED: TASK_COMPLETED\nLEAD_ERROR: LEAD_ERROR\nLEAD_FINISHED: LEAD_FINISHED\nOUT_OF_OFFICE: OUT_OF_OFFICE\nBLOCKED: BLOCKED\nUNSUBSCRIBED: UNSUBSCRIBED', enum_type=ActivityKind, max_length=32),
         ),
+        ops.AddField(
+            model_name='Identity',
+            name='bounce_guard_at',
+            field=fields.DatetimeField(null=True, description='The bounce guard (engine/bounce_guard.py): when too many of its recent emails bounced its email steps', auto_now=False, auto_now_add=False),
+        ),
+        ops.AddField(
+            model_name='Identity',
+            name='bounce_guard_since',
+            field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
+        ),
         ops.AlterField(
             model_name='Lead',
             name='substatus',
