@@ -134,6 +134,16 @@ class Settings(BaseSettings):
     metrics_token: str | None = Field(
         default=None, description="If set, /metrics also wants `Authorization: Bearer <METRICS_TOKEN>`."
     )
+    bounce_guard_percent: float = Field(
+        default=5.0,
+        ge=0,
+        le=100,
+        description="An identity's email steps stop when more than this share of its recent emails hard-bounced.",
+    )
+    bounce_guard_window: int = Field(default=100, ge=1, description="How many of its last emails the guard looks at.")
+    bounce_guard_min_sends: int = Field(
+        default=20, ge=1, description="The guard judges nothing until an identity has sent at least this many."
+    )
 
     @model_validator(mode="after")
     def _resolve_demo(self) -> Settings:

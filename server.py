@@ -57,6 +57,7 @@ from server_http import uvicorn_options
 from server_limits import BodyLimit, CancelOnDisconnect, RateLimit, RateLimiter
 from tasks import runtime as engine_runtime
 from tasks.runtime import Runtime
+from tracking import ROUTES as TRACKING_ROUTES
 
 log = logging.getLogger("outbound.server")
 WEB = Path(__file__).resolve().parent / "web"  # the dashboard and GraphiQL pages; web/static is served at /assets
@@ -279,6 +280,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/graphql", graphql),  # any method: Strawberry refuses the others, in JSON (OutboundGraphQL.run)
             WebSocketRoute("/graphql", graphql_app),  # authenticates in connection_init
             *EXPORT_ROUTES,  # /export/audience.csv, /export/activity.csv (export.py): the Bearer key, as /graphql
+            *TRACKING_ROUTES,  # /t/{token} clicks, /u/{token} unsubscribe (tracking.py): the token is the key
             Mount("/assets", StaticFiles(directory=WEB / "static"), name="assets"),
         ],
         lifespan=lifespan,

@@ -26,10 +26,12 @@ from domain.errors import (
     InvalidTransition,
     LeadPreviouslyRemoved,
     NotFound,
+    Suppressed,
 )
 from domain.leads import apply_bulk_delta, update_lead
 from domain.lifecycle import get_campaign
 from domain.steps import stamp, unstamp
+from domain.suppressions import suppressed
 from domain.tx import transaction
 from models import Campaign, Contact, Lead, Task
 from models.enums import CampaignStatus, LeadStatus, LeadSubstatus
@@ -58,7 +60,9 @@ async def add_leads(
         campaign = await get_campaign(workspace_id, campaign_id, "campaignId", lock=True)
         _refuse_archived(campaign, "campaignId")
         wanted = {c for c in contact_ids if c is not None}
-        known = set(await Contact.filter(id__in=wanted, workspace_id=workspace_id).values_list("id", flat=True))
+        emails = dict(await Contact.filter(id__in=wanted, workspace_id=workspace_id).values_list("id", "email"))
+        known = set(emails)
+        blocked = await suppressed(workspace_id, [e for e in emails.values() if e])
         existing = {
             row["contact_id"]: row["removed_at"]
             for row in await Lead.filter(campaign_id=campaign.id, contact_id__in=known).values(
@@ -71,6 +75,10 @@ async def add_leads(
             field = ["contactIds", str(i)]
             if contact_id is None or contact_id not in known:
                 errors.append(NotFound("No such contact.", field))
+            elif emails[contact_id] in blocked:
+                errors.append(
+                    Suppressed(f"This contact is on the suppression list ({blocked[emails[contact_id]]}).", field)
+                )
             elif contact_id in existing and existing[contact_id] is not None:
                 errors.append(
                     LeadPreviouslyRemoved("This contact was removed from the campaign: it cannot come back.", field)

@@ -52,6 +52,10 @@ class LeadPreviouslyRemoved(DomainError):
     code = ErrorCode.LEAD_PREVIOUSLY_REMOVED
 
 
+class Suppressed(DomainError):
+    code = ErrorCode.SUPPRESSED
+
+
 class DomainErrors(Exception):
     """Several problems found at once (input validation reports every one of them)."""
 

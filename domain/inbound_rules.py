@@ -33,6 +33,7 @@ NOT_ACCEPTED = Fact(lambda lead: not lead.li_accepted, "the lead has already acc
 EMAILED = Fact(lambda lead: lead.em_sent, "the lead was never sent an email")
 NOT_BOUNCED = Fact(lambda lead: not lead.em_bounced, "the lead's email has already bounced")
 MESSAGED = Fact(lambda lead: lead.contacted, "the lead was never sent a message, so nothing was answered")
+NOT_UNSUBSCRIBED = Fact(lambda lead: not lead.em_unsubscribed, "the lead has already unsubscribed")
 NOT_FINISHED_BY_BOUNCE = Fact(
     lambda lead: lead.substatus != LeadSubstatus.BOUNCED, "the lead's email bounced: a reply cannot be recorded"
 )
@@ -64,7 +65,9 @@ def _row(kind: LeadEventKind, rules: dict[LeadStatus, Rule]) -> dict[tuple[LeadE
 #: The table. An acceptance or a click is a fact about something sent, whatever happened since (a lead that
 #: replied or finished may still accept or click): it counts. A bounce finishes an open lead, and on a lead
 #: that replied or finished it is still counted (email.bounced). An out-of-office or a block ends automation,
-#: so it applies only while automation runs. A reply applies everywhere but after a bounce (domain.md).
+#: so it applies only while automation runs. A reply applies everywhere but after a bounce (domain.md). An
+#: unsubscribe is the contact's wish whatever the lead's state (a lead not started yet may have been sent an
+#: earlier campaign's email): it applies once, everywhere, and finishes the lead if it is still open.
 RULES: dict[tuple[LeadEventKind, LeadStatus], Rule] = {
     **_row(
         E.INVITATION_ACCEPTED,
@@ -99,6 +102,7 @@ RULES: dict[tuple[LeadEventKind, LeadStatus], Rule] = {
             S.REPLIED: never("the lead has replied: its automation has already stopped"),
         },
     ),
+    **_row(E.UNSUBSCRIBED, {s: applies(NOT_UNSUBSCRIBED) for s in S}),
 }
 
 

@@ -64,3 +64,9 @@ STEP_KEEPS_FAILING: tuple[str, str] = (
     "Check the step's settings (edit the step if it can be), then retry the lead; if it keeps failing, "
     "contact support.",
 )
+
+#: An identity stopped by the bounce guard (engine/bounce_guard.py): EMAIL_DISCONNECTED with its own words.
+BOUNCE_GUARD: tuple[str, str] = (
+    "Email steps of this identity are stopped: too many of its recent emails bounced.",
+    "Too many bounces: check the list (remove or suppress the bad addresses), then retry the lead.",
+)

@@ -36,6 +36,7 @@ class EmailStats:
     replied: int
     positive: int
     bounced: int
+    unsubscribed: int
 
 
 @dataclass(slots=True)
@@ -109,6 +110,7 @@ def build_stats(
             replied=n("em_replied", 0),
             positive=n(c.EM_POSITIVE, 0),
             bounced=n("em_bounced", 0),
+            unsubscribed=n("em_unsubscribed", 0),
         ),
         tasks=TaskStats(pending=n(c.task_key(TaskStatus.PENDING), 0), completed=n(c.task_key(TaskStatus.COMPLETED), 0)),
         statuses=[StatusCount(status=s, count=n(c.status_key(s), 0)) for s in LeadStatus],

@@ -111,6 +111,18 @@ def email(value: Any, path: Path, errors: list[DomainError], *, required: bool =
     return f"{local}@{domain.lower()}"
 
 
+def domain_name(value: Any, path: Path, errors: list[DomainError]) -> str | None:
+    """One domain name (`example.com`), lower-cased: the part after an address's "@" as `email` accepts it."""
+    before = len(errors)
+    value = text(value, path, errors, max_length=EMAIL, required=True)
+    if value is None or len(errors) > before:
+        return value
+    if not _DOMAIN.match(value):
+        errors.append(InvalidInput("Not one plain domain name (like example.com).", path))
+        return value
+    return value.lower()
+
+
 def integer(value: Any, path: Path, errors: list[DomainError], bounds: tuple[int, int]) -> int | None:
     """A whole number within `bounds` (inclusive); None stays None."""
     if value is None:

@@ -42,6 +42,7 @@ SECRET_PREFIX = "whsec_"
 ACTIVITY_EVENTS = {
     ActivityKind.REPLY_RECEIVED: WebhookEvent.LEAD_REPLIED,
     ActivityKind.EMAIL_BOUNCED: WebhookEvent.LEAD_BOUNCED,
+    ActivityKind.UNSUBSCRIBED: WebhookEvent.LEAD_UNSUBSCRIBED,
     ActivityKind.LEAD_ERROR: WebhookEvent.LEAD_ERROR,
     ActivityKind.TASK_CREATED: WebhookEvent.TASK_CREATED,
 }

@@ -37,6 +37,7 @@ from typing import Any
 from domain import counters, events, leads
 from domain.activity import record_activity
 from domain.leads import update_lead
+from domain.suppressions import suppressed
 from domain.tx import one_statement, transaction
 from engine import channels, placement, queue, usage
 from engine.decide import limit_wait
@@ -150,6 +151,8 @@ async def claim(snap: Snapshot, decision: Act | Withdraw, rendered: Rendered, no
         }
     try:
         async with transaction():
+            if not withdraw and await _finished_if_suppressed(snap, step, now):
+                return Applied("suppressed")
             if not await update_lead(lead, **placing):
                 return Applied("moved")
             activity_id = await record_activity(
@@ -287,6 +290,29 @@ async def _record_error(lead: Lead, problem: Error, now: datetime) -> None:
         dedupe_key=action_key(lead, problem.step.id, ":error"),
         occurred_at=now,
     )
+
+
+async def _finished_if_suppressed(snap: Snapshot, step: StepView, now: datetime) -> bool:
+    """Whether the contact is on the suppression list, checked at the moment of acting on any channel (a
+    contact listed while its lead waited is never sent anything): if so, the lead finishes FINISHED /
+    UNSUBSCRIBED here, with an UNSUBSCRIBED activity that says why. Raises nothing; a lead that moved meanwhile
+    is left to whoever moved it (True all the same: nothing is to be sent)."""
+    address = snap.contact.email
+    listed = (await suppressed(snap.lead.workspace_id, [address])).get(address) if address else None
+    if listed is None:
+        return False
+    lead = snap.lead
+    if await update_lead(lead, **placement.finish(lead, LeadSubstatus.UNSUBSCRIBED, now)):
+        await record_activity(
+            lead,
+            ActivityKind.UNSUBSCRIBED,
+            channel=step.type.channel,
+            step_id=step.id,
+            detail=f"Nothing sent: {listed} is on the workspace's suppression list.",
+            dedupe_key=action_key(lead, step.id, ":suppressed"),
+            occurred_at=now,
+        )
+    return True
 
 
 async def _record_finish(lead: Lead, decision: Finish, step: StepView | None, now: datetime) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
+from domain.problems import BOUNCE_GUARD
 from engine import hours
 from engine.decisions import Act, Branch, Decision, Error, Finish, Noop, Wait, Withdraw, error
 from engine.sequence import Sequence, StepView
@@ -218,6 +219,8 @@ def _problem(lead: LeadView, identity: IdentityView | None, step: StepView, rend
             return error(step, S.INVALID_IDENTITY_EMAIL)
         if not identity.email_connected:
             return error(step, S.EMAIL_DISCONNECTED)
+        if identity.bounce_guarded:
+            return Error(step, S.EMAIL_DISCONNECTED, *BOUNCE_GUARD)
         if not lead.email:
             return error(step, S.MISSING_CONTACT_EMAIL)
         if not (rendered.subject or "").strip():

@@ -20,10 +20,11 @@ from domain.errors import DomainError, InvalidInput, InvalidTransition, NotFound
 from domain.inbound_rules import refusal
 from domain.leads import update_lead
 from domain.steps import stamp
+from domain.suppressions import suppress_address
 from domain.tx import transaction
-from engine import clock, placement
+from engine import bounce_guard, clock, placement
 from engine.snapshot import load_sequence
-from models import Activity, Campaign, Lead
+from models import Activity, Campaign, Contact, Lead
 from models.enums import ActivityKind, Branch, Channel, LeadEventKind, LeadStatus, LeadSubstatus, StepType
 
 E = LeadEventKind
@@ -36,11 +37,13 @@ EVENT_ACTIVITY = {
     E.EMAIL_BOUNCED: (ActivityKind.EMAIL_BOUNCED, Channel.EMAIL),
     E.OUT_OF_OFFICE: (ActivityKind.OUT_OF_OFFICE, None),
     E.BLOCKED: (ActivityKind.BLOCKED, None),
+    E.UNSUBSCRIBED: (ActivityKind.UNSUBSCRIBED, Channel.EMAIL),
 }
 FINISHING = {
     E.EMAIL_BOUNCED: LeadSubstatus.BOUNCED,
     E.OUT_OF_OFFICE: LeadSubstatus.OUT_OF_OFFICE,
     E.BLOCKED: LeadSubstatus.BLOCKED,
+    E.UNSUBSCRIBED: LeadSubstatus.UNSUBSCRIBED,
 }
 CAS_ATTEMPTS = 5
 
@@ -64,7 +67,10 @@ async def record_lead_event(
     message: str | None = None,
     occurred_at: datetime | None = None,
     simulated: bool = False,
+    dedupe_key: str | None = None,
 ) -> Lead:
+    """`dedupe_key`: what makes two events the same, when it is not their content (a click on the tracker
+    counts once per link, whenever it is clicked); else the content's hash (event_key)."""
     kind = LeadEventKind(kind)
     problems: list[DomainError] = []
     message = validation.text(
@@ -72,7 +78,7 @@ async def record_lead_event(
     )
     occurred_at = validation.moment(occurred_at, ["input", "occurredAt"], problems)
     validation.raise_first(problems)
-    key = event_key(
+    key = dedupe_key or event_key(
         lead_id, kind, positive=positive, channel=channel, message=message, at=occurred_at, simulated=simulated
     )
     at = occurred_at or clock.now()
@@ -127,6 +133,49 @@ async def _apply(
     changes = await _changes(lead, kind, at, bool(positive), reply_channel)
     if changes and not await update_lead(lead, **changes):
         raise _Moved
+    if kind == E.EMAIL_BOUNCED:
+        await bounce_guard.after_bounce(lead, at)
+    if kind == E.UNSUBSCRIBED:
+        # In the same transaction: the contact is never contacted again, by this campaign or any other.
+        address = await Contact.filter(id=lead.contact_id).first().values_list("email", flat=True)
+        if address:
+            await suppress_address(lead.workspace_id, str(address), "UNSUBSCRIBED")
+
+
+async def record_click(lead_id: int, step_id: str, link: int, url: str) -> bool:
+    """A click on the tracker (tracking.py): EMAIL_CLICKED once per (lead, step, link), the URL as its detail.
+    Returns whether it applied; a click on a lead it cannot apply to (removed, never emailed) records nothing."""
+    lead = await Lead.get_or_none(id=lead_id, removed_at=None)
+    if lead is None:
+        return False
+    key = event_key(lead_id, E.EMAIL_CLICKED, step=step_id, link=link)
+    try:
+        await record_lead_event(lead.workspace_id, lead_id, E.EMAIL_CLICKED, message=url[:2000], dedupe_key=key)
+    except DomainError:
+        return False
+    return True
+
+
+async def unsubscribe(lead_id: int) -> bool:
+    """The lead's contact unsubscribed (a POST to its signed link, tracking.py): the same event as
+    recordLeadEvent(UNSUBSCRIBED), so counters, live pushes and webhooks follow. Idempotent: a second call
+    changes nothing. A lead removed since still has its contact's address listed. False: no such lead."""
+    lead = await Lead.get_or_none(id=lead_id)
+    if lead is None:
+        return False
+    if lead.removed_at is None and not lead.em_unsubscribed:
+        try:
+            await record_lead_event(
+                lead.workspace_id, lead_id, E.UNSUBSCRIBED, dedupe_key=event_key(lead_id, E.UNSUBSCRIBED, via="link")
+            )
+            return True
+        except DomainError:
+            pass  # unsubscribed meanwhile, or removed: the address is listed below all the same
+    address = await Contact.filter(id=lead.contact_id).first().values_list("email", flat=True)
+    if address:
+        async with transaction():
+            await suppress_address(lead.workspace_id, str(address), "UNSUBSCRIBED")
+    return True
 
 
 def reply_channel_of(lead: Lead, given: Channel | None) -> Channel:
@@ -155,6 +204,8 @@ def _detail(kind: LeadEventKind, message: str | None, positive: bool | None, sim
         parts.append("out of office")
     if kind == E.BLOCKED:
         parts.append("blocked by the contact")
+    if kind == E.UNSUBSCRIBED:
+        parts.append("unsubscribed")
     label = f"({', '.join(parts)})" if parts else ""
     return " ".join(p for p in (label, message) if p) or None
 
@@ -197,6 +248,8 @@ async def _changes(
     if kind == E.EMAIL_CLICKED:
         return {"em_clicked": True}
     changes = {"em_bounced": True} if kind == E.EMAIL_BOUNCED else {}
+    if kind == E.UNSUBSCRIBED:
+        changes = {"em_unsubscribed": True}
     if lead.status in open_statuses:
         changes |= placement.finish(lead, FINISHING[kind], at) | {"paused_state": None}
     return changes

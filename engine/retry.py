@@ -6,9 +6,10 @@ from typing import Any
 
 from domain.errors import InvalidTransition, NotFound
 from domain.leads import update_lead
+from domain.problems import BOUNCE_GUARD
 from domain.steps import stamp
 from domain.tx import transaction
-from engine import clock
+from engine import bounce_guard, clock
 from models import Campaign, Lead
 from models.enums import CampaignStatus, LeadStatus, LeadSubstatus
 
@@ -26,6 +27,8 @@ async def retry_lead(workspace_id: int, lead_id: int) -> Lead:
         if campaign.status not in (CampaignStatus.ACTIVE, CampaignStatus.PAUSED):
             raise InvalidTransition(f"The campaign is {campaign.status.value}: nothing runs in it.", ["id"])
         now = clock.now()
+        # Retrying a lead the bounce guard stopped is the person saying the list was checked: it lifts.
+        guarded = lead.substatus == LeadSubstatus.EMAIL_DISCONNECTED and lead.error_hint == BOUNCE_GUARD[1]
         changes: dict[str, Any] = {
             "attempt": lead.attempt + 1,
             "error_message": None,
@@ -49,5 +52,7 @@ async def retry_lead(workspace_id: int, lead_id: int) -> Lead:
             changes |= {"status": LeadStatus.IN_PROGRESS, "substatus": LeadSubstatus.SCHEDULED, "next_action_at": now}
         async with transaction():
             if await update_lead(lead, **changes):
+                if guarded and campaign.identity_id:
+                    await bounce_guard.lift(campaign.identity_id, now)
                 return lead
     raise InvalidTransition("The lead is changing too fast; try again.", ["id"])

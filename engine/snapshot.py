@@ -74,6 +74,7 @@ async def identity_view(identity: Identity, now: datetime, *, with_usage: bool =
         daily_emails=identity.daily_emails,
         monthly_conversations=identity.monthly_conversations,
         inmail_credits=identity.inmail_credits,
+        bounce_guarded=identity.bounce_guard_at is not None,
         usage=used,
     )
 

@@ -36,6 +36,8 @@ class IdentityView:
     daily_emails: int = 30
     monthly_conversations: int = 300
     inmail_credits: int = 20
+    #: Too many of its recent emails bounced: its email steps stop (engine/bounce_guard.py).
+    bounce_guarded: bool = False
     #: {(allowance, period): used}, e.g. {("email", "2026-11-26"): 30, ("conversation", "2026-11"): 12}
     usage: dict[tuple[str, str], int] = field(default_factory=dict)
 

@@ -6,6 +6,7 @@ from models.contact import Contact
 from models.identity import Identity, IdentityUsage
 from models.inbound import InboundMessage
 from models.lead import LEAD_FLAGS, Lead
+from models.suppression import Suppression
 from models.task import Task
 from models.webhook import Webhook, WebhookDelivery
 from models.workspace import ApiKey, Workspace
@@ -22,6 +23,7 @@ __all__ = [
     "InboundMessage",
     "Lead",
     "SequenceStep",
+    "Suppression",
     "Task",
     "Webhook",
     "WebhookDelivery",

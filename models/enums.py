@@ -52,6 +52,8 @@ class LeadSubstatus(str, Enum):
     BLOCKED = "BLOCKED"
     OUT_OF_OFFICE = "OUT_OF_OFFICE"
     NOT_CONNECTED = "NOT_CONNECTED"
+    #: The contact unsubscribed or is on the suppression list (domain.md revision 2).
+    UNSUBSCRIBED = "UNSUBSCRIBED"
 
 
 S = LeadSubstatus
@@ -88,7 +90,9 @@ SUBSTATUS_STATUS: dict[LeadSubstatus, LeadStatus] = {
         ],
         LeadStatus.ERROR,
     ),
-    **dict.fromkeys([S.COMPLETED, S.BOUNCED, S.BLOCKED, S.OUT_OF_OFFICE, S.NOT_CONNECTED], LeadStatus.FINISHED),
+    **dict.fromkeys(
+        [S.COMPLETED, S.BOUNCED, S.BLOCKED, S.OUT_OF_OFFICE, S.NOT_CONNECTED, S.UNSUBSCRIBED], LeadStatus.FINISHED
+    ),
 }
 del S
 
@@ -190,6 +194,8 @@ class ActivityKind(str, Enum):
     OUT_OF_OFFICE = "OUT_OF_OFFICE"
     #: The contact blocked the sender: the lead finished FINISHED / BLOCKED.
     BLOCKED = "BLOCKED"
+    #: The contact unsubscribed, or is on the suppression list: the lead finished FINISHED / UNSUBSCRIBED.
+    UNSUBSCRIBED = "UNSUBSCRIBED"
 
 
 class LeadEventKind(str, Enum):
@@ -199,6 +205,7 @@ class LeadEventKind(str, Enum):
     EMAIL_BOUNCED = "EMAIL_BOUNCED"
     OUT_OF_OFFICE = "OUT_OF_OFFICE"
     BLOCKED = "BLOCKED"
+    UNSUBSCRIBED = "UNSUBSCRIBED"
 
 
 class ErrorCode(str, Enum):
@@ -210,6 +217,14 @@ class ErrorCode(str, Enum):
     IDENTITY_REQUIRED = "IDENTITY_REQUIRED"
     ALREADY_IN_CAMPAIGN = "ALREADY_IN_CAMPAIGN"
     LEAD_PREVIOUSLY_REMOVED = "LEAD_PREVIOUSLY_REMOVED"
+    SUPPRESSED = "SUPPRESSED"
+
+
+class SuppressionReason(str, Enum):
+    UNSUBSCRIBED = "UNSUBSCRIBED"
+    BOUNCED = "BOUNCED"
+    COMPLAINT = "COMPLAINT"
+    MANUAL = "MANUAL"
 
 
 class SeriesBucket(str, Enum):

@@ -66,6 +66,10 @@ class Identity(Model):
     mailbox_sync_claimed_until = fields.DatetimeField(null=True)
     #: Reads failed in a row: the backoff's exponent.
     mailbox_sync_failures = fields.IntField(default=0)
+    #: The bounce guard (engine/bounce_guard.py): when too many of its recent emails bounced its email steps
+    #: stopped (null: they run); retrying a lead it stopped lifts it, and sends count again from that moment.
+    bounce_guard_at = fields.DatetimeField(null=True)
+    bounce_guard_since = fields.DatetimeField(null=True)
 
     class Meta:
         table = "identity"

@@ -23,6 +23,7 @@ LEAD_FLAGS = (
     "em_clicked",
     "em_replied",
     "em_bounced",
+    "em_unsubscribed",
 )
 
 
@@ -89,6 +90,9 @@ class Lead(Model):
     em_clicked = fields.BooleanField(default=False)
     em_replied = fields.BooleanField(default=False)
     em_bounced = fields.BooleanField(default=False)
+    # Unsubscribed from one of this campaign's emails (EmailStats.unsubscribed); a suppression found at the
+    # moment of acting finishes the lead UNSUBSCRIBED without setting it: that contact did not click anything.
+    em_unsubscribed = fields.BooleanField(default=False, db_default=False)
 
     class Meta:
         table = "lead"

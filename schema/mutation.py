@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from resolvers import audience, campaign, contact, identity, keys, lead, webhooks
+from resolvers import audience, campaign, contact, identity, keys, lead, suppressions, webhooks
 from schema.payloads import (
     AddLeadsPayload,
     ApiKeyPayload,
@@ -18,6 +18,7 @@ from schema.payloads import (
     RemoveLeadsPayload,
     TaskPayload,
 )
+from schema.suppressions import RemoveSuppressionPayload, SuppressionsPayload
 from schema.webhooks import CreateWebhookPayload, DeleteWebhookPayload, WebhookDeliveryPayload, WebhookPayload
 
 MAX_ITEMS = 1000
@@ -79,7 +80,7 @@ class Mutation:
     add_leads: AddLeadsPayload = strawberry.field(
         resolver=audience.add_leads,
         description=f"Add contacts as NOT_STARTED leads, at most {MAX_ITEMS} per call. Each refused contact "
-        "gets its own UserError (ALREADY_IN_CAMPAIGN, LEAD_PREVIOUSLY_REMOVED, NOT_FOUND).",
+        "gets its own UserError (ALREADY_IN_CAMPAIGN, LEAD_PREVIOUSLY_REMOVED, NOT_FOUND, SUPPRESSED).",
     )
     remove_leads: RemoveLeadsPayload = strawberry.field(
         resolver=audience.remove_leads,
@@ -108,7 +109,9 @@ class Mutation:
         "an email sent and not bounced (not NOT_STARTED); a bounce finishes an IN_PROGRESS, PAUSED or ERROR "
         "lead and is counted on one that replied or finished. OUT_OF_OFFICE needs a message sent, and BLOCKED "
         "nothing; both finish an IN_PROGRESS, PAUSED or ERROR lead (BLOCKED a NOT_STARTED one too), and are "
-        "refused once it replied or finished. The table is domain/inbound_rules.py.",
+        "refused once it replied or finished. UNSUBSCRIBED applies once in every status: the contact's address "
+        "joins the suppression list, email.unsubscribed counts it, and a NOT_STARTED, IN_PROGRESS, PAUSED or "
+        "ERROR lead finishes FINISHED / UNSUBSCRIBED. The table is domain/inbound_rules.py.",
     )
     complete_task: TaskPayload = strawberry.field(
         resolver=lead.complete_task, description="Complete a task; its lead moves on."
@@ -121,6 +124,18 @@ class Mutation:
     redeliver_webhook: WebhookDeliveryPayload = strawberry.field(
         resolver=webhooks.redeliver_webhook,
         description="Sends a past delivery again, as a new delivery with the same event id.",
+    )
+    add_suppressions: SuppressionsPayload = strawberry.field(
+        resolver=suppressions.add_suppressions,
+        description=f"Addresses (ana@acme.com) or domains (acme.com) that the workspace never contacts again; at "
+        f'most {MAX_ITEMS} per call. Each bad value gets its own INVALID_INPUT (field ["values", index]) and '
+        "the others are added; a value already listed is kept as it is. Leads of a listed contact finish "
+        "FINISHED / UNSUBSCRIBED when they reach their next action step.",
+    )
+    remove_suppression: RemoveSuppressionPayload = strawberry.field(
+        resolver=suppressions.remove_suppression,
+        description="Takes a value off the list (an unknown or foreign id is NOT_FOUND). Leads it finished stay "
+        "finished.",
     )
     create_api_key: CreateApiKeyPayload = strawberry.field(
         resolver=keys.create_api_key,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import strawberry
 
 from resolvers import query as q
+from resolvers import suppressions as sup
 from resolvers import webhooks as wh
+from schema.suppressions import SuppressionConnection
 from schema.types import (
     Campaign,
     CampaignConnection,
@@ -40,5 +42,10 @@ class Query:
         resolver=q.contacts,
         description="Contacts, oldest first; search (at most 200 characters) matches name, email or company. "
         "`first` is 0 to 100; `after` is an endCursor of this list (at most 200 characters).",
+    )
+    suppressions: SuppressionConnection = strawberry.field(  # type: ignore[valid-type]
+        resolver=sup.suppressions,
+        description="The workspace's do-not-contact list, newest first; search (at most 200 characters) matches "
+        "the value. `first` is 0 to 100; `after` is an endCursor of this list (at most 200 characters).",
     )
     webhooks: list[Webhook] = strawberry.field(resolver=wh.list_webhooks, description="The workspace's webhooks.")  # type: ignore[assignment]

@@ -232,6 +232,7 @@ class EmailStats:
     replied: int = strawberry.field(description="Leads that replied by email.")
     positive: int = strawberry.field(description="Leads that replied positively by email.")
     bounced: int = strawberry.field(description="Leads whose email bounced.")
+    unsubscribed: int = strawberry.field(description="Leads that unsubscribed from an email.")
 
 
 @strawberry.type(description="Tasks of the campaign (counted as tasks, not leads).")

@@ -125,7 +125,7 @@ STATS_QUERY = """query($id: ID!) { campaign(id: $id) { stats {
     campaignId version updatedAt
     allChannels { totalContacts started contacted replied positive }
     linkedin { engaged invited accepted contacted replied positive }
-    email { sent clicked replied positive bounced }
+    email { sent clicked replied positive bounced unsubscribed }
     tasks { pending completed }
     statuses { status count }
     substatuses { status substatus count }
@@ -174,6 +174,7 @@ async def stats_from_leads(campaign: Campaign) -> dict[str, Any]:
             "replied": n(lambda x: x.em_replied),
             "positive": n(lambda x: x.em_replied and x.positive),
             "bounced": n(lambda x: x.em_bounced),
+            "unsubscribed": n(lambda x: x.em_unsubscribed),
         },
         "tasks": {
             "pending": sum(1 for t in tasks if t.status == TaskStatus.PENDING),

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-SINGLE_MODULES = ["server", "server_http", "server_limits", "config", "compat", "export", "logs", "ops"]
+SINGLE_MODULES = ["server", "server_http", "server_limits", "config", "compat", "export", "logs", "ops", "tracking"]
 
 
 def project_modules() -> list[str]:

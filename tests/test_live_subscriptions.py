@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 STATS = """subscription Stats($id: ID!) { campaignStats(campaignId: $id) {
   campaignId version updatedAt
   allChannels { totalContacts started contacted replied positive }
-  email { sent clicked replied positive bounced }
+  email { sent clicked replied positive bounced unsubscribed }
   statuses { status count }
   substatuses { status substatus count }
   steps { stepId leadCount }

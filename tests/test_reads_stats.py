@@ -113,7 +113,7 @@ async def test_stats_follow_the_metric_table(gql: GraphQLClient, workspace: Any)
         "replied": 1,
         "positive": 1,
     }
-    assert stats["email"] == {"sent": 3, "clicked": 1, "replied": 1, "positive": 0, "bounced": 1}
+    assert stats["email"] == {"sent": 3, "clicked": 1, "replied": 1, "positive": 0, "bounced": 1, "unsubscribed": 0}
     assert stats["tasks"] == {"pending": 1, "completed": 1}
     assert stats["statuses"] == [
         {"status": "NOT_STARTED", "count": 1},

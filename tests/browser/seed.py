@@ -30,7 +30,7 @@ STATS = """query Stats($id: ID!) { campaign(id: $id) { status stats {
   version
   allChannels { totalContacts started contacted replied positive }
   linkedin { engaged invited accepted contacted replied positive }
-  email { sent clicked replied positive bounced }
+  email { sent clicked replied positive bounced unsubscribed }
   tasks { pending completed }
   statuses { status count }
 } } }"""

@@ -7,7 +7,7 @@ import { $, clear, h, label, throttle } from "./dom.js";
 const KPIS = {
   allChannels: ["All channels", { totalContacts: "Leads", started: "Started", contacted: "Contacted", replied: "Replied", positive: "Positive" }],
   linkedin: ["LinkedIn", { engaged: "Engaged", invited: "Invited", accepted: "Accepted", contacted: "Messaged", replied: "Replied", positive: "Positive" }],
-  email: ["Email", { sent: "Sent", clicked: "Clicked", replied: "Replied", positive: "Positive", bounced: "Bounced" }],
+  email: ["Email", { sent: "Sent", clicked: "Clicked", replied: "Replied", positive: "Positive", bounced: "Bounced", unsubscribed: "Unsubscribed" }],
   tasks: ["Tasks", { pending: "Pending", completed: "Completed" }],
 };
 const SERIES = {
