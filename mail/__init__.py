@@ -9,7 +9,8 @@ secrets are pure; imap and smtp do network I/O and nothing else; errors is share
     classify.classify(raw, *, our_message_ids, lead_addresses, reply_classifier=None) -> Classification
     replies.ReplyClassifier (Protocol: is_positive(text) -> bool), replies.RuleReplyClassifier
     outbound.build_message(*, sender, to, subject, text, lead_id, step_id, public_url, secret, html=None,
-                           sender_name=None, track_clicks=True, unsubscribe_mailto=None, in_reply_to=None)
+                           sender_name=None, track_clicks=True, unsubscribe_mailto=None, in_reply_to=None,
+                           message_id=None)
     outbound.unsubscribe_url(public_url, secret, lead_id), outbound.plain_address(value)
     tokens.verify_token(secret, token) -> TrackedLink | None, tokens.verify_unsubscribe_token(secret, token)
     secrets.parse_mail_url(url, *, expect=None) -> MailServer, secrets.PasswordBox(secret_key, previous=())

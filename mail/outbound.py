@@ -123,8 +123,10 @@ def build_message(
     track_clicks: bool = True,
     unsubscribe_mailto: str | None = None,
     in_reply_to: str | None = None,
+    message_id: str | None = None,
 ) -> EmailMessage:
-    """An email for one lead, ready for mail.smtp.send. Its Message-ID is `message["Message-ID"]`.
+    """An email for one lead, ready for mail.smtp.send. Its Message-ID is `message_id` (the caller's, chosen
+    before sending so its record can name it) or, omitted, a new one; either way `message["Message-ID"]`.
 
     `text` (and `html`) are the rendered content; links in them are tracked when `track_clicks`, and
     `{{unsubscribeUrl}}` becomes the lead's signed unsubscribe URL. `in_reply_to` threads a follow-up under
@@ -158,7 +160,7 @@ def build_message(
     message["Date"] = formatdate(usegmt=True)
     # 32 random hex digits, not make_msgid's ~45 characters: "Message-ID: <...@domain>" then fits one
     # 78-character header line for most domains, where a folded one reads back with a leading space.
-    message["Message-ID"] = f"<{uuid.uuid4().hex}@{domain}>"
+    message["Message-ID"] = message_id or f"<{uuid.uuid4().hex}@{domain}>"
     if in_reply_to is not None:
         if not re.fullmatch(r"<[^<>\s]+@[^<>\s]+>", in_reply_to):
             raise InvalidMessage(f"not a Message-ID: {in_reply_to!r}")

@@ -42,11 +42,11 @@ def compose(outbound: Outbound) -> EmailMessage:
                 secret=keys.signing_key,
                 sender_name=outbound.sender_name or None,
                 track_clicks=outbound.track_clicks,
+                # Ours, chosen before sending and already on the activity: a reply's In-Reply-To names it.
+                message_id=outbound.external_id,
             )
     except InvalidMessage as exc:
         raise ChannelFailure(f"email not sent: {exc}") from exc
-    # Ours, chosen before sending and already on the activity: a reply's In-Reply-To names it.
-    message.replace_header("Message-ID", outbound.external_id)
     return message
 
 
