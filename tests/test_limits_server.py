@@ -26,6 +26,7 @@ from websockets.exceptions import ConnectionClosed
 
 from server_limits import CancelOnDisconnect
 from tests.conftest import Backend
+from tests.test_live_subscriptions import Server
 
 ROOT = Path(__file__).resolve().parent.parent
 WS = ["graphql-transport-ws"]
@@ -38,8 +39,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-class Serve:
-    """`python server.py serve` on a free port: uvicorn with the limits' options (server_limits.uvicorn_options)."""
+class Serve(Server):
+    """`python server.py serve` on a free port: uvicorn with the limits' options (server_limits.uvicorn_options).
+    Waiting for it and stopping it are the uvicorn test server's."""
 
     def __init__(self, backend: Backend, **env: str) -> None:
         self.port = _free_port()
@@ -54,26 +56,6 @@ class Serve:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
-
-    async def ready(self) -> Serve:
-        deadline = time.monotonic() + 30
-        async with httpx.AsyncClient() as http:
-            while time.monotonic() < deadline:
-                assert self.proc.poll() is None, f"server exited, see {self.log_path}"
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await http.get(self.base + "/healthz")).status_code == 200:
-                        return self
-                await asyncio.sleep(0.1)
-        raise AssertionError("server did not start")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self._log.close()
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
