@@ -116,8 +116,11 @@ async def test_a_sigkilled_worker(deployment: Callable[..., Awaitable[Run]]) -> 
     await _result("sigkill", lambda: _sigkill_run(deployment))
 
 
+# Not strict: whether the kill lands inside an SMTP handshake is timing (a run whose kill misses every
+# handshake loses nothing and passes). The defect itself is pinned strictly, deterministically, by
+# tests/test_engine_action_races.py::test_known_defect_an_email_interrupted_by_a_crash_is_not_counted_as_sent.
 @pytest.mark.xfail(
-    strict=True,
+    strict=False,
     reason="issue 16 point 1: a worker SIGKILLed during the SMTP handshake leaves its EMAIL_SENT activity "
     "(inserted before the send, so the step is never resent) and the next delivery of its lead moves on "
     "as 'finished-redelivery' with em_sent true: emails the SMTP server never accepted count as sent",
