@@ -39,13 +39,16 @@ class CountingSmtp:
     """Counts accepted messages per recipient. `rcpt_delay`: a slow handshake before DATA, so a process
     killed mid-send has not handed its message over (the message is lost, not delivered)."""
 
-    def __init__(self, rcpt_delay: float = 0.0) -> None:
+    def __init__(self, rcpt_delay: float = 0.0, host: str = "127.0.0.1") -> None:
         self.rcpt_delay = rcpt_delay
+        self.host = host
         self.lock = threading.Lock()
         self.per_recipient: Counter[str] = Counter()
         self.message_ids: list[str] = []
+        #: Each message's List-Unsubscribe header (the links a worker signed), in arrival order.
+        self.unsubscribe_headers: list[str] = []
         self.port = free_port()
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(self, hostname=host, port=self.port)
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
         if self.rcpt_delay:
@@ -56,10 +59,11 @@ class CountingSmtp:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         from email import message_from_bytes
 
-        message_id = str(message_from_bytes(envelope.original_content)["Message-ID"])
+        message = message_from_bytes(envelope.original_content)
         with self.lock:
             self.per_recipient.update(envelope.rcpt_tos)
-            self.message_ids.append(message_id)
+            self.message_ids.append(str(message["Message-ID"]))
+            self.unsubscribe_headers.append(str(message["List-Unsubscribe"]))
         return "250 Message accepted for delivery"
 
     @property
@@ -92,8 +96,8 @@ class Run:
     snapshots: list[dict[str, Any]] = field(default_factory=list)
     observed: dict[str, Any] = field(default_factory=dict)
 
-    def worker(self, name: str) -> Process:
-        process = worker(self.backend, name, threads=4, **self.env)
+    def worker(self, name: str, netns: str | None = None, **env: str) -> Process:
+        process = worker(self.backend, name, threads=4, netns=netns, **(self.env | env))
         self.processes.append(process)
         return process
 

@@ -36,15 +36,19 @@ def pg_bin() -> Path | None:
 
 
 class PrivatePostgres:
-    def __init__(self) -> None:
+    """`host`: the one address it listens on (tests/test_hosts.py: the bridge's, reached from namespaces;
+    `trust` is extended to that address's /24)."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
         bindir = pg_bin()
         assert bindir is not None, "no initdb: install PostgreSQL's server binaries"
         self.bin = bindir
         # Not under pytest's tmp (mode 0700, root's): the postgres user must reach it.
         self.root = Path(tempfile.mkdtemp(prefix="outbound-faults-pg-"))
         self.dir = self.root / "pgdata"
+        self.host = host
         self.port = free_port()
-        self.url = f"postgres://postgres@127.0.0.1:{self.port}/outbound"
+        self.url = f"postgres://postgres@{host}:{self.port}/outbound"
         self.proc: subprocess.Popen[bytes] | None = None
         self.dir.mkdir()
         if os.geteuid() == 0:
@@ -57,6 +61,10 @@ class PrivatePostgres:
             check=True,
             capture_output=True,
         )
+        if host != "127.0.0.1":
+            subnet = host.rsplit(".", 1)[0] + ".0/24"
+            with (self.dir / "pg_hba.conf").open("a") as hba:
+                hba.write(f"host all all {subnet} trust\n")
 
     def start(self) -> None:
         log = (self.root / "postgres.log").open("ab")
@@ -71,7 +79,7 @@ class PrivatePostgres:
                     "-k",
                     str(self.dir),
                     "-c",
-                    "listen_addresses=127.0.0.1",
+                    f"listen_addresses={self.host}",
                     "-c",
                     "fsync=off",
                     "-c",
@@ -88,7 +96,7 @@ class PrivatePostgres:
         deadline = time.monotonic() + 30
         while (
             subprocess.run(
-                [str(self.bin / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)], capture_output=True
+                [str(self.bin / "pg_isready"), "-h", self.host, "-p", str(self.port)], capture_output=True
             ).returncode
             != 0
         ):
@@ -97,7 +105,7 @@ class PrivatePostgres:
             time.sleep(0.1)
 
     async def create_database(self) -> None:
-        conn = await asyncpg.connect(f"postgres://postgres@127.0.0.1:{self.port}/postgres")
+        conn = await asyncpg.connect(f"postgres://postgres@{self.host}:{self.port}/postgres")
         try:
             await conn.execute("CREATE DATABASE outbound")
         finally:
@@ -127,11 +135,12 @@ class PrivatePostgres:
 
 
 class PrivateRedis:
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, host: str = "127.0.0.1") -> None:
         self.dir = tmp / "redis"
         self.dir.mkdir()
+        self.host = host
         self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.url = f"redis://{host}:{self.port}/0"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -142,7 +151,10 @@ class PrivateRedis:
                 "--port",
                 str(self.port),
                 "--bind",
-                "127.0.0.1",
+                self.host,
+                # Off: without a password, protected mode refuses every client that is not on loopback.
+                "--protected-mode",
+                "no",
                 "--save",
                 "",
                 "--appendonly",
@@ -158,7 +170,7 @@ class PrivateRedis:
             with contextlib.suppress(OSError):
                 import socket
 
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
+                with socket.create_connection((self.host, self.port), timeout=0.2) as sock:
                     sock.sendall(b"PING\r\n")
                     if sock.recv(16).startswith(b"+PONG"):
                         return

@@ -29,10 +29,15 @@ def free_port() -> int:
 
 
 class Process:
-    def __init__(self, backend: Backend, name: str, command: list[str], **env: str) -> None:
+    """`netns`: run it inside that network namespace (`ip netns exec` execs the command, so the pid is the
+    command's own): tests/test_hosts.py's hosts."""
+
+    def __init__(self, backend: Backend, name: str, command: list[str], netns: str | None = None, **env: str) -> None:
         self.name = name
         self.log_path = backend.tmp / f"{name}-{time.monotonic_ns()}.log"
         self._log = self.log_path.open("wb")
+        if netns is not None:
+            command = ["ip", "netns", "exec", netns, *command]
         self.proc = subprocess.Popen(
             command,
             cwd=ROOT,
@@ -77,13 +82,17 @@ class Process:
 
 
 class Api(Process):
-    def __init__(self, backend: Backend, workers: int = 1, **env: str) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.ws_url = f"ws://127.0.0.1:{self.port}/graphql"
-        env = {"SCHEDULER": "false", "HOST": "127.0.0.1", "PORT": str(self.port), "LOG_LEVEL": "WARNING"} | env
+    """`host`/`netns`: listen on that address inside that namespace (any port is free in a fresh one)."""
+
+    def __init__(
+        self, backend: Backend, workers: int = 1, host: str = "127.0.0.1", netns: str | None = None, **env: str
+    ) -> None:
+        self.port = free_port() if netns is None else 8000
+        self.base = f"http://{host}:{self.port}"
+        self.ws_url = f"ws://{host}:{self.port}/graphql"
+        env = {"SCHEDULER": "false", "HOST": host, "PORT": str(self.port), "LOG_LEVEL": "WARNING"} | env
         command = [sys.executable, "server.py", "serve", "--workers", str(workers)]
-        super().__init__(backend, f"api-{self.port}", command, **env)
+        super().__init__(backend, f"api-{netns or self.port}", command, netns, **env)
 
     async def ready(self, seconds: float = 30) -> None:
         deadline = time.monotonic() + seconds
@@ -97,9 +106,10 @@ class Api(Process):
         raise AssertionError(f"API did not start: {self.output()[-3000:]}")
 
 
-def scheduler(backend: Backend, **env: str) -> Process:
-    return Process(backend, "scheduler", [sys.executable, "-m", "tasks.scheduler"], **env)
+def scheduler(backend: Backend, netns: str | None = None, **env: str) -> Process:
+    return Process(backend, "scheduler", [sys.executable, "-m", "tasks.scheduler"], netns, **env)
 
 
-def worker(backend: Backend, name: str = "worker", threads: int = 2, **env: str) -> Process:
-    return Process(backend, name, [DRAMATIQ, "tasks", "--processes", "1", "--threads", str(threads)], **env)
+def worker(backend: Backend, name: str = "worker", threads: int = 2, netns: str | None = None, **env: str) -> Process:
+    command = [DRAMATIQ, "tasks", "--processes", "1", "--threads", str(threads)]
+    return Process(backend, name, command, netns, **env)
