@@ -8,8 +8,9 @@ supervision"). Each host has its own PROMETHEUS_MULTIPROC_DIR, as separate machi
 A 200-lead campaign (an email, then a LinkedIn profile visit) runs to the end with one campaignStats
 subscriber per API host, connected from the host side to that namespace's address. At the end: every lead
 finished, the SMTP server got each address once, the counters equal a recount, each subscriber's last
-snapshot equals `stats`, and the unsubscribe link a worker host signed opens on the API host that did not
-(one SECRET_KEY, one PUBLIC_URL for every process).
+snapshot equals `stats`, the unsubscribe link a worker host signed opens on the API host that did not
+(one SECRET_KEY, one PUBLIC_URL for every process), and a key revoked through api1 is refused by api2 at
+once, which also closes the websocket opened with it (4403).
 
 Runs under `--backend real` only (it starts its own PostgreSQL and Redis, like the fault runs). Without root
 or `ip netns` it is skipped outside CI and fails in CI (CI=true or OUTBOUND_REQUIRE_SERVICES=1).
@@ -18,6 +19,7 @@ or `ip netns` it is skipped outside CI and fails in CI (CI=true or OUTBOUND_REQU
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import time
@@ -119,11 +121,32 @@ async def test_a_campaign_across_two_api_hosts_and_two_worker_hosts(network: Hos
         async with httpx.AsyncClient(timeout=10) as http:
             page = await http.get(second.api.base + links[0][1].removeprefix(public_url))  # type: ignore[index]
         assert page.status_code == 200, page.text
+
+        # A key revoked through api1 stops working on api2 at once (its in-process key cache hears it over
+        # Redis; the cache's own age limit is 300 s), and api2 closes the websocket opened with it.
+        keys = (await first.gql("{ viewer { apiKeys { id } } }", {}))["viewer"]["apiKeys"]
+        revoked = await first.gql(
+            "mutation($id: ID!) { revokeApiKey(id: $id) { errors { code } } }", {"id": keys[0]["id"]}
+        )
+        assert not revoked["revokeApiKey"]["errors"]
+        revoked_at = time.monotonic()
+        await asyncio.wait([second._reader], timeout=5)  # it ends when the socket closes
+        assert second._reader.done(), "api2 kept the revoked key's websocket open"
+        assert second._conn.close_code == 4403
+        async with httpx.AsyncClient(timeout=10) as http:
+            refused = await http.post(
+                second.api.base + "/graphql",
+                json={"query": "{ viewer { name } }"},
+                headers={"Authorization": f"Bearer {campaign['key']}"},
+            )
+        assert refused.status_code == 401, refused.text
+        revocation_seconds = time.monotonic() - revoked_at
         per_host = {role: len(list((tmp_path / f"metrics-{role}").glob("*.db"))) for role in ROLES}
         print(
             f"\nhosts run: {network.prefix}.0/24, {LEADS} leads, {smtp.count} emails to {len(smtp.per_recipient)}"
             f" addresses, {facts['profile_visits']} visits, snapshots api1={len(first.snapshots)}"
-            f" api2={len(second.snapshots)}, metrics files per host {per_host},"
+            f" api2={len(second.snapshots)}, revocation on api1 seen on api2 in {revocation_seconds:.2f}s,"
+            f" metrics files per host {per_host},"
             f" {time.monotonic() - started:.1f}s"
         )
     finally:
