@@ -9,7 +9,7 @@ UV_VERSION := 0.13.9
 COMPILE := $(VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
 	--quiet --custom-compile-command "make lock"
 
-.PHONY: run demo-reset test test-embedded test-real lint schema bench bench-quick lock clean graphiql-assets screenshots
+.PHONY: run demo-reset test test-embedded test-real test-hosts lint schema bench bench-quick lock clean graphiql-assets screenshots
 
 # The exact versions of requirements.lock (hash-checked), then the project itself without resolving anything;
 # `pip check` fails when pyproject.toml asks for something the lock does not have (run `make lock`).
@@ -49,6 +49,11 @@ test-embedded: $(STAMP)
 
 test-real: $(STAMP)
 	$(PY) -m pytest --backend real
+
+# Just the across-hosts test (tests/test_hosts.py: two API and two worker hosts in network namespaces; root).
+# About 10 s, so `make test` runs it too (the real pass); it starts its own PostgreSQL, Redis and SMTP server.
+test-hosts: $(STAMP)
+	$(PY) -m pytest --backend real tests/test_hosts.py -s
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -85,6 +85,14 @@ def from_settings(settings: Settings) -> MailKeys:
                 "SECRET_KEY is not set: mailboxes cannot be connected, and emails go out without click tracking"
                 " or one-click unsubscribe links"
             )
+    if key is not None and settings.public_url is None and not settings.embedded:
+        # With Redis, the processes that sign links (the workers) may run on other hosts than the API: their
+        # own HOST:PORT (127.0.0.1:8000 by default) is then an address no lead's mail client reaches.
+        log.warning(
+            "PUBLIC_URL is not set: the click and unsubscribe links in emails sent from this process point at"
+            " %s (its own HOST:PORT); set PUBLIC_URL to the API's public address in every process",
+            settings.public_base_url,
+        )
     sync = settings.mailbox_sync_seconds
     if settings.demo and "mailbox_sync_seconds" not in settings.model_fields_set:
         sync = DEMO_SYNC_SECONDS  # the demo reads fast, so an answer shows within seconds

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import stat
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from config import Settings
 from domain import mailkeys
@@ -30,6 +33,22 @@ def test_postgresql_without_a_key_has_none() -> None:
     settings.secret_key = None
     keys = mailkeys.from_settings(settings)
     assert keys.box is None and keys.signing_key is None
+
+
+def test_with_redis_an_unset_public_url_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    """Workers on another host than the API would sign links to their own 127.0.0.1:8000 (tests/test_hosts.py)."""
+    common: dict[str, Any] = {"database_url": "postgres://x@127.0.0.1:5432/db", "secret_key": "k" * 32}
+    common |= {"host": "127.0.0.1", "port": 8000}
+    with caplog.at_level(logging.WARNING, logger="outbound.mail"):
+        keys = mailkeys.from_settings(Settings(redis_url="redis://r:6379/0", public_url=None, _env_file=None, **common))
+        assert keys.public_url == "http://127.0.0.1:8000"
+        assert "PUBLIC_URL is not set" in caplog.text and "http://127.0.0.1:8000" in caplog.text
+        caplog.clear()
+        set_url = Settings(redis_url="redis://r:6379/0", public_url="https://out.example", _env_file=None, **common)
+        assert mailkeys.from_settings(set_url).public_url == "https://out.example"
+        embedded = Settings(redis_url=None, public_url=None, _env_file=None, **common)
+        assert mailkeys.from_settings(embedded).public_url == "http://127.0.0.1:8000"  # one process: it is the API
+        assert "PUBLIC_URL" not in caplog.text
 
 
 async def test_without_a_key_a_mailbox_is_refused_and_nothing_stored(gql: Any) -> None:
