@@ -170,6 +170,11 @@ class Run:
         self._reader = asyncio.create_task(read())
         self._conn = conn
 
+    async def closed_with(self, seconds: float) -> int | None:
+        """The subscription socket's close code once the server closed it within `seconds` (None: still open)."""
+        await asyncio.wait([self._reader], timeout=seconds)
+        return self._conn.close_code if self._reader.done() else None
+
     async def snapshot_settles_to_stats(self, seconds: float = 15) -> dict[str, Any]:
         """The last pushed snapshot equals `stats` (pushes may trail a change by the hub's interval)."""
         stats: dict[str, Any] = {}
