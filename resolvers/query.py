@@ -15,6 +15,7 @@ from models import (
     Identity,
     Lead,
     SequenceStep,
+    Suppression,
     Task,
     Webhook,
     WebhookDelivery,
@@ -71,6 +72,8 @@ async def node(info: Info, id: strawberry.ID) -> Any:
         return await WebhookDelivery.get_or_none(id=pk, workspace_id=ws)
     if type_name == "ApiKey":
         return await ApiKey.get_or_none(id=pk, workspace_id=ws)
+    if type_name == "Suppression":
+        return await Suppression.get_or_none(id=pk, workspace_id=ws)
     return None
 
 
