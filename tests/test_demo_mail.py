@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain.ids import to_global_id
 from engine import channels, simulator
-from models import Activity, InboundMessage, Lead
+from models import Activity, Campaign, InboundMessage, Lead, Suppression
 from models.enums import ActivityKind, Channel, LeadStatus, LeadSubstatus, StepType
+from tests.conftest import GraphQLClient
 from tests.engine_helpers import Pump, add_leads, assert_counters_match, make_campaign, make_identity, person, step
 
 
@@ -48,3 +50,54 @@ async def test_the_demo_answers_emails_through_the_classifier(workspace: Any, fr
     assert positive and all(positive[lead_id] == (simulator._roll(lead_id, 2) % 2 == 0) for lead_id in positive)
     assert {lead.id for lead in leads} >= set(inbound)
     await assert_counters_match(campaign.id)
+
+
+CLICK_STATS = "query($id: ID!) { campaign(id: $id) { stats { email { sent clicked unsubscribed } } } }"
+
+
+async def test_the_demo_clicks_links_and_unsubscribes_as_readers_do(
+    gql: GraphQLClient, workspace: Any, frozen: Any, pump: Pump
+) -> None:
+    # given an accelerated campaign whose email has a link, and one that does not track clicks
+    ws, _ = workspace
+    identity = await make_identity(ws, email_address="sam@outbound.example")
+    content = "Hi {{firstName}}, our prices: https://example.com/pricing. Talk soon?"
+    sequence = [  # the leads wait for the follow-up meanwhile, as the demo's do
+        step(StepType.EMAIL, subject="Hello", content=content),
+        step(StepType.EMAIL, delay=30 * 86400, subject="Again", content="Following up."),
+    ]
+    campaign, _ = await make_campaign(ws, identity, sequence, time_scale=1440)
+    untracked, _ = await make_campaign(ws, identity, sequence, time_scale=1440, name="Untracked")
+    await Campaign.filter(id=untracked.id).update(track_clicks=False)
+    leads = await add_leads(ws, campaign, [person(i) for i in range(150)])
+    await add_leads(ws, untracked, [person(i, email=f"other{i}@example.test") for i in range(40)])
+    await pump.run()
+
+    # when three demo days pass
+    for _ in range(3):
+        frozen.advance(minutes=1)
+        await simulator.simulate(frozen.now())
+        await pump.run()
+
+    # then the readers the simulator picks clicked the email's link once each, through the tracker's path
+    readers = [lead.id for lead in leads if not simulator._bounces(lead.id)]
+    clicking = {i for i in readers if simulator._roll(i, 5) < simulator.CLICK_PERCENT}
+    assert clicking  # the campaign is large enough for the demo's rate to show
+    clicks = await Activity.filter(campaign_id=campaign.id, kind=ActivityKind.EMAIL_CLICKED)
+    assert {c.lead_id for c in clicks} == clicking and len(clicks) == len(clicking)
+    assert all(c.detail == "https://example.com/pricing" and c.channel == Channel.EMAIL for c in clicks)
+    assert not await Activity.filter(campaign_id=untracked.id, kind=ActivityKind.EMAIL_CLICKED).exists()
+
+    # and a few unsubscribed, as the one-click POST does: finished, their address on the suppression list
+    gone = await Lead.filter(campaign_id=campaign.id, substatus=LeadSubstatus.UNSUBSCRIBED).prefetch_related("contact")
+    assert gone and all(lead.em_unsubscribed and lead.status == LeadStatus.FINISHED for lead in gone)
+    assert {lead.id for lead in gone} <= {i for i in readers if simulator._roll(i, 6) < simulator.UNSUBSCRIBE_PERCENT}
+    listed = set(await Suppression.filter(workspace_id=ws.id).values_list("value", flat=True))
+    assert {lead.contact.email for lead in gone} <= listed
+    assert len(gone) <= len(leads) // 10  # a low rate, not a stampede
+
+    # and the dashboard's numbers show both
+    data = await gql(CLICK_STATS, {"id": to_global_id("Campaign", campaign.id)})
+    assert data["campaign"]["stats"]["email"] == {"sent": 150, "clicked": len(clicking), "unsubscribed": len(gone)}
+    await assert_counters_match(campaign.id)
+    await assert_counters_match(untracked.id)
