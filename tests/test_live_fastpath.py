@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from live.hub import Snapshot
+from live.reads import Snapshot
 from schema import transport as fastpath
 from schema.build import build_schema
 
