@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from live.reads import Snapshot
-from schema import transport as fastpath
+from schema import live_render as fastpath
 from schema.build import build_schema
 
 SCHEMA = build_schema()._schema
