@@ -58,12 +58,12 @@ def readers(leads: list[Lead]) -> set[int]:
 
 
 def clickers(leads: list[Lead]) -> set[int]:
-    return {i for i in readers(leads) if simulator._roll(i, 5) < simulator.CLICK_PERCENT}
+    return {i for i in readers(leads) if simulator._chance(i, "click") < simulator.CLICK_PERCENT}
 
 
 def unsubscribers(leads: list[Lead]) -> set[int]:
     """Who may unsubscribe: a reader the roll picks (unless a reply came first)."""
-    return {i for i in readers(leads) if simulator._roll(i, 6) < simulator.UNSUBSCRIBE_PERCENT}
+    return {i for i in readers(leads) if simulator._chance(i, "unsubscribe") < simulator.UNSUBSCRIBE_PERCENT}
 
 
 def sure_unsubscribers(leads: list[Lead]) -> set[int]:
