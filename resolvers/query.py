@@ -35,7 +35,7 @@ async def viewer(info: Info) -> Any:
 
 
 async def _workspace(info: Info) -> Workspace | None:
-    """The request's workspace as stored now: the one on the context comes from the API-key cache (30 s)."""
+    """The request's workspace as stored now: the one on the context may come from the key cache (KeyCache)."""
     ctx = info.context
     return await Workspace.get_or_none(id=ctx.workspace_id) or ctx.workspace
 
