@@ -29,7 +29,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from strawberry import ID
 
-from domain.auth import authenticate, parse_bearer
+from domain.auth import authenticate, key_cache_of, parse_bearer
 from domain.ids import to_global_id
 from models import LEAD_FLAGS
 from models.enums import ActivityKind, LeadStatus, LeadSubstatus
@@ -271,7 +271,7 @@ def _endpoint(
     reads: Reads,
 ) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> Response:
-        found = await authenticate(parse_bearer(request.headers.get("authorization")))
+        found = await authenticate(parse_bearer(request.headers.get("authorization")), key_cache_of(request.scope))
         workspace = found.workspace if found is not None else None
         if workspace is None:
             return _error(

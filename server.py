@@ -39,7 +39,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 import logs
 from config import Settings, get_settings
-from domain.auth import authenticate, parse_bearer
+from domain.auth import KeyCache, authenticate, key_cache_of, parse_bearer
 from engine.scheduler import Scheduler
 from export import ROUTES as EXPORT_ROUTES
 from live import runtime as live_runtime
@@ -145,7 +145,8 @@ class OutboundGraphQL(GraphQL[Context, None]):
         params = context.connection_params or {}
         raw = params.get("Authorization") or params.get("authorization")
         try:
-            found = await authenticate(parse_bearer(raw) if isinstance(raw, str) else None)
+            key = parse_bearer(raw) if isinstance(raw, str) else None
+            found = await authenticate(key, key_cache_of(context.request.scope if context.request else {}))
         except Exception as error:
             if not database_unavailable(error):
                 raise
@@ -173,7 +174,7 @@ class RequireApiKey:
             headers = dict(scope.get("headers") or [])
             raw = parse_bearer(headers.get(b"authorization", b"").decode("latin-1"))
             try:
-                found = await authenticate(raw)
+                found = await authenticate(raw, key_cache_of(scope))
             except Exception as error:
                 if not database_unavailable(error):
                     raise
@@ -205,6 +206,8 @@ class AppState(TypedDict):
     bus: Bus
     hub: Hub
     keys: KeyWatch
+    #: The keys requests authenticated with lately (domain/auth.py); `keys` evicts the revoked ones.
+    key_cache: KeyCache
     engine: Runtime
     #: The demo's simulated replies and acceptances: only when DEMO is on, never in the scheduler's tick.
     simulator: Scheduler | None
@@ -254,6 +257,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 bus=live.bus,
                 hub=live.hub,
                 keys=live.keys,
+                key_cache=live.keys.cache,
                 engine=engine,
                 simulator=simulator,
                 limiter=RateLimiter.start(settings),

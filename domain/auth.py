@@ -1,14 +1,18 @@
 """API keys: creating and revoking them, and finding who a key authenticates.
 
 A workspace has any number of named keys, stored hashed (models/workspace.py). Every request looks its key up,
-so this process keeps what it found in a small cache; a revocation does not wait for that cache to age:
+so an API process keeps what it found in a `KeyCache`, made by its lifespan (server.py's AppState) like the bus
+and the hub, never on import; a revocation does not wait for that cache to age:
 
-- `revoke_api_key` evicts the key here when its transaction commits, and announces `KeyRevoked` (domain/tx.py);
-  the API's wiring (live/keys.py) publishes it on the bus, and every API process evicts the key from its cache
-  and closes the websockets opened with it (4403) as soon as it arrives;
-- Redis pub/sub is at-most-once: when the bus reconnects, the whole cache is dropped (`forget_cached_keys`)
-  and open websockets are checked again (live/keys.py). The cache's age limit (`_CACHE_TTL`) is only a last
+- `revoke_api_key` announces `KeyRevoked` (domain/tx.py) when its transaction commits; the API's wiring
+  (live/keys.py, which holds the process's cache) evicts the key here at once, publishes it on the bus, and
+  every other API process evicts it and closes the websockets opened with it (4403) as soon as it arrives;
+- Redis pub/sub is at-most-once: when the bus reconnects, the whole cache is dropped (`KeyCache.clear`)
+  and open websockets are checked again (live/keys.py). The cache's age limit (`KeyCache.TTL`) is only a last
   resort for an invalidation lost some other way, never the way a revocation takes effect.
+
+Code that runs without a lifespan (an app served with no lifespan, a CLI) calls `authenticate` with no cache:
+every call reads the database, which is always correct, only slower.
 
 `lastUsedAt` is written at most once a minute per key and process (a conditional UPDATE), not per request.
 """
@@ -17,19 +21,18 @@ from __future__ import annotations
 
 import time
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeGuard
 
 from tortoise.expressions import Q
 
 from domain.errors import InvalidInput, NotFound
-from domain.tx import after_commit, announce, transaction
+from domain.tx import announce, transaction
 from models import ApiKey, Workspace
 from models.workspace import KEY_NAME_MAX, hash_api_key, new_api_key
 
-#: A last resort only (module docstring): revocations evict at once.
-_CACHE_TTL = 300.0
-_CACHE_MAX = 10_000
 #: lastUsedAt is written at most this often per key and process.
 LAST_USED_EVERY = 60.0
 
@@ -58,7 +61,46 @@ class KeyRevoked:
     workspace_id: int
 
 
-_cache: dict[str, _Entry] = {}
+class KeyCache:
+    """One API process's keys found lately, by hash (module docstring): made by the lifespan, evicted by
+    live/keys.py on a revocation (here or on another process) and dropped whole when the bus reconnects."""
+
+    #: A last resort only (module docstring): revocations evict at once.
+    TTL = 300.0
+    #: Past this many keys the cache starts over (a flood of made-up keys cannot grow it without bound).
+    MAX = 10_000
+
+    def __init__(self) -> None:
+        self._entries: dict[str, _Entry] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def authenticate(self, raw_key: str | None) -> Authenticated | None:
+        """Who a key authenticates, or None (no such key, or revoked); the database is read once per TTL."""
+        if not _plausible(raw_key):
+            return None
+        digest = hash_api_key(raw_key)
+        now = time.monotonic()
+        entry = self._entries.get(digest)
+        if entry is None or entry.expires <= now:
+            found = await _find(digest)
+            if len(self._entries) >= self.MAX:
+                self._entries.clear()
+            entry = self._entries[digest] = _Entry(now + self.TTL, found)
+        if entry.found is not None and now - entry.written >= LAST_USED_EVERY:
+            entry.written = now
+            await _touch(entry.found.key_id)
+        return entry.found
+
+    def forget_key(self, key_id: int) -> None:
+        """Evict one key: its next request reads the database (and finds it revoked)."""
+        for digest in [d for d, e in self._entries.items() if e.found is not None and e.found.key_id == key_id]:
+            del self._entries[digest]
+
+    def clear(self) -> None:
+        """Forget every key (after a gap in the bus: revocations may have been missed meanwhile)."""
+        self._entries.clear()
 
 
 async def create_workspace(name: str) -> tuple[Workspace, str]:
@@ -107,7 +149,6 @@ async def revoke_api_key(workspace_id: int, key_id: int | None) -> ApiKey:
         if not changed:  # revoked meanwhile by someone else: theirs is the revocation
             return await ApiKey.get(id=key.id, using_db=conn)
         key.revoked_at = now
-        after_commit(lambda: forget_key(key.id))
         announce(KeyRevoked(key.id, workspace_id))
     return key
 
@@ -121,23 +162,33 @@ def parse_bearer(header: str | None) -> str | None:
     return token.strip()
 
 
-async def authenticate(raw_key: str | None) -> Authenticated | None:
-    """Who a key authenticates, or None (no such key, or revoked). Cached per process (module docstring)."""
-    if not raw_key or len(raw_key) > 200:
+async def authenticate(raw_key: str | None, cache: KeyCache | None) -> Authenticated | None:
+    """Who a key authenticates, or None: through the process's cache when it has one (module docstring)."""
+    if cache is not None:
+        return await cache.authenticate(raw_key)
+    if not _plausible(raw_key):
         return None
-    digest = hash_api_key(raw_key)
-    now = time.monotonic()
-    entry = _cache.get(digest)
-    if entry is None or entry.expires <= now:
-        key = await ApiKey.get_or_none(key_hash=digest, revoked_at=None).select_related("workspace")
-        found = Authenticated(key.workspace, key.id) if key is not None else None
-        if len(_cache) >= _CACHE_MAX:
-            _cache.clear()
-        entry = _cache[digest] = _Entry(now + _CACHE_TTL, found)
-    if entry.found is not None and now - entry.written >= LAST_USED_EVERY:
-        entry.written = now
-        await _touch(entry.found.key_id)
-    return entry.found
+    found = await _find(hash_api_key(raw_key))
+    if found is not None:
+        await _touch(found.key_id)  # the WHERE keeps it to once a minute
+    return found
+
+
+def key_cache_of(scope: Mapping[str, Any]) -> KeyCache | None:
+    """The process's cache from an ASGI scope: the lifespan's state (server.py's AppState) under `key_cache`;
+    None when no lifespan ran."""
+    state = scope.get("state") or {}
+    cache = state.get("key_cache")
+    return cache if isinstance(cache, KeyCache) else None
+
+
+def _plausible(raw_key: str | None) -> TypeGuard[str]:
+    return bool(raw_key) and len(raw_key or "") <= 200
+
+
+async def _find(digest: str) -> Authenticated | None:
+    key = await ApiKey.get_or_none(key_hash=digest, revoked_at=None).select_related("workspace")
+    return Authenticated(key.workspace, key.id) if key is not None else None
 
 
 async def _touch(key_id: int) -> None:
@@ -153,13 +204,3 @@ async def revoked_among(key_ids: set[int]) -> set[int]:
         return set()
     live = await ApiKey.filter(id__in=key_ids, revoked_at=None).values_list("id", flat=True)
     return key_ids - set(live)
-
-
-def forget_key(key_id: int) -> None:
-    """Evict one key from this process's cache: its next request reads the database (and finds it revoked)."""
-    for digest in [d for d, e in _cache.items() if e.found is not None and e.found.key_id == key_id]:
-        del _cache[digest]
-
-
-def forget_cached_keys() -> None:
-    _cache.clear()

@@ -220,7 +220,9 @@ async def _demo_sequence(campaign: Campaign) -> dict[str, SequenceStep]:
         parent=condition,
         branch=Branch.ON_TRUE,
         subject="Quick question, {{firstName}}",
-        content="Hi {{firstName}},\n\nHow does {{company}} handle outbound today?",
+        # A link, so that the demo's readers can click (engine/simulator.py): the tracker counts it.
+        content="Hi {{firstName}},\n\nHow does {{company}} handle outbound today? Ours, in two minutes:"
+        " https://example.com/outbound-tour",
     )
     task = await step(
         6,

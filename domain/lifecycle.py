@@ -29,7 +29,8 @@ from domain.errors import (
     SequenceLocked,
 )
 from domain.leads import apply_bulk_delta, count_leads
-from domain.steps import apply_step_updates, copy_steps, parse_steps, replace_steps, write_steps
+from domain.step_updates import apply_step_updates
+from domain.steps import copy_steps, parse_steps, replace_steps, write_steps
 from domain.tx import transaction
 from models import Campaign, Identity, Lead, SequenceStep
 from models.enums import CampaignStatus, LeadStatus, LeadSubstatus, StepType

@@ -6,21 +6,21 @@ camelCase names (["input", "steps", "0", "onTrue", "1", "title"]), so a client c
 
 Rows: `position` is the 1-based order of a depth-first walk (a branching step, then its first branch,
 then its second branch, then the next sibling); `parent` + `branch` place a step under its branching step.
+Changing existing steps (stepUpdates, launched campaigns too) is domain/step_updates.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from domain import validation
-from domain.errors import DomainError, DomainErrors, InvalidInput, NotFound
+from domain.errors import DomainError, DomainErrors, InvalidInput
 from domain.templates import AI_NAME, unknown_placeholders
-from models import Lead, SequenceStep
-from models.enums import Branch, LeadStatus, LeadSubstatus, StepType
-from models.sql import db, placeholders
+from models import SequenceStep
+from models.enums import Branch, StepType
 
 #: Which branch lists each step type may carry, in depth-first order, with their input names.
 BRANCHES: dict[StepType, tuple[tuple[Branch, str, str], ...]] = {
@@ -86,7 +86,7 @@ def delay_seconds(delay: Mapping[str, Any] | None) -> int:
     )
 
 
-def _delay_errors(delay: Mapping[str, Any] | None, path: list[str]) -> list[DomainError]:
+def delay_errors(delay: Mapping[str, Any] | None, path: list[str]) -> list[DomainError]:
     if not delay:
         return []
     errors: list[DomainError] = []
@@ -118,7 +118,7 @@ def _parse_list(raw: Sequence[Mapping[str, Any]], path: list[str], errors: list[
     for i, item in enumerate(raw):
         step_path = [*path, str(i)]
         step_type = StepType(item["type"])
-        errors += _delay_errors(item.get("delay"), step_path)
+        errors += delay_errors(item.get("delay"), step_path)
         allowed = {key for _, key, _ in BRANCHES.get(step_type, ())}
         for key, name in ALL_BRANCH_KEYS:
             if key not in allowed and item.get(key):
@@ -357,112 +357,6 @@ async def copy_steps(source_campaign_id: int, target_campaign_id: int) -> dict[i
         )
         mapping[row.id] = copy.id
     return mapping
-
-
-# ------------------------------------------------------------------ stepUpdates (launched campaigns too)
-
-
-async def apply_step_updates(campaign_id: int, time_scale: float, updates: Sequence[Mapping[str, Any]]) -> None:
-    """Change delays and texts of existing steps; reschedule leads waiting on a step whose delay changed.
-
-    The caller holds the campaign row. `updates[i]` has `step_id` (decoded, None if malformed) and any of
-    `delay`, `subject`, `content`, `ai_variables`. Errors point at ["input", "stepUpdates", i, ...].
-    """
-    rows = await SequenceStep.filter(campaign_id=campaign_id)
-    by_id = {row.id: row for row in rows}
-    errors: list[DomainError] = []
-    changed: dict[int, dict[str, Any]] = {}
-    paths: dict[int, dict[str, list[str]]] = {}
-    for i, update in enumerate(updates):
-        path = ["input", "stepUpdates", str(i)]
-        step_id = update.get("step_id")
-        if step_id is None or step_id not in by_id:
-            errors.append(NotFound("No such step in this campaign.", [*path, "stepId"]))
-            continue
-        if update.get("delay", ...) is None:
-            update = {k: v for k, v in update.items() if k != "delay"}  # a null delay: no change
-        errors += _delay_errors(update.get("delay"), path)
-        values = changed.setdefault(step_id, {})
-        step_paths = paths.setdefault(step_id, {})
-        step_paths[""] = path
-        for key, name in (
-            ("delay", "delay"),
-            ("subject", "subject"),
-            ("content", "content"),
-            ("ai_variables", "aiVariables"),
-        ):
-            if key in update:
-                step_paths[name] = path
-        if "delay" in update:
-            values["delay_seconds"] = max(0, delay_seconds(update["delay"]))
-        for key in ("subject", "content"):
-            if key in update:
-                values[key] = update[key]
-        if "ai_variables" in update:
-            values["ai_variables"] = [
-                {"name": v["name"], "prompt": v["prompt"]} for v in update.get("ai_variables") or []
-            ]
-    # Validate the sequence as it would be, reporting only on the steps being changed.
-    for step_id, values in changed.items():
-        for key, value in values.items():
-            setattr(by_id[step_id], key, value)
-    specs = tree_from_rows(rows)
-    _set_paths(specs, paths)
-    errors += validate_tree(specs, only=set(changed))
-    if errors:
-        raise DomainErrors(errors)
-    for step_id, values in changed.items():
-        if values:
-            await SequenceStep.filter(id=step_id).update(**values)
-        if "delay_seconds" in values:
-            # time_scale divides every delay (the demo runs a day in a minute), as the engine does.
-            await _reschedule(campaign_id, step_id, values["delay_seconds"] / (time_scale or 1.0))
-
-
-def _set_paths(specs: list[StepSpec], paths: dict[int, dict[str, list[str]]]) -> None:
-    for spec in specs:
-        if spec.id in paths:
-            spec.path = paths[spec.id][""]
-            spec.field_paths = paths[spec.id]
-        for _, children in spec.branches:
-            _set_paths(children, paths)
-
-
-async def _reschedule(campaign_id: int, step_id: int, delay: float) -> None:
-    """Leads waiting (SCHEDULED) on this step: due `delay` after their previous action.
-
-    Only next_action_at (or the one kept in a paused lead's paused_state) changes: no counted state, so no
-    counter moves. state_version is bumped so a worker holding an older read of the lead re-reads it.
-    """
-    leads = (
-        await Lead.filter(campaign_id=campaign_id, current_step_id=step_id, removed_at=None)
-        .filter(status__in=[LeadStatus.IN_PROGRESS, LeadStatus.PAUSED])
-        .select_for_update()
-    )
-    scheduled: list[list[Any]] = []
-    for lead in leads:
-        # The engine's anchor: the previous action, or (before any) when the lead started.
-        anchor = lead.last_action_at or lead.started_at
-        if anchor is None:
-            continue
-        due = (anchor + timedelta(seconds=delay)).astimezone(UTC)
-        if lead.status == LeadStatus.IN_PROGRESS and lead.substatus == LeadSubstatus.SCHEDULED:
-            scheduled.append([due, lead.id])
-        elif (
-            lead.status == LeadStatus.PAUSED
-            and lead.paused_state
-            and lead.paused_state.get("substatus") == LeadSubstatus.SCHEDULED.value
-        ):
-            await Lead.filter(id=lead.id).update(
-                paused_state={**lead.paused_state, "next_action_at": stamp(due)}, state_version=lead.state_version + 1
-            )
-    if scheduled:
-        # The common case, a running campaign: one batched statement for all its waiting leads.
-        conn = db()
-        a, b = placeholders(conn, 2)
-        await conn.execute_many(
-            f"UPDATE lead SET next_action_at = {a}, state_version = state_version + 1 WHERE id = {b}", scheduled
-        )
 
 
 def stamp(moment: datetime | None) -> str | None:

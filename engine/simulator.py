@@ -7,6 +7,8 @@ person (an acceptance, a reply, a manual task). Each pass of `simulate(now)`, ov
   "simulated" in their activity). A lead last reached by email answers with a real RFC 5322 message, and
   some emails bounce with a real delivery status notification: both go through engine.inbox.apply_inbound,
   the classifier and apply function a connected inbox's messages take (an in-process mailbox: no IMAP);
+- a few emailed leads click a link of their email (engine.inbound.record_click, the tracker's own call) and
+  a few unsubscribe (engine.inbound.unsubscribe, the one-click POST's), so every number of the dashboard moves;
 - pending manual tasks get completed, as the sender would (completeTask);
 - a fresh contact joins the campaign now and then (addLeads), so there are always leads starting.
 
@@ -17,6 +19,7 @@ campaign's row lock, so running it from several processes at once is harmless. R
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -25,7 +28,8 @@ from email.utils import format_datetime
 from functools import partial
 from typing import Any
 
-from models import Activity, Campaign, Contact, Identity, Lead, Task
+from mail.outbound import LinkRewriter
+from models import Activity, Campaign, Contact, Identity, Lead, SequenceStep, Task
 from models.enums import ActivityKind, CampaignStatus, Channel, LeadEventKind, LeadStatus, LeadSubstatus, TaskStatus
 
 log = logging.getLogger("outbound.simulator")
@@ -34,6 +38,10 @@ ACCEPT_PERCENT = 60
 REPLY_PERCENT = 20
 #: Of the leads emailed, this many in a hundred bounce (a DSN some scaled hours after the email).
 BOUNCE_PERCENT = 5
+#: Of the leads emailed a link (click tracking on), this many in a hundred click it some scaled hours later.
+CLICK_PERCENT = 8
+#: Of the leads emailed, this many in a hundred unsubscribe (from the email's link) a scaled day or so later.
+UNSUBSCRIBE_PERCENT = 3
 #: A manual task is done 2 to 24 (scaled) hours after it was created.
 TASK_HOURS = (2, 24)
 #: One fresh contact joins each accelerated campaign every this many (scaled) hours.
@@ -43,6 +51,19 @@ NEW_CONTACT_HOURS = 8
 def _roll(key: int, salt: int) -> int:
     """A stable pseudo-random 0..99 per lead or task (the same answer from every process)."""
     return (key * 2654435761 + salt * 40503) % 1000 // 10
+
+
+def _chance(key: int, what: str) -> int:
+    """Like `_roll`, but a hash: independent of `_roll`'s draws for the same lead. `_roll` is linear in its
+    salt, so one lead's rolls of different salts move together; clicks and unsubscribes drawn with it would
+    have fallen mostly on the leads that bounce."""
+    digest = hashlib.blake2b(f"{key}:{what}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big") % 100
+
+
+def _bounces(lead_id: int) -> bool:
+    """Whether the lead's email bounces: such a lead never reads it (no click, no unsubscribe)."""
+    return _roll(lead_id, 4) < BOUNCE_PERCENT
 
 
 async def simulate(now: datetime) -> int:
@@ -57,6 +78,8 @@ async def simulate(now: datetime) -> int:
         # Bounces first: a bounce comes back within hours, a reply after half a day at the earliest.
         + await _bounce_emails(scales, now)
         + await _reply_to_messages(scales, now)
+        + await _click_links(scales, now)
+        + await _unsubscribe(scales, now)
         + await _complete_tasks(scales, now)
         + await _add_contacts(scales, now)
     )
@@ -133,13 +156,81 @@ async def _bounce_emails(scales: dict[int, float], now: datetime) -> int:
     ).values("id", "campaign_id", "last_action_at")
     for lead in emailed:
         roll = _roll(lead["id"], 4)
-        if roll >= BOUNCE_PERCENT or lead["last_action_at"] is None:
+        if not _bounces(lead["id"]) or lead["last_action_at"] is None:
             continue
         if now >= lead["last_action_at"] + timedelta(hours=1 + roll) / scales[lead["campaign_id"]]:
             done += await _safely(
                 f"bounce for lead {lead['id']}", partial(_mail, lead["id"], _bounce, now=now)
             )
     return done
+
+
+async def _click_links(scales: dict[int, float], now: datetime) -> int:
+    """A reader opens a link of the last email: only where a real click is possible (the campaign tracks
+    clicks and the step's text has a link). EMAIL_CLICKED counts once per lead (em_clicked): one click each."""
+    from engine.inbound import record_click
+
+    tracked = await Campaign.filter(id__in=list(scales), track_clicks=True).values_list("id", flat=True)
+    emailed = await Lead.filter(
+        campaign_id__in=list(tracked), em_sent=True, em_clicked=False, em_bounced=False, removed_at=None
+    ).values("id", "campaign_id")
+    done = 0
+    for lead in emailed:
+        roll = _chance(lead["id"], "click")
+        if roll >= CLICK_PERCENT or _bounces(lead["id"]):
+            continue
+        email = await _last_email(lead["id"])
+        if email is None or now < email.occurred_at + timedelta(hours=1 + 2 * roll) / scales[lead["campaign_id"]]:
+            continue
+        step = await SequenceStep.get_or_none(id=email.step_id).values_list("content", flat=True)
+        links = _links(str(step or ""))
+        if links:
+            url, index = next(iter(links.items()))
+            done += await _safely(
+                f"click for lead {lead['id']}", partial(record_click, lead["id"], str(email.step_id), index, url)
+            )
+    return done
+
+
+async def _unsubscribe(scales: dict[int, float], now: datetime) -> int:
+    """A contact uses the unsubscribe link of the last email (the one-click POST's path: the lead finishes
+    UNSUBSCRIBED and the address joins the workspace's suppression list)."""
+    from engine.inbound import unsubscribe
+
+    emailed = await Lead.filter(
+        campaign_id__in=list(scales),
+        status=LeadStatus.IN_PROGRESS,
+        em_sent=True,
+        em_unsubscribed=False,
+        em_bounced=False,
+        replied=False,
+        removed_at=None,
+    ).values("id", "campaign_id")
+    done = 0
+    for lead in emailed:
+        roll = _chance(lead["id"], "unsubscribe")
+        if roll >= UNSUBSCRIBE_PERCENT or _bounces(lead["id"]):
+            continue
+        email = await _last_email(lead["id"])
+        if email is not None and now >= email.occurred_at + timedelta(hours=4 + 8 * roll) / scales[lead["campaign_id"]]:
+            done += await _safely(f"unsubscribe of lead {lead['id']}", partial(unsubscribe, lead["id"]))
+    return done
+
+
+async def _last_email(lead_id: int) -> Activity | None:
+    return (
+        await Activity.filter(lead_id=lead_id, kind=ActivityKind.EMAIL_SENT, step_id__not_isnull=True)
+        .order_by("-occurred_at", "-id")
+        .only("id", "step_id", "occurred_at")
+        .first()
+    )
+
+
+def _links(text: str) -> dict[str, int]:
+    """The http(s) links of an email's text, each with the index its tracked link carries (mail/outbound.py)."""
+    rewriter = LinkRewriter(lambda index, url: url)
+    rewriter.text(text)
+    return rewriter.links
 
 
 async def _mail(lead_id: int, make: Callable[..., bytes], **kw: Any) -> bool:

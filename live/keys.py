@@ -4,9 +4,10 @@
                                                                      \\-> bus channel `auth:revoked` --> every
                                                                           other API process: the same
 
-Each API process holds one `KeyWatch` (made in the lifespan, live/runtime.py). Websockets register the key
-they authenticated with (schema/transport.py); when a key is revoked its sockets are closed with 4403, and
-its entry leaves this process's auth cache (domain/auth.py), so the next HTTP request with it is a 401.
+Each API process holds one `KeyWatch` (made in the lifespan, live/runtime.py) and, in it, the process's
+`KeyCache` (domain/auth.py) that requests authenticate through. Websockets register the key they
+authenticated with (schema/transport.py); when a key is revoked its sockets are closed with 4403, and its
+entry leaves the cache, so the next HTTP request with it is a 401.
 
 Pub/sub is at-most-once. After the bus reconnects (events may have been lost meanwhile), the whole auth
 cache is dropped and the keys of the open sockets are checked again in one query.
@@ -20,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from domain import auth
-from domain.auth import KeyRevoked
+from domain.auth import KeyCache, KeyRevoked
 from live.bus import RECONNECTED, Bus
 
 log = logging.getLogger("outbound.keys")
@@ -36,7 +37,9 @@ Closer = Callable[[], Awaitable[None]]
 class KeyWatch:
     """The open websockets of this process by key id, and the bus listener that evicts and closes."""
 
-    def __init__(self) -> None:
+    def __init__(self, cache: KeyCache) -> None:
+        #: The process's auth cache: what this watch evicts from.
+        self.cache = cache
         self._sockets: dict[int, set[Closer]] = {}
         self._bus: Bus | None = None
 
@@ -68,7 +71,7 @@ class KeyWatch:
 
     async def revoked(self, key_id: int) -> None:
         """`key_id` was revoked (here or on another process): evict it and close its sockets."""
-        auth.forget_key(key_id)
+        self.cache.forget_key(key_id)
         closers = self._sockets.pop(key_id, set())
         if closers:
             log.info("API key %s revoked: closing %d websocket(s)", key_id, len(closers))
@@ -90,7 +93,7 @@ class KeyWatch:
 
     async def _recheck(self) -> None:
         """After a gap in the bus: forget every cached key, and close the sockets of keys revoked meanwhile."""
-        auth.forget_cached_keys()
+        self.cache.clear()
         for key_id in await auth.revoked_among(set(self._sockets)):
             await self.revoked(key_id)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from config import Settings
-from domain.auth import KeyRevoked
+from domain.auth import KeyCache, KeyRevoked
 from domain.events import CampaignEvent
 from domain.tx import set_handler
 from live.bus import Bus, bus_for
@@ -34,11 +34,12 @@ class Live:
 
 
 async def start(settings: Settings) -> Live:
-    """Make a bus, a hub and a key watch. They listen first, so the bus knows it must hold a subscription."""
+    """Make a bus, a hub and a key watch (holding the process's auth cache). They listen first, so the bus
+    knows it must hold a subscription."""
     bus = bus_for(settings.redis_url, settings.namespace)
     hub = Hub()
     await hub.start(bus)
-    keys = KeyWatch()
+    keys = KeyWatch(KeyCache())
     await keys.start(bus)
     await bus.start()
     publish_on(bus)

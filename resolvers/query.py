@@ -15,6 +15,7 @@ from models import (
     Identity,
     Lead,
     SequenceStep,
+    Suppression,
     Task,
     Webhook,
     WebhookDelivery,
@@ -34,7 +35,7 @@ async def viewer(info: Info) -> Any:
 
 
 async def _workspace(info: Info) -> Workspace | None:
-    """The request's workspace as stored now: the one on the context comes from the API-key cache (30 s)."""
+    """The request's workspace as stored now: the one on the context may come from the key cache (KeyCache)."""
     ctx = info.context
     return await Workspace.get_or_none(id=ctx.workspace_id) or ctx.workspace
 
@@ -71,6 +72,8 @@ async def node(info: Info, id: strawberry.ID) -> Any:
         return await WebhookDelivery.get_or_none(id=pk, workspace_id=ws)
     if type_name == "ApiKey":
         return await ApiKey.get_or_none(id=pk, workspace_id=ws)
+    if type_name == "Suppression":
+        return await Suppression.get_or_none(id=pk, workspace_id=ws)
     return None
 
 

@@ -20,6 +20,9 @@ that makes the Campaign View's pages fall back shows (tests/test_schema_lean.py 
 Only queries take this path: they have no side effects, and the request's dataloaders make the second run
 cheap. Mutations, subscriptions, `@defer`, introspection and any schema extension that wraps resolvers keep
 graphql-core's path.
+
+What it works out once per operation and keeps across requests (steps, plans, leaf serializers) is
+schema/fastpath_plans.py.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, NamedTuple, TypeGuard
+from typing import Any, TypeGuard
 
 from graphql import (
     GraphQLAbstractType,
@@ -41,14 +44,14 @@ from graphql import (
     GraphQLScalarType,
 )
 from graphql.execution.values import get_argument_values
-from graphql.language import BREAK, DirectiveNode, OperationType, VariableNode, Visitor, visit
+from graphql.language import OperationType
 from graphql.pyutils import Path, Undefined
 from prometheus_client import Counter
 
 from compat import DeferUsage, FieldDetailsList, GroupedFieldSet, forget_relevant_subfields
 from domain.errors import PublicError
 from models.db import database_unavailable
-from schema.bytecache import ByteLRU, footprint
+from schema.fastpath_plans import Plans, Step, leaf_of, plans_for
 
 log = logging.getLogger("outbound.schema.lean")
 
@@ -62,25 +65,6 @@ OUTCOMES = Counter(
 
 #: The field being completed and the type it belongs to: what an abstract type's `resolve_type` needs in its info.
 Origin = tuple[GraphQLField, GraphQLObjectType]
-
-
-class Step(NamedTuple):
-    """One field of a selection, as the fast path answers it on every row."""
-
-    key: str
-    #: None for `__typename`.
-    field_def: GraphQLField | None
-    #: A plain attribute to read (schema/direct.py), or a resolver that takes only the row, or neither.
-    attribute: str | None
-    row_only: Callable[[Any], Any] | None
-    #: Answers from the row alone when it can (else NotImplemented): a prefetched relation.
-    shortcut: Callable[[Any], Any] | None
-    resolve: Callable[..., Any] | None
-    details: FieldDetailsList
-    has_args: bool
-    #: The scalar's or enum's `coerce_output_value`, when the field is a (non-null) leaf.
-    leaf: Callable[[Any], Any] | None
-    non_null: bool
 
 
 #: Root fields answered by graphql-core itself (introspection): not worth a fast path.
@@ -102,101 +86,10 @@ async def _settle(awaitables: Sequence[Awaitable[Any]]) -> list[Any]:
     return results
 
 
-#: Enum serializers by id(enum type): the schema's types live as long as the process.
-_ENUM_LEAVES: dict[int, Callable[[Any], Any]] = {}
-
-
-def _leaf(named: GraphQLScalarType | GraphQLEnumType) -> Callable[[Any], Any]:
-    """How a leaf value is serialized: the type's `coerce_output_value`, except for an enum, whose members are
-    looked up in a table (Strawberry's enum type scans its values and reads `.value` of each, per value)."""
-    if not isinstance(named, GraphQLEnumType):
-        return named.coerce_output_value
-    leaf = _ENUM_LEAVES.get(id(named))
-    if leaf is None:
-        coerce = named.coerce_output_value
-        names: dict[Any, str] = {}
-        for member in getattr(named, "wrapped_cls", ()):
-            try:
-                names[member] = coerce(member)
-            except (TypeError, ValueError):
-                continue
-        get = names.get
-
-        def leaf(value: Any) -> Any:
-            found = get(value) if type(value) in _MEMBER_TYPES else None
-            return found if found is not None else coerce(value)
-
-        _MEMBER_TYPES.update(type(member) for member in names)
-        _ENUM_LEAVES[id(named)] = leaf
-    return leaf
-
-
-#: The Python enum classes whose members `_leaf` tables hold: anything else goes to the type itself.
-_MEMBER_TYPES: set[type] = set()
-
-
-class _Plans:
-    """What the fast path works out for one parsed operation, kept across requests.
-
-    The parser cache hands every request with the same text the same document, so its collected fields (and
-    each selection's plan) are the same objects every time, as long as no `@skip`/`@include` depends on a
-    variable: `variable_free` says so, and only then is this used.
-    """
-
-    __slots__ = ("operation", "root", "schema", "steps", "subfields", "variable_free")
-
-    def __init__(self, schema: Any, operation: Any, variable_free: bool) -> None:
-        # Both kept: they keep the ids of the key from being reused while this lives. The schema is part of
-        # the key because the parser cache is shared by every schema of the process (tests build several).
-        self.schema = schema
-        self.operation = operation
-        self.variable_free = variable_free
-        self.root: GroupedFieldSet | None = None
-        #: (object type name, id(field details)) -> (field details, grouped subfields)
-        self.subfields: dict[tuple[str, int], tuple[FieldDetailsList, GroupedFieldSet]] = {}
-        #: id(grouped field set) -> (grouped field set, plan)
-        self.steps: dict[int, tuple[GroupedFieldSet, list[Step]]] = {}
-
-
-#: Operations' plans by (id(schema), id(operation)), bounded by bytes like the parser cache: a plan keeps its
-#: operation alive, so a big document's plan is made per request and not kept (schema/bytecache.py).
-_PLANS: ByteLRU[tuple[int, int], _Plans] = ByteLRU(32 * 1024 * 1024, footprint(16 * 1024))
-
-
-def _plans_for(schema: Any, operation: Any, fragments: dict[str, Any]) -> _Plans:
-    key = (id(schema), id(operation))
-    plans = _PLANS.get(key)
-    if plans is not None and plans.operation is operation and plans.schema is schema:
-        return plans
-    plans = _Plans(schema, operation, not _directives_use_variables([operation, *fragments.values()]))
-    loc = operation.loc
-    _PLANS.put(key, plans, footprint(loc.end - loc.start if loc is not None else 0))
-    return plans
-
-
-def _directives_use_variables(nodes: list[Any]) -> bool:
-    """Whether any directive under these AST nodes takes a variable (then collected fields vary by request)."""
-    found = False
-
-    class Finder(Visitor):
-        def enter_directive(self, node: DirectiveNode, *_: Any) -> Any:
-            nonlocal found
-            if any(isinstance(arg.value, VariableNode) for arg in node.arguments or ()):
-                found = True
-                return BREAK
-            return None
-
-    for node in nodes:
-        visit(node, Finder())
-        if found:
-            return True
-    return False
-
-
 class FastPathMixin:
     """Mixed into the execution context, in front of graphql-core's Executor (schema/execution.py)."""
 
-    _fast_plans: _Plans
+    _fast_plans: Plans
 
     # Provided by graphql-core's Executor.
     fragment_definitions: dict[str, Any]
@@ -232,14 +125,14 @@ class FastPathMixin:
             OUTCOMES.labels("declined").inc()
             return slow(root_type, root_value, grouped_field_set, serially, new_defer_usages)
 
-        plans = _plans_for(self.schema, self.operation, self.fragment_definitions)
+        plans = plans_for(self.schema, self.operation, self.fragment_definitions)
         if plans.variable_free:
             if plans.root is None:
                 plans.root = grouped_field_set
             grouped_field_set = plans.root
             self._fast_plans = plans
         else:
-            self._fast_plans = _Plans(self.schema, self.operation, False)  # this request's own
+            self._fast_plans = Plans(self.schema, self.operation, False)  # this request's own
 
         async def run() -> dict[str, Any]:
             try:
@@ -287,7 +180,7 @@ class FastPathMixin:
     def _plan(self, parent_type: GraphQLObjectType, grouped: GroupedFieldSet) -> list[Step]:
         """How to answer each field of `grouped`, worked out once per request for every row of a page.
 
-        Grouped field sets are memoized (per operation across requests, see `_Plans`, or per request), so a
+        Grouped field sets are memoized (per operation across requests, see `Plans`, or per request), so a
         set's identity is the key (the plan keeps it alive, so the identity cannot be reused).
         """
         plans = self._fast_plans.steps
@@ -308,7 +201,7 @@ class FastPathMixin:
             return_type = field_def.type
             non_null = type(return_type) is GraphQLNonNull
             named = return_type.of_type if isinstance(return_type, GraphQLNonNull) else return_type
-            leaf = _leaf(named) if isinstance(named, (GraphQLScalarType, GraphQLEnumType)) else None
+            leaf = leaf_of(named) if isinstance(named, (GraphQLScalarType, GraphQLEnumType)) else None
             steps.append(
                 Step(
                     key,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import strawberry
 
 from resolvers import subscription as s
-from schema.types import Activity, CampaignStats
+from schema.stats import CampaignStats
+from schema.types import Activity
 
 
 @strawberry.type(description="Live updates over websockets (graphql-transport-ws).")

@@ -199,15 +199,12 @@ async def clean_database(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     yield
     from tortoise import connections
 
-    from domain.auth import forget_cached_keys
-
     conn = connections.get("default")
     if conn.capabilities.dialect == "postgres":
         await conn.execute_script(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
     else:
         for table in TABLES:
             await conn.execute_script(f"DELETE FROM {table}")
-    forget_cached_keys()
 
 
 @pytest.fixture(scope="session")
@@ -243,9 +240,26 @@ class GraphQLClient:
 
 @pytest.fixture
 async def http(app: Any, database: None) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client
+    """The app in-process. httpx runs no lifespan, so each test gets what the lifespan gives requests for keys
+    (server.py's AppState): a fresh auth cache and the watch that evicts revoked keys from it, as KeyRevoked's
+    handler (live/runtime.py), so the in-process tests authenticate through a cache as a served app does."""
+    from domain.auth import KeyCache, KeyRevoked
+    from domain.tx import set_handler
+    from live.keys import KeyWatch
+
+    watch = KeyWatch(KeyCache())
+
+    async def with_state(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        state = {**(scope.get("state") or {}), "keys": watch, "key_cache": watch.cache}
+        await app({**scope, "state": state}, receive, send)
+
+    previous = set_handler(KeyRevoked, watch.publish)
+    transport = httpx.ASGITransport(app=with_state)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+    finally:
+        set_handler(KeyRevoked, previous)
 
 
 @pytest.fixture

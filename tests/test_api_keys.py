@@ -128,6 +128,35 @@ async def test_last_used_at_is_written_at_most_once_a_minute(
     assert used_at((await user(KEYS))["viewer"]["apiKeys"]) > first
 
 
+async def test_a_revocation_lost_while_the_bus_was_away_takes_effect_when_it_reconnects(workspace: Any) -> None:
+    """Pub/sub is at-most-once: a revocation published while this process's bus was away never arrives here.
+    The cache the process authenticates through (its lifespan's KeyCache) is dropped when the bus comes back."""
+    from datetime import UTC, datetime
+
+    from domain.auth import KeyCache, create_api_key
+    from live.bus import RECONNECTED, LocalBus
+    from live.keys import KeyWatch
+    from models import ApiKey
+
+    row, raw = await create_api_key(workspace[0].id, "elsewhere")
+    bus = LocalBus()
+    watch = KeyWatch(KeyCache())
+    await watch.start(bus)
+    await bus.start()
+    try:
+        assert (await watch.cache.authenticate(raw)) is not None
+        # Revoked through another process, whose message was lost: this process still has it cached.
+        await ApiKey.filter(id=row.id).update(revoked_at=datetime.now(UTC))
+        assert (await watch.cache.authenticate(raw)) is not None
+        await bus.publish("", RECONNECTED)
+        await asyncio.sleep(0.05)
+        assert (await watch.cache.authenticate(raw)) is None
+        assert (await watch.cache.authenticate(workspace[1])) is not None  # others are simply read again
+    finally:
+        watch.stop()
+        await bus.stop()
+
+
 def test_the_demo_key_file_is_readable_by_its_owner_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from domain import demo
 

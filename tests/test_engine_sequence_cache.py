@@ -26,7 +26,7 @@ async def test_a_step_text_changed_on_a_running_campaign_is_used_by_the_next_sen
     await pump.run()
     assert await _subjects(campaign.id) == ["Subject: Old First1"]
 
-    # What stepUpdates writes (domain/steps.apply_step_updates), committed by another process.
+    # What stepUpdates writes (domain/step_updates.apply_step_updates), committed by another process.
     await SequenceStep.filter(id=steps[0].id).update(subject="New {{firstName}}")
     await add_leads(ws, campaign, [person(2)])
     await pump.run()

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from live.hub import Snapshot
-from schema import transport as fastpath
+from live.reads import Snapshot
+from schema import live_render as fastpath
 from schema.build import build_schema
 
 SCHEMA = build_schema()._schema

@@ -15,8 +15,9 @@ import pytest
 from domain.events import campaign_channel, campaign_event
 from live import hub as hub_module
 from live.bus import RECONNECTED, LocalBus
-from live.hub import Hub, Snapshot
+from live.hub import Hub
 from live.mailbox import Completed, Mailbox, TooFarBehind
+from live.reads import Snapshot
 
 
 class FakeCampaign:

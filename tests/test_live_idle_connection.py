@@ -19,8 +19,9 @@ import pytest
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 import server
-from live.hub import Hub, Snapshot
+from live.hub import Hub
 from live.mailbox import Mailbox
+from live.reads import Snapshot
 from schema import transport as fastpath
 from schema.build import build_schema
 

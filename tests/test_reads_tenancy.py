@@ -7,20 +7,64 @@ they are absent, and filters naming them match nothing.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import graphql
 import pytest
 
 from domain.ids import to_global_id
-from models.enums import ActivityKind, CampaignStatus, StepType
+from models import ApiKey, Suppression, Webhook, WebhookDelivery, Workspace
+from models.enums import ActivityKind, CampaignStatus, StepType, SuppressionReason
+from models.webhook import WebhookEvent
 from tests import factories as f
 from tests.conftest import GraphQLClient
+
+#: Every type that implements Node (schema.graphql, the served schema): the fixture's name of its row.
+NODE_ROWS = {
+    "Workspace": "workspace",
+    "Identity": "identity",
+    "Contact": "contact",
+    "Campaign": "campaign",
+    "SequenceStep": "step",
+    "Lead": "lead",
+    "Activity": "activity",
+    "Task": "task",
+    "ApiKey": "api_key",
+    "Webhook": "webhook",
+    "WebhookDelivery": "delivery",
+    "Suppression": "suppression",
+}
+
+
+async def settings_rows(ws: Workspace, value: str) -> dict[str, Any]:
+    """A workspace's rows of the settings' Node types: its (first) API key, a webhook and a delivery, a
+    suppression."""
+    hook = await Webhook.create(workspace=ws, url="https://hooks.example.com/in", events=[], secret="whsec_test")
+    delivery = await WebhookDelivery.create(
+        workspace=ws, webhook=hook, event_id="msg_test", event=WebhookEvent.LEAD_REPLIED, payload="{}"
+    )
+    return {
+        "api_key": await ApiKey.filter(workspace_id=ws.id).order_by("id").first(),
+        "webhook": hook,
+        "delivery": delivery,
+        "suppression": await Suppression.create(workspace=ws, value=value, reason=SuppressionReason.MANUAL),
+    }
+
+
+def test_the_node_tests_cover_every_node_type() -> None:
+    # A type that comes to implement Node joins NODE_ROWS (and so the two node(id) tests below).
+    served = graphql.build_schema((Path(__file__).resolve().parents[1] / "schema.graphql").read_text())
+    node = served.get_type("Node")
+    assert isinstance(node, graphql.GraphQLInterfaceType)
+    assert {t.name for t in served.get_possible_types(node)} == set(NODE_ROWS)
 
 
 @pytest.fixture
 async def theirs(other_workspace: Any) -> dict[str, Any]:
-    """Globex's data: a campaign with a step, a lead with activity and a task, an identity, a contact."""
-    ws, _ = other_workspace
+    """Globex's data: a campaign with a step, a lead with activity and a task, an identity, a contact, and
+    its settings' rows (settings_rows)."""
+    ws, key = other_workspace
     ident = await f.identity(ws, "Globex sender")
     person = await f.contact(ws, "Hank", "Scorpio", email="hank@globex.com", company="Globex")
     campaign, steps = await f.campaign(ws, "Globex launch", CampaignStatus.ACTIVE, [StepType.TASK])
@@ -29,6 +73,7 @@ async def theirs(other_workspace: Any) -> dict[str, Any]:
     task = await f.task(lead, steps[0])
     return {
         "workspace": ws,
+        "key": key,
         "identity": ident,
         "contact": person,
         "campaign": campaign,
@@ -36,6 +81,7 @@ async def theirs(other_workspace: Any) -> dict[str, Any]:
         "lead": lead,
         "activity": act,
         "task": task,
+        **await settings_rows(ws, "hank@globex.com"),
     }
 
 
@@ -55,11 +101,15 @@ async def test_viewer_is_only_ever_the_keys_workspace(gql: GraphQLClient, theirs
     assert data["viewer"]["id"] != f.gid(theirs["workspace"])
 
 
-@pytest.mark.parametrize("name", ["workspace", "identity", "contact", "campaign", "step", "lead", "activity", "task"])
+@pytest.mark.parametrize("name", NODE_ROWS.values())
 async def test_node_of_another_workspace_is_null(gql: GraphQLClient, theirs: dict[str, Any], name: str) -> None:
     # given a Globex object's ID, when Acme asks node(id), then it is null, exactly like a missing ID
-    data = await gql("query($id: ID!) { node(id: $id) { id __typename } }", {"id": f.gid(theirs[name])})
+    row = theirs[name]
+    data = await gql("query($id: ID!) { node(id: $id) { id __typename } }", {"id": f.gid(row)})
     assert data["node"] is None
+    # ...and Globex itself finds it (the ID is a real one, not merely a missing row)
+    own = await gql.as_key(theirs["key"])("query($id: ID!) { node(id: $id) { id } }", {"id": f.gid(row)})
+    assert own["node"] == {"id": f.gid(row)}
 
 
 async def test_node_finds_every_type_of_ones_own(gql: GraphQLClient, workspace: Any, mine: dict[str, Any]) -> None:
@@ -69,6 +119,8 @@ async def test_node_finds_every_type_of_ones_own(gql: GraphQLClient, workspace: 
     act = await f.activity(mine["lead"], ActivityKind.TASK_CREATED, datetime(2026, 1, 1, tzinfo=UTC))
     task = await f.task(mine["lead"], mine["step"])
     rows = [ws, ident, mine["contact"], mine["campaign"], mine["step"], mine["lead"], act, task]
+    rows += (await settings_rows(ws, "blocked.example.com")).values()
+    assert {type(row).__name__ for row in rows} == set(NODE_ROWS)
     for row in rows:
         data = await gql("query($id: ID!) { node(id: $id) { id __typename } }", {"id": f.gid(row)})
         assert data["node"] == {"id": f.gid(row), "__typename": type(row).__name__}
