@@ -18,15 +18,18 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import re
 import ssl
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 from standardwebhooks.webhooks import Webhook as Signer
+from tortoise.backends.base.client import BaseDBAsyncClient
 
 from domain import webhook_urls
-from domain.tx import deliver
-from domain.webhooks import LEASE_SECONDS, SendWebhooks, allow_private
+from domain.tx import deliver, transaction
+from domain.webhooks import LEASE_SECONDS, SendWebhooks, allow_private, per_receiver
 from models import Webhook, WebhookDelivery
 from models.sql import db, fetch, is_postgres, placeholders
 from models.webhook import WebhookDeliveryStatus
@@ -43,24 +46,86 @@ PENDING, SUCCEEDED, FAILED = (s.value for s in WebhookDeliveryStatus)
 USER_AGENT = "Outbound-Webhooks/1"
 
 
-async def claim_due(now: datetime, limit: int = BATCH) -> list[int]:
-    """Claim up to `limit` due deliveries of enabled webhooks, oldest of each (webhook, lead) only."""
+#: A delivery that may be attempted now: pending, due, and not claimed by a live lease (`{t}`: its table).
+_DUE = (
+    "{t}.status = :pending AND {t}.next_attempt_at <= :now"
+    " AND ({t}.claimed_until IS NULL OR {t}.claimed_until <= :now)"
+)
+
+
+async def claim_due(now: datetime, limit: int = BATCH, webhook_id: int | None = None) -> list[int]:
+    """Claim up to `limit` due deliveries of enabled webhooks (or of `webhook_id` only): the oldest of each
+    (webhook, lead) only, and per webhook no more than `per_receiver()` in flight, counting those claimed
+    before (PENDING with a lease in the future).
+
+    PostgreSQL: first lock the webhooks that have something due (`FOR NO KEY UPDATE SKIP LOCKED`, which an
+    insert's foreign-key check does not wait for), then claim for those in a second statement, so its
+    snapshot counts every claim committed by whoever held a webhook before. One statement alone could not
+    be exact: its snapshot predates any lock it takes, so two claimers at once (schedulers, workers handing
+    on) would each see the other's slots free. A webhook another claimer holds is skipped, never waited for.
+    SQLite: one statement; its statements run one at a time on the one connection."""
     conn = db()
-    marks = placeholders(conn, 7)
-    lock = " FOR UPDATE OF d SKIP LOCKED" if is_postgres(conn) else ""
-    rows = await fetch(
+    if not is_postgres(conn):
+        return await _claim(conn, now, limit, None if webhook_id is None else [webhook_id])
+    async with transaction() as conn:
+        sql, values = _bind(
+            conn,
+            "SELECT w.id FROM webhook w WHERE w.enabled = :yes" + (" AND w.id = :hook" if webhook_id else "")
+            + " AND EXISTS (SELECT 1 FROM webhook_delivery d WHERE d.webhook_id = w.id AND "
+            + _DUE.format(t="d")
+            + ") ORDER BY w.id FOR NO KEY UPDATE OF w SKIP LOCKED",
+            {"yes": True, "hook": webhook_id, "pending": PENDING, "now": now},
+        )
+        hooks = [int(row["id"]) for row in await fetch(conn, sql, values)]
+        return await _claim(conn, now, limit, hooks) if hooks else []
+
+
+async def _claim(conn: BaseDBAsyncClient, now: datetime, limit: int, hooks: list[int] | None) -> list[int]:
+    """The claim itself: each webhook's due deliveries ranked oldest first (ROW_NUMBER per webhook), the
+    first (cap - in flight) of each taken. The outer WHERE checks again that a row is still due, so on
+    PostgreSQL a row changed meanwhile (a late worker's outcome) is re-read and left alone."""
+    if hooks is None:
+        only = ""
+    elif is_postgres(conn):
+        only = " AND d.webhook_id = ANY(:hooks)"
+    else:
+        only = " AND d.webhook_id IN (" + ", ".join(str(int(h)) for h in hooks) + ")"
+    sql, values = _bind(
         conn,
-        f"UPDATE webhook_delivery SET claimed_until = {marks[0]} WHERE id IN ("
-        " SELECT d.id FROM webhook_delivery d JOIN webhook w ON w.id = d.webhook_id"
-        f" WHERE d.status = {marks[1]} AND d.next_attempt_at <= {marks[2]}"
-        f" AND (d.claimed_until IS NULL OR d.claimed_until <= {marks[3]}) AND w.enabled = {marks[4]}"
+        "UPDATE webhook_delivery SET claimed_until = :lease WHERE id IN ("
+        " SELECT id FROM (SELECT d.id, d.next_attempt_at AS due_at, COALESCE(b.n, 0) AS busy,"
+        " ROW_NUMBER() OVER (PARTITION BY d.webhook_id ORDER BY d.next_attempt_at, d.id) AS rank"
+        " FROM webhook_delivery d JOIN webhook w ON w.id = d.webhook_id"
+        " LEFT JOIN (SELECT f.webhook_id, count(*) AS n FROM webhook_delivery f"
+        " WHERE f.status = :pending AND f.claimed_until > :now GROUP BY f.webhook_id) b ON b.webhook_id = d.webhook_id"
+        f" WHERE {_DUE.format(t='d')} AND w.enabled = :yes{only}"
         " AND NOT EXISTS (SELECT 1 FROM webhook_delivery o WHERE o.webhook_id = d.webhook_id"
-        f" AND o.lead_id = d.lead_id AND o.status = {marks[5]} AND o.id < d.id)"
-        f" ORDER BY d.next_attempt_at, d.id LIMIT {marks[6]}{lock})"
-        " RETURNING id",
-        [now + timedelta(seconds=LEASE_SECONDS), PENDING, now, now, True, PENDING, limit],
+        " AND o.lead_id = d.lead_id AND o.status = :pending AND o.id < d.id)"
+        " ) ranked WHERE rank + busy <= :cap ORDER BY due_at, id LIMIT :limit)"
+        f" AND {_DUE.format(t='webhook_delivery')} RETURNING id",
+        {
+            "lease": now + timedelta(seconds=LEASE_SECONDS),
+            "pending": PENDING,
+            "now": now,
+            "yes": True,
+            "hooks": hooks,
+            "cap": per_receiver(),
+            "limit": limit,
+        },
     )
-    return sorted(int(row["id"]) for row in rows)
+    return sorted(int(row["id"]) for row in await fetch(conn, sql, values))
+
+
+def _bind(conn: BaseDBAsyncClient, sql: str, named: dict[str, Any]) -> tuple[str, list[Any]]:
+    """`:name` markers to the connection's positional ones, with the values in their order (a name used twice
+    is bound twice: SQLite's `?` has no numbers)."""
+    values: list[Any] = []
+
+    def mark(match: re.Match[str]) -> str:
+        values.append(named[match.group(1)])
+        return placeholders(conn, 1, start=len(values))[0]
+
+    return re.sub(r"(?<!:):([a-z]+)\b", mark, sql), values
 
 
 async def send_due(now: datetime) -> int:
@@ -73,6 +138,14 @@ async def send_due(now: datetime) -> int:
         total += len(ids)
         if len(ids) < BATCH:
             return total
+
+
+async def _hand_on(webhook_id: int, now: datetime) -> None:
+    """An attempt to `webhook_id` ended, so it has a slot free: claim its next due deliveries now rather than
+    at the next tick, so a receiver with a backlog gets `per_receiver()` at a time at its own pace."""
+    ids = await claim_due(now, per_receiver(), webhook_id)
+    if ids:
+        await deliver(SendWebhooks(ids))
 
 
 async def attempt(delivery_id: int, now: datetime) -> str:
@@ -90,10 +163,12 @@ async def attempt(delivery_id: int, now: datetime) -> str:
         target = await webhook_urls.resolve(webhook.url, allow_private())
     except webhook_urls.UrlRefused as refused:
         await _record(delivery, now, None, str(refused), final=True)
+        await _hand_on(webhook.id, now)
         return "refused"
     status, error = await _post(target, webhook.secret, delivery)
     ok = status is not None and 200 <= status < 300
     await _record(delivery, now, status, error, ok=ok)
+    await _hand_on(webhook.id, now)
     return "succeeded" if ok else "failed"
 
 
