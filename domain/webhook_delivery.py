@@ -7,10 +7,21 @@ waits at most ATTEMPT_TIMEOUT seconds; redirects are not followed. Every attempt
 connection) sets `next_attempt_at` by RETRY_DELAYS, and after the last one the delivery is FAILED. A URL
 that now resolves to a refused address fails the delivery at once: retrying would not make it safe.
 
-The scheduler tick claims due deliveries (`send_due`: one conditional UPDATE with a lease, `SKIP LOCKED` on
-PostgreSQL, like leads) and hands them to workers, so a long wait is a timestamp in the row, never a
-delayed broker message, and a broker restart loses nothing. It never claims a delivery while an older one
-of the same lead to the same webhook is pending: a receiver that was down gets each lead's events in order.
+The scheduler tick claims due deliveries (`send_due`: a conditional UPDATE that sets a lease) and hands
+them to workers, so a long wait is a timestamp in the row, never a delayed broker message, and a broker
+restart loses nothing. It never claims a delivery while an older one of the same lead to the same webhook
+is pending: a receiver that was down gets each lead's events in order.
+
+Deliveries to one slow receiver never delay another's: a webhook has at most `per_receiver()`
+(WEBHOOK_CONCURRENCY_PER_RECEIVER, 4) deliveries in flight (PENDING with a lease in the future), so a
+receiver answering in 10 s holds at most that many of the webhook workers' threads, whatever its backlog.
+`claim_due` ranks each webhook's due deliveries (ROW_NUMBER per webhook, oldest first) and takes the first
+(cap - in flight); the outbox's write claims at once only under the cap too (domain/webhooks.py); and an
+attempt that ends claims its webhook's next due ones at once (`_hand_on`), so a backlog drains at the
+receiver's own pace, not one tick's worth at a time. The receiver is the webhook, not its host: webhooks
+of different customers on one host (a CRM's shared ingest) must not throttle each other, and a host behind
+k webhooks still gets at most k x cap. On PostgreSQL a claimer first locks the webhooks' rows (SKIP LOCKED),
+so concurrent schedulers and workers never take the same webhook's slots twice.
 """
 
 from __future__ import annotations
@@ -66,30 +77,29 @@ async def claim_due(now: datetime, limit: int = BATCH, webhook_id: int | None = 
     SQLite: one statement; its statements run one at a time on the one connection."""
     conn = db()
     if not is_postgres(conn):
-        return await _claim(conn, now, limit, None if webhook_id is None else [webhook_id])
+        return await (_claim(conn, now, limit) if webhook_id is None else _claim_one(conn, now, limit, webhook_id))
     async with transaction() as conn:
         sql, values = _bind(
             conn,
-            "SELECT w.id FROM webhook w WHERE w.enabled = :yes" + (" AND w.id = :hook" if webhook_id else "")
+            "SELECT w.id FROM webhook w WHERE w.enabled = :yes"
+            + (" AND w.id = :hook" if webhook_id else "")
             + " AND EXISTS (SELECT 1 FROM webhook_delivery d WHERE d.webhook_id = w.id AND "
             + _DUE.format(t="d")
             + ") ORDER BY w.id FOR NO KEY UPDATE OF w SKIP LOCKED",
             {"yes": True, "hook": webhook_id, "pending": PENDING, "now": now},
         )
         hooks = [int(row["id"]) for row in await fetch(conn, sql, values)]
-        return await _claim(conn, now, limit, hooks) if hooks else []
+        if not hooks:
+            return []
+        return await (_claim(conn, now, limit, hooks) if webhook_id is None else _claim_one(conn, now, limit, hooks[0]))
 
 
-async def _claim(conn: BaseDBAsyncClient, now: datetime, limit: int, hooks: list[int] | None) -> list[int]:
-    """The claim itself: each webhook's due deliveries ranked oldest first (ROW_NUMBER per webhook), the
-    first (cap - in flight) of each taken. The outer WHERE checks again that a row is still due, so on
-    PostgreSQL a row changed meanwhile (a late worker's outcome) is re-read and left alone."""
-    if hooks is None:
-        only = ""
-    elif is_postgres(conn):
-        only = " AND d.webhook_id = ANY(:hooks)"
-    else:
-        only = " AND d.webhook_id IN (" + ", ".join(str(int(h)) for h in hooks) + ")"
+async def _claim(conn: BaseDBAsyncClient, now: datetime, limit: int, hooks: list[int] | None = None) -> list[int]:
+    """The tick's claim: each webhook's due deliveries ranked oldest first (ROW_NUMBER per webhook), the
+    first (cap - in flight) of each taken; a webhook at its cap is left out before the ranking. The outer
+    WHERE checks again that a row is still due, so on PostgreSQL a row changed meanwhile (a late worker's
+    outcome) is re-read and left alone."""
+    only = "" if hooks is None else " AND d.webhook_id = ANY(:hooks)"
     sql, values = _bind(
         conn,
         "UPDATE webhook_delivery SET claimed_until = :lease WHERE id IN ("
@@ -98,7 +108,7 @@ async def _claim(conn: BaseDBAsyncClient, now: datetime, limit: int, hooks: list
         " FROM webhook_delivery d JOIN webhook w ON w.id = d.webhook_id"
         " LEFT JOIN (SELECT f.webhook_id, count(*) AS n FROM webhook_delivery f"
         " WHERE f.status = :pending AND f.claimed_until > :now GROUP BY f.webhook_id) b ON b.webhook_id = d.webhook_id"
-        f" WHERE {_DUE.format(t='d')} AND w.enabled = :yes{only}"
+        f" WHERE {_DUE.format(t='d')} AND w.enabled = :yes AND COALESCE(b.n, 0) < :cap{only}"
         " AND NOT EXISTS (SELECT 1 FROM webhook_delivery o WHERE o.webhook_id = d.webhook_id"
         " AND o.lead_id = d.lead_id AND o.status = :pending AND o.id < d.id)"
         " ) ranked WHERE rank + busy <= :cap ORDER BY due_at, id LIMIT :limit)"
@@ -109,6 +119,34 @@ async def _claim(conn: BaseDBAsyncClient, now: datetime, limit: int, hooks: list
             "now": now,
             "yes": True,
             "hooks": hooks,
+            "cap": per_receiver(),
+            "limit": limit,
+        },
+    )
+    return sorted(int(row["id"]) for row in await fetch(conn, sql, values))
+
+
+async def _claim_one(conn: BaseDBAsyncClient, now: datetime, limit: int, webhook_id: int) -> list[int]:
+    """One webhook's claim (an attempt handing on): its oldest due deliveries, as many as it has slots free.
+    No ranking: the (status, next_attempt_at) index reads them in order and stops there, however long the
+    webhook's backlog."""
+    sql, values = _bind(
+        conn,
+        "UPDATE webhook_delivery SET claimed_until = :lease WHERE id IN ("
+        " SELECT d.id FROM webhook_delivery d JOIN webhook w ON w.id = d.webhook_id"
+        f" WHERE d.webhook_id = :hook AND {_DUE.format(t='d')} AND w.enabled = :yes"
+        " AND NOT EXISTS (SELECT 1 FROM webhook_delivery o WHERE o.webhook_id = d.webhook_id"
+        " AND o.lead_id = d.lead_id AND o.status = :pending AND o.id < d.id)"
+        " ORDER BY d.next_attempt_at, d.id LIMIT (SELECT CASE WHEN count(*) >= :cap THEN 0"
+        " WHEN :cap - count(*) > :limit THEN :limit ELSE :cap - count(*) END FROM webhook_delivery f"
+        " WHERE f.webhook_id = :hook AND f.status = :pending AND f.claimed_until > :now))"
+        f" AND {_DUE.format(t='webhook_delivery')} RETURNING id",
+        {
+            "lease": now + timedelta(seconds=LEASE_SECONDS),
+            "pending": PENDING,
+            "now": now,
+            "yes": True,
+            "hook": webhook_id,
             "cap": per_receiver(),
             "limit": limit,
         },

@@ -9,8 +9,9 @@ state: a reply's lead already says REPLIED, a finish names the activity that exp
 
 After COMMIT, `SendWebhooks` hands the new deliveries to this process's wiring (tasks/broker.py sends one
 `webhooks.deliver` job each). A delivery is claimed (a lease) when it is written, unless an older one of
-the same lead to the same webhook is still pending: that one goes first, and the scheduler tick claims this
-one once it is done (domain/webhook_delivery.py), so a receiver gets each lead's events in order.
+the same lead to the same webhook is still pending (that one goes first, so a receiver gets each lead's
+events in order) or the webhook already has its cap of deliveries in flight (`per_receiver()`); then a
+worker whose attempt ends, or the scheduler tick, claims it later (domain/webhook_delivery.py).
 """
 
 from __future__ import annotations

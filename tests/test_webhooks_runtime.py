@@ -111,7 +111,7 @@ async def test_a_slow_receiver_holds_at_most_its_cap_and_never_delays_another(
 
     # 30 events for the slow receiver (each answered after 3 s), all due at once.
     started = time.monotonic()
-    for i in range(15):
+    for _ in range(15):
         for mutation in (PAUSE, RESUME):
             await gql(mutation, {"id": slow_id})
     assert await WebhookDelivery.filter(webhook__url=receiver.url("/slow")).count() == 30
