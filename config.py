@@ -58,6 +58,12 @@ class Settings(BaseSettings):
         description="Webhooks may point at loopback and private addresses (a receiver on the same network);"
         " link-local, CGNAT, multicast and cloud metadata addresses stay refused.",
     )
+    webhook_concurrency_per_receiver: int = Field(
+        default=4,
+        ge=1,
+        description="Deliveries to one webhook in flight at once (claimed and not yet answered): a slow receiver"
+        " holds at most this many of the webhook workers' threads (domain/webhook_delivery.py).",
+    )
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = Field(
         default="text",

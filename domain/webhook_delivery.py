@@ -7,10 +7,21 @@ waits at most ATTEMPT_TIMEOUT seconds; redirects are not followed. Every attempt
 connection) sets `next_attempt_at` by RETRY_DELAYS, and after the last one the delivery is FAILED. A URL
 that now resolves to a refused address fails the delivery at once: retrying would not make it safe.
 
-The scheduler tick claims due deliveries (`send_due`: one conditional UPDATE with a lease, `SKIP LOCKED` on
-PostgreSQL, like leads) and hands them to workers, so a long wait is a timestamp in the row, never a
-delayed broker message, and a broker restart loses nothing. It never claims a delivery while an older one
-of the same lead to the same webhook is pending: a receiver that was down gets each lead's events in order.
+The scheduler tick claims due deliveries (`send_due`: a conditional UPDATE that sets a lease) and hands
+them to workers, so a long wait is a timestamp in the row, never a delayed broker message, and a broker
+restart loses nothing. It never claims a delivery while an older one of the same lead to the same webhook
+is pending: a receiver that was down gets each lead's events in order.
+
+Deliveries to one slow receiver never delay another's: a webhook has at most `per_receiver()`
+(WEBHOOK_CONCURRENCY_PER_RECEIVER, 4) deliveries in flight (PENDING with a lease in the future), so a
+receiver answering in 10 s holds at most that many of the webhook workers' threads, whatever its backlog.
+`claim_due` ranks each webhook's due deliveries (ROW_NUMBER per webhook, oldest first) and takes the first
+(cap - in flight); the outbox's write claims at once only under the cap too (domain/webhooks.py); and an
+attempt that ends claims its webhook's next due ones at once (`_hand_on`), so a backlog drains at the
+receiver's own pace, not one tick's worth at a time. The receiver is the webhook, not its host: webhooks
+of different customers on one host (a CRM's shared ingest) must not throttle each other, and a host behind
+k webhooks still gets at most k x cap. On PostgreSQL a claimer first locks the webhooks' rows (SKIP LOCKED),
+so concurrent schedulers and workers never take the same webhook's slots twice.
 """
 
 from __future__ import annotations
@@ -18,15 +29,18 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import re
 import ssl
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 from standardwebhooks.webhooks import Webhook as Signer
+from tortoise.backends.base.client import BaseDBAsyncClient
 
 from domain import webhook_urls
-from domain.tx import deliver
-from domain.webhooks import LEASE_SECONDS, SendWebhooks, allow_private
+from domain.tx import deliver, transaction
+from domain.webhooks import LEASE_SECONDS, SendWebhooks, allow_private, per_receiver
 from models import Webhook, WebhookDelivery
 from models.sql import db, fetch, is_postgres, placeholders
 from models.webhook import WebhookDeliveryStatus
@@ -43,24 +57,113 @@ PENDING, SUCCEEDED, FAILED = (s.value for s in WebhookDeliveryStatus)
 USER_AGENT = "Outbound-Webhooks/1"
 
 
-async def claim_due(now: datetime, limit: int = BATCH) -> list[int]:
-    """Claim up to `limit` due deliveries of enabled webhooks, oldest of each (webhook, lead) only."""
+#: A delivery that may be attempted now: pending, due, and not claimed by a live lease (`{t}`: its table).
+_DUE = (
+    "{t}.status = :pending AND {t}.next_attempt_at <= :now"
+    " AND ({t}.claimed_until IS NULL OR {t}.claimed_until <= :now)"
+)
+
+
+async def claim_due(now: datetime, limit: int = BATCH, webhook_id: int | None = None) -> list[int]:
+    """Claim up to `limit` due deliveries of enabled webhooks (or of `webhook_id` only): the oldest of each
+    (webhook, lead) only, and per webhook no more than `per_receiver()` in flight, counting those claimed
+    before (PENDING with a lease in the future).
+
+    PostgreSQL: first lock the webhooks that have something due (`FOR NO KEY UPDATE SKIP LOCKED`, which an
+    insert's foreign-key check does not wait for), then claim for those in a second statement, so its
+    snapshot counts every claim committed by whoever held a webhook before. One statement alone could not
+    be exact: its snapshot predates any lock it takes, so two claimers at once (schedulers, workers handing
+    on) would each see the other's slots free. A webhook another claimer holds is skipped, never waited for.
+    SQLite: one statement; its statements run one at a time on the one connection."""
     conn = db()
-    marks = placeholders(conn, 7)
-    lock = " FOR UPDATE OF d SKIP LOCKED" if is_postgres(conn) else ""
-    rows = await fetch(
+    if not is_postgres(conn):
+        return await (_claim(conn, now, limit) if webhook_id is None else _claim_one(conn, now, limit, webhook_id))
+    async with transaction() as conn:
+        sql, values = _bind(
+            conn,
+            "SELECT w.id FROM webhook w WHERE w.enabled = :yes"
+            + (" AND w.id = :hook" if webhook_id else "")
+            + " AND EXISTS (SELECT 1 FROM webhook_delivery d WHERE d.webhook_id = w.id AND "
+            + _DUE.format(t="d")
+            + ") ORDER BY w.id FOR NO KEY UPDATE OF w SKIP LOCKED",
+            {"yes": True, "hook": webhook_id, "pending": PENDING, "now": now},
+        )
+        hooks = [int(row["id"]) for row in await fetch(conn, sql, values)]
+        if not hooks:
+            return []
+        return await (_claim(conn, now, limit, hooks) if webhook_id is None else _claim_one(conn, now, limit, hooks[0]))
+
+
+async def _claim(conn: BaseDBAsyncClient, now: datetime, limit: int, hooks: list[int] | None = None) -> list[int]:
+    """The tick's claim: each webhook's due deliveries ranked oldest first (ROW_NUMBER per webhook), the
+    first (cap - in flight) of each taken; a webhook at its cap is left out before the ranking. The outer
+    WHERE checks again that a row is still due, so on PostgreSQL a row changed meanwhile (a late worker's
+    outcome) is re-read and left alone."""
+    only = "" if hooks is None else " AND d.webhook_id = ANY(:hooks)"
+    sql, values = _bind(
         conn,
-        f"UPDATE webhook_delivery SET claimed_until = {marks[0]} WHERE id IN ("
-        " SELECT d.id FROM webhook_delivery d JOIN webhook w ON w.id = d.webhook_id"
-        f" WHERE d.status = {marks[1]} AND d.next_attempt_at <= {marks[2]}"
-        f" AND (d.claimed_until IS NULL OR d.claimed_until <= {marks[3]}) AND w.enabled = {marks[4]}"
+        "UPDATE webhook_delivery SET claimed_until = :lease WHERE id IN ("
+        " SELECT id FROM (SELECT d.id, d.next_attempt_at AS due_at, COALESCE(b.n, 0) AS busy,"
+        " ROW_NUMBER() OVER (PARTITION BY d.webhook_id ORDER BY d.next_attempt_at, d.id) AS rank"
+        " FROM webhook_delivery d JOIN webhook w ON w.id = d.webhook_id"
+        " LEFT JOIN (SELECT f.webhook_id, count(*) AS n FROM webhook_delivery f"
+        " WHERE f.status = :pending AND f.claimed_until > :now GROUP BY f.webhook_id) b ON b.webhook_id = d.webhook_id"
+        f" WHERE {_DUE.format(t='d')} AND w.enabled = :yes AND COALESCE(b.n, 0) < :cap{only}"
         " AND NOT EXISTS (SELECT 1 FROM webhook_delivery o WHERE o.webhook_id = d.webhook_id"
-        f" AND o.lead_id = d.lead_id AND o.status = {marks[5]} AND o.id < d.id)"
-        f" ORDER BY d.next_attempt_at, d.id LIMIT {marks[6]}{lock})"
-        " RETURNING id",
-        [now + timedelta(seconds=LEASE_SECONDS), PENDING, now, now, True, PENDING, limit],
+        " AND o.lead_id = d.lead_id AND o.status = :pending AND o.id < d.id)"
+        " ) ranked WHERE rank + busy <= :cap ORDER BY due_at, id LIMIT :limit)"
+        f" AND {_DUE.format(t='webhook_delivery')} RETURNING id",
+        {
+            "lease": now + timedelta(seconds=LEASE_SECONDS),
+            "pending": PENDING,
+            "now": now,
+            "yes": True,
+            "hooks": hooks,
+            "cap": per_receiver(),
+            "limit": limit,
+        },
     )
-    return sorted(int(row["id"]) for row in rows)
+    return sorted(int(row["id"]) for row in await fetch(conn, sql, values))
+
+
+async def _claim_one(conn: BaseDBAsyncClient, now: datetime, limit: int, webhook_id: int) -> list[int]:
+    """One webhook's claim (an attempt handing on): its oldest due deliveries, as many as it has slots free.
+    No ranking: the (status, next_attempt_at) index reads them in order and stops there, however long the
+    webhook's backlog."""
+    sql, values = _bind(
+        conn,
+        "UPDATE webhook_delivery SET claimed_until = :lease WHERE id IN ("
+        " SELECT d.id FROM webhook_delivery d JOIN webhook w ON w.id = d.webhook_id"
+        f" WHERE d.webhook_id = :hook AND {_DUE.format(t='d')} AND w.enabled = :yes"
+        " AND NOT EXISTS (SELECT 1 FROM webhook_delivery o WHERE o.webhook_id = d.webhook_id"
+        " AND o.lead_id = d.lead_id AND o.status = :pending AND o.id < d.id)"
+        " ORDER BY d.next_attempt_at, d.id LIMIT (SELECT CASE WHEN count(*) >= :cap THEN 0"
+        " WHEN :cap - count(*) > :limit THEN :limit ELSE :cap - count(*) END FROM webhook_delivery f"
+        " WHERE f.webhook_id = :hook AND f.status = :pending AND f.claimed_until > :now))"
+        f" AND {_DUE.format(t='webhook_delivery')} RETURNING id",
+        {
+            "lease": now + timedelta(seconds=LEASE_SECONDS),
+            "pending": PENDING,
+            "now": now,
+            "yes": True,
+            "hook": webhook_id,
+            "cap": per_receiver(),
+            "limit": limit,
+        },
+    )
+    return sorted(int(row["id"]) for row in await fetch(conn, sql, values))
+
+
+def _bind(conn: BaseDBAsyncClient, sql: str, named: dict[str, Any]) -> tuple[str, list[Any]]:
+    """`:name` markers to the connection's positional ones, with the values in their order (a name used twice
+    is bound twice: SQLite's `?` has no numbers)."""
+    values: list[Any] = []
+
+    def mark(match: re.Match[str]) -> str:
+        values.append(named[match.group(1)])
+        return placeholders(conn, 1, start=len(values))[0]
+
+    return re.sub(r"(?<!:):([a-z]+)\b", mark, sql), values
 
 
 async def send_due(now: datetime) -> int:
@@ -73,6 +176,14 @@ async def send_due(now: datetime) -> int:
         total += len(ids)
         if len(ids) < BATCH:
             return total
+
+
+async def _hand_on(webhook_id: int, now: datetime) -> None:
+    """An attempt to `webhook_id` ended, so it has a slot free: claim its next due deliveries now rather than
+    at the next tick, so a receiver with a backlog gets `per_receiver()` at a time at its own pace."""
+    ids = await claim_due(now, per_receiver(), webhook_id)
+    if ids:
+        await deliver(SendWebhooks(ids))
 
 
 async def attempt(delivery_id: int, now: datetime) -> str:
@@ -90,10 +201,12 @@ async def attempt(delivery_id: int, now: datetime) -> str:
         target = await webhook_urls.resolve(webhook.url, allow_private())
     except webhook_urls.UrlRefused as refused:
         await _record(delivery, now, None, str(refused), final=True)
+        await _hand_on(webhook.id, now)
         return "refused"
     status, error = await _post(target, webhook.secret, delivery)
     ok = status is not None and 200 <= status < 300
     await _record(delivery, now, status, error, ok=ok)
+    await _hand_on(webhook.id, now)
     return "succeeded" if ok else "failed"
 
 

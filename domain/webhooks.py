@@ -9,8 +9,9 @@ state: a reply's lead already says REPLIED, a finish names the activity that exp
 
 After COMMIT, `SendWebhooks` hands the new deliveries to this process's wiring (tasks/broker.py sends one
 `webhooks.deliver` job each). A delivery is claimed (a lease) when it is written, unless an older one of
-the same lead to the same webhook is still pending: that one goes first, and the scheduler tick claims this
-one once it is done (domain/webhook_delivery.py), so a receiver gets each lead's events in order.
+the same lead to the same webhook is still pending (that one goes first, so a receiver gets each lead's
+events in order) or the webhook already has its cap of deliveries in flight (`per_receiver()`); then a
+worker whose attempt ends, or the scheduler tick, claims it later (domain/webhook_delivery.py).
 """
 
 from __future__ import annotations
@@ -31,11 +32,15 @@ from domain.ids import to_global_id
 from domain.tx import announce, batch, transaction
 from models import Activity, Campaign, Contact, Lead, SequenceStep, Webhook, WebhookDelivery
 from models.enums import ActivityKind
+from models.sql import db, fetch, is_postgres, placeholders
 from models.webhook import WebhookDeliveryStatus, WebhookEvent
 
 #: How long a claimed delivery is held: past the 10 s attempt, so only a dead worker's claim runs out.
 LEASE_SECONDS = 60.0
+#: Deliveries to one webhook in flight at once, by default (WEBHOOK_CONCURRENCY_PER_RECEIVER).
+PER_RECEIVER = 4
 MAX_WEBHOOKS = 50
+PENDING = WebhookDeliveryStatus.PENDING.value
 SECRET_PREFIX = "whsec_"
 
 #: The activities that are webhook events of their own.
@@ -51,18 +56,25 @@ ACTIVITY_EVENTS = {
 @dataclass(slots=True)
 class _Settings:
     allow_private: bool = False
+    per_receiver: int = PER_RECEIVER
 
 
 _settings = _Settings()
 
 
-def configure(*, allow_private: bool) -> None:
-    """Process wiring (WEBHOOK_ALLOW_PRIVATE): whether webhooks may point at loopback and private ranges."""
+def configure(*, allow_private: bool, per_receiver: int = PER_RECEIVER) -> None:
+    """Process wiring: whether webhooks may point at loopback and private ranges (WEBHOOK_ALLOW_PRIVATE), and
+    how many deliveries to one webhook may be in flight at once (WEBHOOK_CONCURRENCY_PER_RECEIVER)."""
     _settings.allow_private = allow_private
+    _settings.per_receiver = per_receiver
 
 
 def allow_private() -> bool:
     return _settings.allow_private
+
+
+def per_receiver() -> int:
+    return _settings.per_receiver
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,11 +292,45 @@ async def _insert(
     announce_it: bool = True,
 ) -> WebhookDelivery:
     """A PENDING delivery, claimed at once unless an older one of the same lead to this webhook is pending
-    (then the scheduler tick claims it after that one)."""
-    waiting = lead_id is not None and await WebhookDelivery.exists(
-        webhook_id=webhook_id, lead_id=lead_id, status=WebhookDeliveryStatus.PENDING
+    (then the scheduler tick claims it after that one) or the webhook has `per_receiver()` deliveries in flight
+    already (then a worker claims it when one of those is answered, or the tick does).
+
+    On PostgreSQL the webhook's row is locked first (`FOR NO KEY UPDATE SKIP LOCKED`, as claim_due does, until
+    this transaction commits), so the count read after it includes every other claim committed for it; when
+    another transaction or claimer holds it, the delivery is left unclaimed for them (never waited for). On
+    SQLite a transaction has the one connection to itself."""
+    conn = db()
+    if is_postgres(conn) and not await fetch(
+        conn, "SELECT id FROM webhook WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED", [webhook_id]
+    ):
+        return await _create(webhook_id, workspace_id, event, event_id, lead_id, payload, now, claimed=False)
+    m = placeholders(conn, 6)
+    (row,) = await fetch(
+        conn,
+        f"SELECT (SELECT count(*) FROM webhook_delivery WHERE webhook_id = {m[0]} AND status = {m[1]}"
+        f" AND claimed_until > {m[2]}) AS busy, (SELECT count(*) FROM webhook_delivery WHERE webhook_id = {m[3]}"
+        f" AND lead_id = {m[4]} AND status = {m[5]}) AS older",
+        [webhook_id, PENDING, now, webhook_id, lead_id, PENDING],
     )
-    delivery = await WebhookDelivery.create(
+    claimed = int(row["older"]) == 0 and int(row["busy"]) < _settings.per_receiver
+    delivery = await _create(webhook_id, workspace_id, event, event_id, lead_id, payload, now, claimed=claimed)
+    if announce_it and claimed:
+        announce(SendWebhooks([delivery.id]))
+    return delivery
+
+
+async def _create(
+    webhook_id: int,
+    workspace_id: int,
+    event: WebhookEvent,
+    event_id: str,
+    lead_id: int | None,
+    payload: str,
+    now: datetime,
+    *,
+    claimed: bool,
+) -> WebhookDelivery:
+    return await WebhookDelivery.create(
         workspace_id=workspace_id,
         webhook_id=webhook_id,
         event_id=event_id,
@@ -292,11 +338,8 @@ async def _insert(
         lead_id=lead_id,
         payload=payload,
         next_attempt_at=now,
-        claimed_until=None if waiting else now + timedelta(seconds=LEASE_SECONDS),
+        claimed_until=now + timedelta(seconds=LEASE_SECONDS) if claimed else None,
     )
-    if announce_it and not waiting:
-        announce(SendWebhooks([delivery.id]))
-    return delivery
 
 
 def _stamp(at: datetime) -> str:

@@ -52,7 +52,10 @@ class Database(Middleware):
         # The Dramatiq CLI set up its own format on the pipe to its parent: ours instead, with summaries.
         logs.configure(self.settings.log_level, self.settings.log_format)
         channels.configure(self.settings.smtp_url)
-        webhooks.configure(allow_private=self.settings.webhook_allow_private)
+        webhooks.configure(
+            allow_private=self.settings.webhook_allow_private,
+            per_receiver=self.settings.webhook_concurrency_per_receiver,
+        )
         mailkeys.install(mailkeys.from_settings(self.settings))
         _one_sigterm_is_enough()
         loop_thread = get_event_loop_thread()

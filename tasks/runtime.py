@@ -24,6 +24,17 @@ from tasks.broker import install, send_jobs_on, stop_sending_jobs
 log = logging.getLogger("outbound.tasks")
 
 WEBHOOK_QUEUE = "webhooks"
+#: How many receivers may be at their in-flight cap at once with the embedded webhook threads still free
+#: for another one (threads = this x WEBHOOK_CONCURRENCY_PER_RECEIVER + 1).
+SLOW_RECEIVERS = 3
+
+
+def webhook_threads(settings: Settings) -> int:
+    """Threads of the embedded `webhooks` worker. A delivery holds its thread while it waits for the receiver
+    (up to 10 s) though the wait itself is on the event loop, so the threads are cheap and must outnumber
+    what slow receivers can hold: each holds at most its cap, so with SLOW_RECEIVERS of them at their cap a
+    thread is still free for everyone else (13 by default)."""
+    return max(settings.embedded_workers, SLOW_RECEIVERS * settings.webhook_concurrency_per_receiver + 1)
 
 
 @dataclass(slots=True)
@@ -51,7 +62,9 @@ async def start(settings: Settings, *, workers: bool = True) -> Runtime:
     runtime = Runtime(install(settings, loop if settings.embedded else None))
     send_jobs_on(runtime.broker)
     channels.configure(settings.smtp_url)
-    webhooks.configure(allow_private=settings.webhook_allow_private)
+    webhooks.configure(
+        allow_private=settings.webhook_allow_private, per_receiver=settings.webhook_concurrency_per_receiver
+    )
     mailkeys.install(mailkeys.from_settings(settings))
     if settings.embedded and workers:
         engine_queues = {q_name(q) for q in runtime.broker.get_declared_queues()} - {WEBHOOK_QUEUE}
@@ -60,7 +73,7 @@ async def start(settings: Settings, *, workers: bool = True) -> Runtime:
         )
         runtime.worker.start()
         runtime.webhook_worker = dramatiq.Worker(
-            runtime.broker, queues={WEBHOOK_QUEUE}, worker_threads=settings.embedded_workers, worker_timeout=100
+            runtime.broker, queues={WEBHOOK_QUEUE}, worker_threads=webhook_threads(settings), worker_timeout=100
         )
         runtime.webhook_worker.start()
     if settings.scheduler:

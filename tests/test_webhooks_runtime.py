@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from domain import webhooks
 from domain.ids import to_global_id
 from models import WebhookDelivery
 from models.enums import StepType
@@ -31,7 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def _start_worker(backend: Any) -> subprocess.Popen[bytes]:
     log = (backend.tmp / "webhook-worker.log").open("wb")
     return subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "dramatiq"), "tasks", "-p", "1", "-t", "4", "--queues", "webhooks"],
+        # As many threads as the embedded webhook worker has (tasks.runtime.webhook_threads): more than a slow
+        # receiver at its cap holds.
+        [str(ROOT / ".venv" / "bin" / "dramatiq"), "tasks", "-p", "1", "-t", "13", "--queues", "webhooks"],
         cwd=ROOT,
         env=backend.env() | {"WEBHOOK_ALLOW_PRIVATE": "true"},
         stdout=log,
@@ -87,3 +90,42 @@ async def test_deliveries_run_as_jobs_and_retries_come_from_the_tick(
     assert (row.status, row.attempts) == ("SUCCEEDED", 2)
     assert row.last_attempt_at is not None and row.log[1]["status"] == 204
     assert time.monotonic() - started < 60
+
+
+PAUSE = "mutation($id: ID!) { pauseCampaign(id: $id) { errors { code } } }"
+RESUME = "mutation($id: ID!) { resumeCampaign(id: $id) { errors { code } } }"
+
+
+async def test_a_slow_receiver_holds_at_most_its_cap_and_never_delays_another(
+    gql: Any, workspace: Any, receiver: Receiver, machinery: None
+) -> None:
+    ws, _ = workspace
+    identity = await make_identity(ws)
+    slow_campaign, _ = await make_campaign(ws, identity, [step(StepType.TASK, title="T")])
+    fast_campaign, _ = await make_campaign(ws, identity, [step(StepType.TASK, title="T")])
+    slow_id, fast_id = (to_global_id("Campaign", c.id) for c in (slow_campaign, fast_campaign))
+    await subscribe(gql, receiver, "/slow", campaignIds=[slow_id])
+    await subscribe(gql, receiver, "/hook", campaignIds=[fast_id])
+    receiver.slow_seconds = 3.0
+    cap = webhooks.PER_RECEIVER
+
+    # 30 events for the slow receiver (each answered after 3 s), all due at once.
+    started = time.monotonic()
+    for _ in range(15):
+        for mutation in (PAUSE, RESUME):
+            await gql(mutation, {"id": slow_id})
+    assert await WebhookDelivery.filter(webhook__url=receiver.url("/slow")).count() == 30
+
+    # Meanwhile a few for the fast one, a round every second or so: each arrives within 2 s of its change.
+    for round_ in range(4):
+        changed = time.monotonic()
+        await gql(PAUSE if round_ % 2 == 0 else RESUME, {"id": fast_id})
+        arrivals = await receiver.wait_for(round_ + 1, "/hook", within=10)
+        assert arrivals[-1].at - changed < 2.0, f"round {round_}: {arrivals[-1].at - changed:.1f} s"
+        await asyncio.sleep(1.0)
+    assert all(a.answered == 204 for a in receiver.at("/hook"))
+
+    # The slow receiver gets its backlog `cap` at a time, never more, one batch after the other.
+    slow = await receiver.wait_for(3 * cap, "/slow", within=30)
+    assert receiver.peak["/slow"] == cap
+    assert slow[3 * cap - 1].at - started < 3 * 3.0 + 6.0

@@ -2,7 +2,7 @@
 
 It verifies every request's signature with `standardwebhooks` and the webhook's secret, answers as told
 (`fail_next` failures first, with `fail_status`; a path of /redirect answers 302, /slow waits), and records
-every arrival, verified or not.
+every arrival, verified or not, with when it came and how many requests to its path were open at once.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ class Arrival:
     body: str
     verified: bool
     answered: int
+    at: float = field(default_factory=time.monotonic)  # when its body had arrived (time.monotonic)
 
     @property
     def json(self) -> dict[str, Any]:
@@ -53,6 +54,8 @@ class Receiver:
     slow_seconds: float = 2.0
     port: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    open: dict[str, int] = field(default_factory=dict)  # path -> requests being answered now
+    peak: dict[str, int] = field(default_factory=dict)  # path -> most requests open at once
 
     def url(self, path: str = "/hook") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -71,6 +74,17 @@ class Receiver:
         raise AssertionError(f"expected {count} arrivals at {path or 'any path'}, got {len(got)}")
 
     async def handle(self, request: Request) -> Response:
+        path = request.url.path
+        with self.lock:
+            self.open[path] = self.open.get(path, 0) + 1
+            self.peak[path] = max(self.peak.get(path, 0), self.open[path])
+        try:
+            return await self._answer(request)
+        finally:
+            with self.lock:
+                self.open[path] -= 1
+
+    async def _answer(self, request: Request) -> Response:
         body = (await request.body()).decode()
         headers = {k.lower(): v for k, v in request.headers.items()}
         path = request.url.path
