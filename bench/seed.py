@@ -228,9 +228,30 @@ class Copier:
         if not rows:
             return
         cols = await self.cols(table)
-        given = [c for c in cols if c in rows[0]]
-        records = [tuple(row.get(c) for c in given) for row in rows]
+        # A column the rows leave out takes the model's default: most are Python-side (no DB DEFAULT), so
+        # a column added to a model later would otherwise fail the COPY as NOT NULL.
+        defaults = {c: v for c, v in _model_defaults(table).items() if c in cols and c not in rows[0]}
+        given = [c for c in cols if c in rows[0]] + list(defaults)
+        records = [tuple(row.get(c) for c in given if c in row) + tuple(defaults.values()) for row in rows]
         await self.conn.copy_records_to_table(table, records=records, columns=given)
+
+
+def _model_defaults(table: str) -> dict[str, Any]:
+    """{column: default} of the model stored in `table`: its fields' constant defaults, enums as values."""
+    import models
+
+    for name in models.__all__:
+        model = getattr(models, name)
+        meta = getattr(model, "_meta", None)
+        if meta is None or meta.db_table != table:
+            continue
+        out = {}
+        for field_name, field in meta.fields_map.items():
+            default = field.default
+            if field_name in meta.fields_db_projection and default is not None and not callable(default):
+                out[meta.fields_db_projection[field_name]] = getattr(default, "value", default)
+        return out
+    return {}
 
 
 async def _drop_secondary_indexes(conn: asyncpg.Connection, tables: list[str]) -> list[str]:
