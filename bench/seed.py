@@ -30,6 +30,7 @@ import asyncpg
 
 from domain.counters import CHANGES, lead_keys, task_key
 from domain.problems import PROBLEMS
+from domain.slots import SHARDS, fill_sql
 from models.lead import LEAD_FLAGS
 from models.workspace import hash_api_key, new_api_key
 
@@ -246,8 +247,8 @@ def _model_defaults(table: str) -> dict[str, Any]:
         if meta is None or meta.db_table != table:
             continue
         out = {}
-        for field_name, field in meta.fields_map.items():
-            default = field.default
+        for field_name, model_field in meta.fields_map.items():
+            default = model_field.default
             if field_name in meta.fields_db_projection and default is not None and not callable(default):
                 out[meta.fields_db_projection[field_name]] = getattr(default, "value", default)
         return out
@@ -649,6 +650,11 @@ async def _fill(
     for definition in dropped:
         await conn.execute(definition)
     log(f"  {len(dropped)} indexes rebuilt {time.perf_counter() - t3:.1f}s")
+    # Campaign.series' slots (domain/slots.py), which record_activity keeps and this COPY bypassed: spread over
+    # the shards as the live writers leave an open slot (the lead's counter shard).
+    t4 = time.perf_counter()
+    await conn.execute(fill_sql(True, shards=SHARDS))
+    log(f"  series slots {time.perf_counter() - t4:.1f}s")
     return SeedInfo(
         database_url=database_url,
         api_key=key,
