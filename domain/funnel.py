@@ -2,8 +2,9 @@
 
 Read from the campaign counters (one statement, like CampaignStats), keys `funnel:<what>:<step id>`
 (domain/funnel_count.key), kept in the transaction that writes what they count:
-- replied / positive are keys of the lead itself (counters.lead_keys, from `Lead.reply_step_id`, set with
-  the first reply: `reply_step`), so a removal or a change of `positive` moves them like any lead key;
+- replied / positive are keys of the lead itself (counters.lead_keys, from `Lead.reply_step_id`, which
+  update_lead sets whenever a change makes the lead replied: `reply_step_change`), so a removal or a
+  change of `positive` moves them like any lead key;
 - performed / clicked / bounced are per (lead, step) first-time facts: `recorded` adds 1 when the first
   such activity of a lead not removed is written, `deleted` takes 1 away when the last one goes (a claim
   taken back), and a removal takes the lead's away (domain/audience.py, funnel_count.recount of its leads).
@@ -14,8 +15,10 @@ an engine transaction still held it as it was).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from domain import counters
 from domain.funnel_count import EMAIL_STEP, PERFORMED_KINDS, key
@@ -55,17 +58,33 @@ async def funnel(campaign_id: int, steps: list[SequenceStep]) -> list[StepFunnel
     return entries
 
 
-async def reply_step(lead_id: int, at: datetime) -> int | None:
-    """The step a first reply at `at` counts under: the last action performed for the lead at or before it."""
+async def reply_step(lead_id: int, at: datetime | None) -> int | None:
+    """The step a first reply at `at` counts under: the last action performed for the lead at or before it
+    (without a time, its last action)."""
     conn = db()
     marks = placeholders(conn, 2 + len(PERFORMED_KINDS))
+    when = f" AND occurred_at <= {marks[1]}" if at is not None else ""
+    kinds = marks[2:] if at is not None else marks[1:-1]
     rows = await fetch(
         conn,
-        f"SELECT step_id FROM activity WHERE lead_id = {marks[0]} AND occurred_at <= {marks[1]}"
-        f" AND kind IN ({', '.join(marks[2:])}) ORDER BY occurred_at DESC, id DESC LIMIT 1",
-        [lead_id, at, *PERFORMED_KINDS],
+        f"SELECT step_id FROM activity WHERE lead_id = {marks[0]}{when}"
+        f" AND kind IN ({', '.join(kinds)}) ORDER BY occurred_at DESC, id DESC LIMIT 1",
+        [lead_id, *([at] if at is not None else []), *PERFORMED_KINDS],
     )
     return None if not rows or rows[0]["step_id"] is None else int(rows[0]["step_id"])
+
+
+async def reply_step_change(lead: Lead, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """{"reply_step_id": ...} when `changes` make the lead replied or move its first reply (domain/leads'
+    update_lead adds it), else {}: whatever path sets `replied`, the funnel's lead key follows."""
+    if "reply_step_id" in changes or not ("replied" in changes or "replied_at" in changes):
+        return {}
+    replied, replied_at = changes.get("replied", lead.replied), changes.get("replied_at", lead.replied_at)
+    if not replied:
+        return {"reply_step_id": None} if lead.reply_step_id is not None else {}
+    if lead.replied and replied_at == lead.replied_at:
+        return {}
+    return {"reply_step_id": await reply_step(lead.id, replied_at)}
 
 
 async def recorded(lead: Lead, kind: str, step_id: int | None, activity_id: int) -> dict[str, int]:

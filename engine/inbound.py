@@ -14,7 +14,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from domain import funnel, validation
+from domain import validation
 from domain.activity import record_activity
 from domain.errors import DomainError, InvalidInput, InvalidTransition, NotFound
 from domain.inbound_rules import refusal
@@ -243,8 +243,6 @@ async def _changes(
                 "claimed_until": None,
                 "paused_state": None,
                 "replied_at": at,
-                # The step the funnel counts this reply under (a lead key from now on: domain/funnel.py).
-                "reply_step_id": await funnel.reply_step(lead.id, at),
             }
         return changes
     if kind == E.EMAIL_CLICKED:
