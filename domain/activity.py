@@ -5,15 +5,16 @@ Exactly-once: an entry may carry a `dedupe_key`; a second entry with the same ke
 
 What counts activities is kept here, in the writing transaction: Campaign.series' slots (domain/slots.py)
 and Campaign.funnel's performed/clicked/bounced counters (domain/funnel.py), both on the lead's counter
-shard, so the rows locked are the ones the lead's own counter update locks anyway. `delete_activity` is the
-one way an entry goes (a claim taken back) and takes its counts with it.
+shard and written just before COMMIT (domain.tx.batch): after the lead's own counter rows in every
+transaction, whichever of the lead and the entry it writes first, so the lock order never crosses.
+`delete_activity` is the one way an entry goes (a claim taken back) and takes its counts with it.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from domain import counters, events, funnel, slots, webhooks
+from domain import events, funnel, slots, webhooks
 from models import Activity, Lead
 from models.enums import ActivityKind, Channel
 from models.sql import db, fetch, placeholders
@@ -74,10 +75,8 @@ async def record_activity(
         return None
     activity_id = int(rows[0]["id"])
     kind_value = ActivityKind(kind).value
-    await slots.add(lead.campaign_id, lead.id, at, slots.columns_of(kind_value, detail), 1)
-    delta = await funnel.recorded(lead, kind_value, step_id, activity_id)
-    if delta:
-        await counters.apply(lead.campaign_id, delta, shard=lead.id, count_change=False)
+    slots.add(lead.campaign_id, lead.id, at, slots.columns_of(kind_value, detail), 1)
+    funnel.count(lead.campaign_id, lead.id, await funnel.recorded(lead, kind_value, step_id, activity_id))
     events.activity_recorded(lead.workspace_id, lead.campaign_id, activity_id)
     webhooks.activity_recorded(lead, kind, activity_id, at)
     return activity_id
@@ -92,8 +91,10 @@ async def delete_activity(activity_id: int | None) -> bool:
     await Activity.filter(id=activity_id).delete()
     kind = ActivityKind(activity.kind).value
     lead = activity.lead
-    await slots.add(activity.campaign_id, lead.id, activity.occurred_at, slots.columns_of(kind, activity.detail), -1)
-    delta = await funnel.deleted(lead.id, lead.removed_at is not None, kind, activity.step_id)
-    if delta:
-        await counters.apply(activity.campaign_id, delta, shard=lead.id, count_change=False)
+    slots.add(activity.campaign_id, lead.id, activity.occurred_at, slots.columns_of(kind, activity.detail), -1)
+    funnel.count(
+        activity.campaign_id,
+        lead.id,
+        await funnel.deleted(lead.id, lead.removed_at is not None, kind, activity.step_id),
+    )
     return True

@@ -15,6 +15,7 @@ an engine transaction still held it as it was).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +23,7 @@ from typing import Any
 
 from domain import counters
 from domain.funnel_count import EMAIL_STEP, PERFORMED_KINDS, key
+from domain.tx import batch
 from models import Lead, SequenceStep
 from models.enums import ActivityKind, StepType
 from models.sql import db, fetch, placeholders
@@ -56,6 +58,21 @@ async def funnel(campaign_id: int, steps: list[SequenceStep]) -> list[StepFunnel
         if entry.step.type != StepType.EMAIL:
             entry.clicked = entry.bounced = 0
     return entries
+
+
+def count(campaign_id: int, shard: int, delta: dict[str, int]) -> None:
+    """Add `delta` to the funnel's counters just before the transaction commits (domain.tx.batch), after the
+    lead's own counter rows, so every transaction locks counter rows in the same order; no version bump."""
+    if delta:
+        batch("funnel_counters", _flush).append((campaign_id, shard, delta))
+
+
+async def _flush(items: list[tuple[int, int, dict[str, int]]]) -> None:
+    merged: dict[tuple[int, int], Counter[str]] = {}
+    for campaign_id, shard, delta in items:
+        merged.setdefault((campaign_id, shard % counters.SHARDS), Counter()).update(delta)
+    for (campaign_id, shard), delta in sorted(merged.items()):
+        await counters.apply(campaign_id, dict(delta), shard=shard, count_change=False)
 
 
 async def reply_step(lead_id: int, at: datetime | None) -> int | None:

@@ -3,9 +3,9 @@
 A series then sums one row per slot (and writer shard), whatever the number of activities: every local
 hour, day and week of an IANA zone (offsets in multiples of 15 minutes since 1972) is a union of whole
 slots. Rows are kept where activities are written and deleted (domain/activity.py), in the same
-transaction, on the lead's counter shard; `compact` (the scheduler's tick) folds a closed slot's shards into
-shard 0, so the past is one row per slot; `rebuild` recounts a campaign from the activity table (bulk loads
-that bypass record_activity, drift repair).
+transaction (written just before its COMMIT), on the lead's counter shard; `compact` (the scheduler's
+tick) folds a closed slot's shards into shard 0, so the past is one row per slot; `rebuild` recounts a
+campaign from the activity table (bulk loads that bypass record_activity, drift repair).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from domain.tx import transaction
+from domain.tx import batch, transaction
 from models.enums import ActivityKind
 from models.sql import db, execute, fetch, is_postgres, placeholders
 
@@ -74,22 +74,34 @@ def _add_all(table: str) -> str:
     return ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in COLUMNS)
 
 
-async def add(campaign_id: int, shard: int, at: datetime, columns: list[str], change: int) -> None:
-    """Add `change` (+1 written, -1 deleted) to `columns` of the slot of `at`. Call in the writing
-    transaction (one row: one lock, on the lead's shard)."""
-    if not columns:
-        return
+def add(campaign_id: int, shard: int, at: datetime, columns: list[str], change: int) -> None:
+    """Count `change` (+1 written, -1 deleted) in `columns` of the slot of `at`, written just before the
+    transaction commits (domain.tx.batch): after every counter row the transaction locks, so the lock order
+    is counters -> slots in every transaction, and one statement per transaction whatever its activities."""
+    if columns:
+        batch("activity_slot", _flush).append((campaign_id, slot_of(at), shard % SHARDS, columns, change))
+
+
+async def _flush(items: list[tuple[int, datetime, int, list[str], int]]) -> None:
+    rows: dict[tuple[int, datetime, int], dict[str, int]] = {}
+    for campaign_id, slot, shard, columns, change in items:
+        row = rows.setdefault((campaign_id, slot, shard), dict.fromkeys(COLUMNS, 0))
+        for column in columns:
+            row[column] += change
     conn = db()
-    marks = placeholders(conn, 4)
-    sets = ", ".join(f"{c} = activity_slot.{c} + excluded.{c}" for c in columns)
+    values: list[Any] = []
+    tuples = []
+    # Sorted: two transactions upserting the same rows lock them in the same order (no deadlock).
+    for key in sorted(rows):
+        marks = placeholders(conn, 3 + len(COLUMNS), start=len(values) + 1)
+        tuples.append(f"({', '.join(marks)})")
+        values += [*key, *(rows[key][c] for c in COLUMNS)]
     await execute(
         conn,
-        f"INSERT INTO activity_slot (campaign_id, slot_start, shard, {', '.join(columns)})"
-        f" VALUES ({marks[0]}, {marks[1]}, {marks[2]}, {', '.join([marks[3]] * len(columns))})"
-        f" ON CONFLICT {_KEY} DO UPDATE SET {sets}",
-        [campaign_id, slot_of(at), shard % SHARDS, change]
-        if is_postgres(conn)
-        else [campaign_id, slot_of(at), shard % SHARDS, *[change] * len(columns)],
+        f"INSERT INTO activity_slot (campaign_id, slot_start, shard, {', '.join(COLUMNS)}) VALUES "
+        + ", ".join(tuples)
+        + f" ON CONFLICT {_KEY} DO UPDATE SET {_add_all('activity_slot')}",
+        values,
     )
 
 
