@@ -691,7 +691,7 @@ async def add_engine_campaign(database_url: str, leads: int) -> int:
             cid = await conn.fetchval("SELECT COALESCE(MAX(id), 0) + 1 FROM campaign")
             await conn.execute(
                 "INSERT INTO campaign (id, workspace_id, name, status, identity_id, created_at, launched_at,"
-                " time_scale) VALUES ($1, 1, $2, 'ACTIVE', $3, $4, $4, 1.0)",
+                " time_scale, track_clicks) VALUES ($1, 1, $2, 'ACTIVE', $3, $4, $4, 1.0, true)",
                 cid,
                 f"Bench engine campaign ({leads} leads x {len(ENGINE_SEQUENCE)} steps)",
                 ENGINE_IDENTITY,
