@@ -66,9 +66,9 @@ class ActivitySlot(Model):
     Every IANA zone's offset since 1972 is a multiple of 15 minutes, so every local hour, day and week is a
     union of whole slots. A column per SeriesPoint field (domain/slots.POINT_KINDS; positive_replies the
     replies marked positive), so a series sums one row per slot and shard. Kept by domain/activity.py in
-    the transaction that writes or deletes the activity, on the lead's counter shard (`shard`: no lock
-    the transaction does not already take); a closed slot's shards are folded into shard 0 by the
-    scheduler's tick (domain/slots.compact), so the past is one row per slot. Rebuilt by
+    the transaction that writes or deletes the activity, just before its COMMIT, on the lead's counter
+    shard (`shard`: concurrent writers spread as on the counters); a closed slot's shards are folded into
+    shard 0 by the scheduler's tick (domain/slots.compact), so the past is one row per slot. Rebuilt by
     domain/slots.rebuild. A number is the sum over shards.
     """
 
