@@ -2,7 +2,7 @@
 
 python server.py                          serve (the dashboard at http://127.0.0.1:8000/, GraphiQL at /graphql)
 python server.py create-workspace NAME    create a workspace; its API key is the last line printed
-python server.py reconcile                recompute every campaign's counters and report drift
+python server.py reconcile                recompute every campaign's counters (and series slots), report drift
 python server.py demo [--reset]           seed the demo (if missing) and print its key; --reset starts it over
 """
 
@@ -316,7 +316,8 @@ async def _create_workspace(settings: Settings, name: str) -> str:
 
 
 async def _reconcile(settings: Settings) -> int:
-    from domain.counters import reconcile
+    from domain.rebuild import rebuild
+    from domain.tx import transaction
     from models import Campaign
 
     await init_db(settings.database_url)
@@ -324,7 +325,9 @@ async def _reconcile(settings: Settings) -> int:
         drifted = 0
         for campaign_id in await Campaign.all().order_by("id").values_list("id", flat=True):
             # A flat values_list yields the values; Tortoise's annotation says tuples.
-            drift = await reconcile(campaign_id)  # type: ignore[arg-type]
+            # The series slots and reply steps are rewritten too (domain/rebuild.py), in one transaction.
+            async with transaction():
+                drift = await rebuild(campaign_id)  # type: ignore[arg-type]
             if drift:
                 drifted += 1
                 print(f"campaign {campaign_id}: repaired drift {json.dumps(drift, sort_keys=True)}")

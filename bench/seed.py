@@ -30,6 +30,7 @@ import asyncpg
 
 from domain.counters import CHANGES, lead_keys, task_key
 from domain.problems import PROBLEMS
+from domain.slots import SHARDS, fill_sql
 from models.lead import LEAD_FLAGS
 from models.workspace import hash_api_key, new_api_key
 
@@ -228,9 +229,30 @@ class Copier:
         if not rows:
             return
         cols = await self.cols(table)
-        given = [c for c in cols if c in rows[0]]
-        records = [tuple(row.get(c) for c in given) for row in rows]
+        # A column the rows leave out takes the model's default: most are Python-side (no DB DEFAULT), so
+        # a column added to a model later would otherwise fail the COPY as NOT NULL.
+        defaults = {c: v for c, v in _model_defaults(table).items() if c in cols and c not in rows[0]}
+        given = [c for c in cols if c in rows[0]] + list(defaults)
+        records = [tuple(row.get(c) for c in given if c in row) + tuple(defaults.values()) for row in rows]
         await self.conn.copy_records_to_table(table, records=records, columns=given)
+
+
+def _model_defaults(table: str) -> dict[str, Any]:
+    """{column: default} of the model stored in `table`: its fields' constant defaults, enums as values."""
+    import models
+
+    for name in models.__all__:
+        model = getattr(models, name)
+        meta = getattr(model, "_meta", None)
+        if meta is None or meta.db_table != table:
+            continue
+        out = {}
+        for field_name, model_field in meta.fields_map.items():
+            default = model_field.default
+            if field_name in meta.fields_db_projection and default is not None and not callable(default):
+                out[meta.fields_db_projection[field_name]] = getattr(default, "value", default)
+        return out
+    return {}
 
 
 async def _drop_secondary_indexes(conn: asyncpg.Connection, tables: list[str]) -> list[str]:
@@ -628,6 +650,11 @@ async def _fill(
     for definition in dropped:
         await conn.execute(definition)
     log(f"  {len(dropped)} indexes rebuilt {time.perf_counter() - t3:.1f}s")
+    # Campaign.series' slots (domain/slots.py), which record_activity keeps and this COPY bypassed: spread over
+    # the shards as the live writers leave an open slot (the lead's counter shard).
+    t4 = time.perf_counter()
+    await conn.execute(fill_sql(True, shards=SHARDS))
+    log(f"  series slots {time.perf_counter() - t4:.1f}s")
     return SeedInfo(
         database_url=database_url,
         api_key=key,
@@ -664,7 +691,7 @@ async def add_engine_campaign(database_url: str, leads: int) -> int:
             cid = await conn.fetchval("SELECT COALESCE(MAX(id), 0) + 1 FROM campaign")
             await conn.execute(
                 "INSERT INTO campaign (id, workspace_id, name, status, identity_id, created_at, launched_at,"
-                " time_scale) VALUES ($1, 1, $2, 'ACTIVE', $3, $4, $4, 1.0)",
+                " time_scale, track_clicks) VALUES ($1, 1, $2, 'ACTIVE', $3, $4, $4, 1.0, true)",
                 cid,
                 f"Bench engine campaign ({leads} leads x {len(ENGINE_SEQUENCE)} steps)",
                 ENGINE_IDENTITY,

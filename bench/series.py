@@ -4,10 +4,12 @@
     .venv/bin/python -m bench.series --quick          # 100,000 activities, 10,000 leads (a check it works)
 
 Seeds its own PostgreSQL database (bench/seed.py with one campaign, so every activity is that campaign's,
-spread over the last 90 days), VACUUM ANALYZEs it (the state autovacuum keeps a live table in: index-only
-scans possible), starts one API process, and times requests one after another (latency, not throughput),
-each made unique so that no response cache answers it: the audience page (the bench's AUDIENCE, the
-baseline), series (DAY: the default 30 days; HOUR: the default 48 hours; DAY over the 90 days in
+spread over the last 90 days), rebuilds what record_activity would have kept (domain/rebuild.py: the series
+slots, spread over the shards as live writers leave an open slot, then folded as the scheduler's tick
+folds closed ones; the funnel's counters), VACUUM ANALYZEs it (the state autovacuum keeps a live table
+in: index-only scans possible), starts one API process, and times requests one after another (latency,
+not throughput), each made unique so that no response cache answers it: the audience page (the bench's
+AUDIENCE, the baseline), series (DAY: the default 30 days; HOUR: the default 48 hours; DAY over the 90 days in
 Europe/Madrid; HOUR over 41 days, 984 buckets, in Asia/Kolkata) and funnel. Then it drops the database.
 
 From the harness (bench/__main__.py), `run(results, ...)` does the same and stores results["series"];
@@ -135,6 +137,9 @@ def run(
     try:
         log(f"seeding one campaign: {leads} leads, {activities} activities")
         info = asyncio.run(seed(url, leads=leads, campaigns=1, activities=activities, log=lambda m: None))
+        t = time.perf_counter()
+        drift = asyncio.run(_rebuild(url, info.campaign_id))
+        log(f"rebuild (slots, folded; counters) {time.perf_counter() - t:.1f}s: {len(drift)} keys repaired")
         asyncio.run(_vacuum(url))
         api = _start_api(url, namespace, redis_url)
         try:
@@ -147,11 +152,29 @@ def run(
     log(f"series: {results['series'].get('status')}")
 
 
+async def _rebuild(url: str, campaign_id: int) -> dict[str, int]:
+    """What record_activity keeps and the COPY bypassed: the slots (as the live writers shard them), the
+    funnel's counters and reply steps (domain/rebuild.py)."""
+    from domain.rebuild import rebuild
+    from domain.slots import SHARDS, compact
+    from models.db import close_db, init_db
+
+    await init_db(url, run_migrations=False)
+    try:
+        drift = await rebuild(campaign_id, shards=SHARDS)
+        await compact(datetime.now(UTC), since=timedelta(days=365))
+        return drift
+    finally:
+        await close_db()
+
+
 async def _vacuum(url: str) -> None:
     conn = await asyncpg.connect(_asyncpg_dsn(url))
     try:
         await conn.execute("VACUUM ANALYZE activity")
         await conn.execute("VACUUM ANALYZE lead")
+        await conn.execute("VACUUM ANALYZE activity_slot")
+        await conn.execute("VACUUM ANALYZE campaign_counter")
     finally:
         await conn.close()
 

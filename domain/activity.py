@@ -2,14 +2,20 @@
 
 Exactly-once: an entry may carry a `dedupe_key`; a second entry with the same key is not written
 (INSERT ... ON CONFLICT DO NOTHING), and the caller learns it was a duplicate (None).
+
+What counts activities is kept here, in the writing transaction: Campaign.series' slots (domain/slots.py)
+and Campaign.funnel's performed/clicked/bounced counters (domain/funnel.py), both on the lead's counter
+shard and written just before COMMIT (domain.tx.batch): after the lead's own counter rows in every
+transaction, whichever of the lead and the entry it writes first, so the lock order never crosses.
+`delete_activity` is the one way an entry goes (a claim taken back) and takes its counts with it.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from domain import events, webhooks
-from models import Lead
+from domain import events, funnel, slots, webhooks
+from models import Activity, Lead
 from models.enums import ActivityKind, Channel
 from models.sql import db, fetch, placeholders
 
@@ -68,6 +74,27 @@ async def record_activity(
     if not rows:
         return None
     activity_id = int(rows[0]["id"])
+    kind_value = ActivityKind(kind).value
+    slots.add(lead.campaign_id, lead.id, at, slots.columns_of(kind_value, detail), 1)
+    funnel.count(lead.campaign_id, lead.id, await funnel.recorded(lead, kind_value, step_id, activity_id))
     events.activity_recorded(lead.workspace_id, lead.campaign_id, activity_id)
     webhooks.activity_recorded(lead, kind, activity_id, at)
     return activity_id
+
+
+async def delete_activity(activity_id: int | None) -> bool:
+    """Delete one entry and its counts (series slot, funnel). Call inside the transaction that decides it.
+    Returns whether it existed."""
+    activity = await Activity.get_or_none(id=activity_id).select_related("lead")
+    if activity is None:
+        return False
+    await Activity.filter(id=activity_id).delete()
+    kind = ActivityKind(activity.kind).value
+    lead = activity.lead
+    slots.add(activity.campaign_id, lead.id, activity.occurred_at, slots.columns_of(kind, activity.detail), -1)
+    funnel.count(
+        activity.campaign_id,
+        lead.id,
+        await funnel.deleted(lead.id, lead.removed_at is not None, kind, activity.step_id),
+    )
+    return True

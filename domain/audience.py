@@ -18,7 +18,7 @@ from typing import Any
 from tortoise.expressions import F
 from tortoise.functions import Count
 
-from domain import counters
+from domain import counters, funnel_count
 from domain.errors import (
     AlreadyInCampaign,
     DomainError,
@@ -142,10 +142,13 @@ async def remove_leads(
         if not removed:
             return [], errors
         # The rows are locked: the counter delta computed from them is exactly what the UPDATE takes away.
+        # Their funnel facts first (counted while they are still in the campaign; replied/positive are
+        # lead keys, taken away below with the others).
+        delta: Counter[str] = Counter()
+        delta.subtract(await funnel_count.recount(campaign.id, removed))
         await Lead.filter(id__in=removed).update(
             removed_at=datetime.now(UTC), next_action_at=None, state_version=F("state_version") + 1
         )
-        delta: Counter[str] = Counter()
         for lead_id in removed:
             delta.subtract(counters.lead_keys(leads[lead_id]))
         # Tasks count only while their lead is in the campaign.

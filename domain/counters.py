@@ -3,6 +3,11 @@
 Each lead contributes 1 to a set of keys (`lead_keys`). A change to a lead applies the difference
 between the keys before and after (`lead_delta`); adding a lead applies its keys, removing it takes them
 away. `reconcile` recomputes every number from the leads and tasks and repairs any drift.
+
+Campaign.funnel's numbers are keys here too, `funnel:<what>:<step id>` (domain/funnel.py says how they are
+kept): replied/positive are lead keys (`Lead.reply_step_id`); performed/clicked/bounced are written with
+the activities, without counting a change (CampaignStats.version is the Overview's, which they are not
+part of). `recompute` counts all of them afresh with domain/funnel_count.py.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from domain import funnel_count
 from models import LEAD_FLAGS, Lead
 from models.enums import LeadStatus, TaskStatus
 from models.sql import db, execute, fetch, placeholders
@@ -71,6 +77,11 @@ def lead_keys(lead: Lead | Mapping[str, Any] | None) -> Counter[str]:
             keys[LI_POSITIVE] = 1
         if get("em_replied"):
             keys[EM_POSITIVE] = 1
+    reply_step = get("reply_step_id")
+    if get("replied") and reply_step is not None:
+        keys[funnel_count.key("replied", reply_step)] = 1
+        if get("positive"):
+            keys[funnel_count.key("positive", reply_step)] = 1
     return keys
 
 
@@ -91,14 +102,17 @@ def merge(deltas: Iterable[Mapping[str, int]]) -> dict[str, int]:
     return {k: v for k, v in total.items() if v}
 
 
-def upsert_rows(campaign_id: int, delta: Mapping[str, int], shard: int | None) -> list[tuple[Any, ...]]:
+def upsert_rows(
+    campaign_id: int, delta: Mapping[str, int], shard: int | None, *, count_change: bool = True
+) -> list[tuple[Any, ...]]:
     """(campaign_id, shard, key, change, updated_at) rows for a non-empty delta, plus one change counted.
 
     Sorted by key: two transactions upserting the same rows lock them in the same order (no deadlock).
     """
     shard = random.randrange(SHARDS) if shard is None else shard % SHARDS
     now = datetime.now(UTC)
-    return [(campaign_id, shard, key, change, now) for key, change in sorted({**delta, CHANGES: 1}.items())]
+    rows = {**delta, CHANGES: 1} if count_change else dict(delta)
+    return [(campaign_id, shard, key, change, now) for key, change in sorted(rows.items())]
 
 
 #: The upsert's conflict clause, shared by `apply` and the lead CAS of domain/leads.py.
@@ -114,10 +128,12 @@ async def apply(
     connection: BaseDBAsyncClient | None = None,
     *,
     shard: int | None = None,
+    count_change: bool = True,
 ) -> bool:
     """Add `delta` to a campaign's counters and count one change. Call inside the changing transaction.
 
     Returns whether anything changed (an empty delta is not a change and bumps no version).
+    `count_change=False`: numbers outside the Overview (the funnel's) move without a new version.
     """
     delta = {k: v for k, v in delta.items() if v}
     if not delta:
@@ -125,7 +141,7 @@ async def apply(
     conn = db(connection)
     values: list[Any] = []
     tuples = []
-    for row in upsert_rows(campaign_id, delta, shard):
+    for row in upsert_rows(campaign_id, delta, shard, count_change=count_change):
         marks = placeholders(conn, 5, start=len(values) + 1)
         tuples.append(f"({', '.join(marks)})")
         values += row
@@ -175,12 +191,15 @@ async def read_many(
 
 
 async def recompute(campaign_id: int, connection: BaseDBAsyncClient | None = None) -> dict[str, int]:
-    """Every number of a campaign counted afresh from its leads and tasks (the slow, certain way)."""
+    """Every number of a campaign counted afresh from its leads, tasks and activities (the slow, certain
+    way). The funnel's from its activities (funnel_count.recount), not from `Lead.reply_step_id`: a
+    reconcile repairs that column's drift too (`rebuild` rewrites it)."""
     conn = db(connection)
     totals: Counter[str] = Counter()
     fields = ["removed_at", "status", "substatus", "current_step_id", "started_at", "positive", *FLAG_KEYS]
     async for lead in _iter_leads(campaign_id, fields):
         totals.update(lead_keys(lead))
+    totals.update(await funnel_count.recount(campaign_id))
     mark = placeholders(conn, 1)[0]
     rows = await fetch(
         conn,

@@ -14,6 +14,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from domain import funnel_count
 from domain.activity import record_activity
 from domain.problems import PROBLEMS
 from models import Campaign, Contact, Lead, SequenceStep, Task, Workspace
@@ -193,6 +194,12 @@ async def seed_leads(
     for lead, (told, start) in zip(leads, stories, strict=True):
         if told is not None:
             await _record(lead, told, start, steps, now)
+    # Their replies were written with the leads, before their history: the step each counts under now.
+    reply_steps = await funnel_count.reply_steps(campaign.id)
+    for lead in leads:
+        if lead.id in reply_steps:
+            lead.reply_step_id = reply_steps[lead.id]
+            await Lead.filter(id=lead.id).update(reply_step_id=lead.reply_step_id)
     return leads
 
 

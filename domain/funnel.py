@@ -1,42 +1,34 @@
 """Campaign.funnel: how the leads now in a campaign fared at each action step (StepFunnel's descriptions).
 
-Counted from the Activity log and the leads, in three grouped statements (never one per step or lead):
-- performed: leads with an activity of the step's action (the kinds the engine records when it performs
-  one; a send that failed for good was taken back, so it is not there);
-- replied / positive: leads that replied (`lead.replied`, the Overview's fact), under the step of the last
-  action performed for them at or before their first reply (`lead.replied_at`); a reply before any action
-  counts under no step; positive: those of them whose reply is marked positive (`lead.positive`);
-- clicked / bounced: leads with an EMAIL_CLICKED / EMAIL_BOUNCED under the EMAIL step whose email it
-  concerns: the activity's own step when that step's email was sent to the lead, else the last email sent
-  to the lead before it (an event recorded through recordLeadEvent carries the lead's current step, which is
-  already the step after the email).
-Removed leads are left out, as from every Overview number.
+Read from the campaign counters (one statement, like CampaignStats), keys `funnel:<what>:<step id>`
+(domain/funnel_count.key), kept in the transaction that writes what they count:
+- replied / positive are keys of the lead itself (counters.lead_keys, from `Lead.reply_step_id`, which
+  update_lead sets whenever a change makes the lead replied: `reply_step_change`), so a removal or a
+  change of `positive` moves them like any lead key;
+- performed / clicked / bounced are per (lead, step) first-time facts: `recorded` adds 1 when the first
+  such activity of a lead not removed is written, `deleted` takes 1 away when the last one goes (a claim
+  taken back), and a removal takes the lead's away (domain/audience.py, funnel_count.recount of its leads).
+funnel_count.py is the slow, certain recount: counters.recompute/reconcile use it, so a reconcile repairs
+any drift (an activity written with an earlier occurred_at than one already placed, a lead removed while
+an engine transaction still held it as it was).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from models import SequenceStep
+from domain import counters
+from domain.funnel_count import EMAIL_STEP, PERFORMED_KINDS, key
+from domain.tx import batch
+from models import Lead, SequenceStep
 from models.enums import ActivityKind, StepType
 from models.sql import db, fetch, placeholders
 
-K = ActivityKind
-#: The kinds that record a step's action performed (engine/decide.py's ACTION_KIND, per step type).
-PERFORMED_KINDS = tuple(
-    k.value
-    for k in (
-        K.PROFILE_VISITED,
-        K.POST_LIKED,
-        K.INVITATION_SENT,
-        K.LINKEDIN_MESSAGE_SENT,
-        K.INMAIL_SENT,
-        K.EMAIL_SENT,
-        K.TASK_CREATED,
-    )
-)
-del K
+_EMAIL_EVENTS = {ActivityKind.EMAIL_CLICKED.value: "clicked", ActivityKind.EMAIL_BOUNCED.value: "bounced"}
 
 
 @dataclass(slots=True)
@@ -58,80 +50,103 @@ async def funnel(campaign_id: int, steps: list[SequenceStep]) -> list[StepFunnel
     entries = [StepFunnel(step=s) for s in steps if StepType(s.type).is_action]
     if not entries:
         return entries
-    by_step = {e.step.id: e for e in entries}
-    counts: dict[tuple[int, str], int] = defaultdict(int)
-    for row in await _performed(campaign_id) + await _replied(campaign_id) + await _email_events(campaign_id):
-        if row["step_id"] is not None:
-            counts[(int(row["step_id"]), row["what"])] += int(row["n"])
-    for (step_id, what), n in counts.items():
-        entry = by_step.get(step_id)
-        if entry is not None:
-            setattr(entry, what, n)
-    # An EMAIL step's own counts: elsewhere 0 (a click or bounce is always placed on an EMAIL step anyway).
+    numbers, _, _ = await counters.read(campaign_id)
     for entry in entries:
+        for what in ("performed", "replied", "positive", "clicked", "bounced"):
+            setattr(entry, what, numbers.get(key(what, entry.step.id), 0))
+        # An EMAIL step's own counts: elsewhere 0 (a click or bounce is always placed on an EMAIL step anyway).
         if entry.step.type != StepType.EMAIL:
             entry.clicked = entry.bounced = 0
     return entries
 
 
-def _in(marks: list[str]) -> str:
-    return f"({', '.join(marks)})"
+def count(campaign_id: int, shard: int, delta: dict[str, int]) -> None:
+    """Add `delta` to the funnel's counters just before the transaction commits (domain.tx.batch), after the
+    lead's own counter rows, so every transaction locks counter rows in the same order; no version bump."""
+    if delta:
+        batch("funnel_counters", _flush).append((campaign_id, shard, delta))
 
 
-async def _performed(campaign_id: int) -> list[dict]:
+async def _flush(items: list[tuple[int, int, dict[str, int]]]) -> None:
+    merged: dict[tuple[int, int], Counter[str]] = {}
+    for campaign_id, shard, delta in items:
+        merged.setdefault((campaign_id, shard % counters.SHARDS), Counter()).update(delta)
+    for (campaign_id, shard), delta in sorted(merged.items()):
+        await counters.apply(campaign_id, dict(delta), shard=shard, count_change=False)
+
+
+async def reply_step(lead_id: int, at: datetime | None) -> int | None:
+    """The step a first reply at `at` counts under: the last action performed for the lead at or before it
+    (without a time, its last action)."""
     conn = db()
-    marks = placeholders(conn, 1 + len(PERFORMED_KINDS))
-    return await fetch(
+    marks = placeholders(conn, 2 + len(PERFORMED_KINDS))
+    when = f" AND occurred_at <= {marks[1]}" if at is not None else ""
+    kinds = marks[2:] if at is not None else marks[1:-1]
+    rows = await fetch(
         conn,
-        # DISTINCT before the join: one row per (step, lead) meets the leads, not one per activity.
-        "SELECT d.step_id, 'performed' AS what, COUNT(*) AS n FROM ("
-        " SELECT DISTINCT step_id, lead_id FROM activity"
-        f" WHERE campaign_id = {marks[0]} AND kind IN {_in(marks[1:])} AND step_id IS NOT NULL"
-        ") d JOIN lead l ON l.id = d.lead_id AND l.removed_at IS NULL GROUP BY d.step_id",
-        [campaign_id, *PERFORMED_KINDS],
+        f"SELECT step_id FROM activity WHERE lead_id = {marks[0]}{when}"
+        f" AND kind IN ({', '.join(kinds)}) ORDER BY occurred_at DESC, id DESC LIMIT 1",
+        [lead_id, *([at] if at is not None else []), *PERFORMED_KINDS],
     )
+    return None if not rows or rows[0]["step_id"] is None else int(rows[0]["step_id"])
 
 
-async def _replied(campaign_id: int) -> list[dict]:
+async def reply_step_change(lead: Lead, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """{"reply_step_id": ...} when `changes` make the lead replied or move its first reply (domain/leads'
+    update_lead adds it), else {}: whatever path sets `replied`, the funnel's lead key follows."""
+    if "reply_step_id" in changes or not ("replied" in changes or "replied_at" in changes):
+        return {}
+    replied, replied_at = changes.get("replied", lead.replied), changes.get("replied_at", lead.replied_at)
+    if not replied:
+        return {"reply_step_id": None} if lead.reply_step_id is not None else {}
+    if lead.replied and replied_at == lead.replied_at:
+        return {}
+    return {"reply_step_id": await reply_step(lead.id, replied_at)}
+
+
+async def recorded(lead: Lead, kind: str, step_id: int | None, activity_id: int) -> dict[str, int]:
+    """The funnel keys a newly written activity adds (call after its INSERT, in the same transaction)."""
+    if lead.removed_at is not None:
+        return {}
     conn = db()
-    # SQLite's `?` are taken in the order they appear: the subquery's kinds come before the campaign.
-    marks = placeholders(conn, 1 + len(PERFORMED_KINDS))
-    last_action = (
-        "SELECT a.step_id FROM activity a WHERE a.lead_id = l.id"
-        f" AND a.kind IN {_in(marks[:-1])} AND (l.replied_at IS NULL OR a.occurred_at <= l.replied_at)"
-        " ORDER BY a.occurred_at DESC, a.id DESC LIMIT 1"
-    )
-    return await fetch(
+    if kind in PERFORMED_KINDS and step_id is not None:
+        marks = placeholders(conn, 3 + len(PERFORMED_KINDS))
+        rows = await fetch(
+            conn,
+            f"SELECT 1 AS x FROM activity WHERE lead_id = {marks[0]} AND step_id = {marks[1]} AND id <> {marks[2]}"
+            f" AND kind IN ({', '.join(marks[3:])}) LIMIT 1",
+            [lead.id, step_id, activity_id, *PERFORMED_KINDS],
+        )
+        return {} if rows else {key("performed", step_id): 1}
+    what = _EMAIL_EVENTS.get(kind)
+    if what is None:
+        return {}
+    # Where each of the lead's events of this kind is placed (a lead has few): the new one counts when its
+    # step had none of them yet.
+    marks = placeholders(conn, 2)
+    rows = await fetch(
         conn,
-        "SELECT step_id, what, COUNT(*) AS n FROM ("
-        f" SELECT ({last_action}) AS step_id, l.positive FROM lead l"
-        f" WHERE l.campaign_id = {marks[-1]} AND l.removed_at IS NULL AND l.replied"
-        ") r CROSS JOIN (SELECT 'replied' AS what UNION ALL SELECT 'positive') w"
-        " WHERE w.what = 'replied' OR r.positive GROUP BY step_id, what",
-        [*PERFORMED_KINDS, campaign_id],
+        f"SELECT e.id AS id, ({EMAIL_STEP}) AS step_id FROM activity e"
+        f" WHERE e.lead_id = {marks[0]} AND e.kind = {marks[1]}",
+        [lead.id, kind],
     )
+    mine = next((r["step_id"] for r in rows if int(r["id"]) == activity_id), None)
+    if mine is None or any(r["step_id"] == mine for r in rows if int(r["id"]) != activity_id):
+        return {}
+    return {key(what, int(mine)): 1}
 
 
-async def _email_events(campaign_id: int) -> list[dict]:
+async def deleted(lead_id: int, removed: bool, kind: str, step_id: int | None) -> dict[str, int]:
+    """The funnel keys a deleted action takes away (call after its DELETE): performed, when it was the
+    lead's last of its step. (Only actions are ever deleted: a claim taken back, engine/apply.py.)"""
+    if removed or kind not in PERFORMED_KINDS or step_id is None:
+        return {}
     conn = db()
-    marks = placeholders(conn, 1)
-    sent = ActivityKind.EMAIL_SENT.value
-    # One index lookup per event: the emails sent to its lead up to it, its own step's first, else the latest.
-    # (SQLite resolves no outer column in a subquery's ORDER BY: the preference is a column of its own.)
-    email_step = (
-        "SELECT step_id FROM (SELECT s.step_id, s.occurred_at, s.id,"
-        " CASE WHEN s.step_id = e.step_id THEN 0 ELSE 1 END AS other FROM activity s"
-        f" WHERE s.lead_id = e.lead_id AND s.kind = '{sent}' AND s.occurred_at <= e.occurred_at) sent"
-        " ORDER BY other, occurred_at DESC, id DESC LIMIT 1"
-    )
-    return await fetch(
+    marks = placeholders(conn, 2 + len(PERFORMED_KINDS))
+    rows = await fetch(
         conn,
-        "SELECT step_id, what, COUNT(DISTINCT lead_id) AS n FROM ("
-        f" SELECT e.lead_id, ({email_step}) AS step_id,"
-        f" CASE WHEN e.kind = '{ActivityKind.EMAIL_CLICKED.value}' THEN 'clicked' ELSE 'bounced' END AS what"
-        " FROM activity e JOIN lead l ON l.id = e.lead_id AND l.removed_at IS NULL"
-        f" WHERE e.campaign_id = {marks[0]}"
-        f" AND e.kind IN ('{ActivityKind.EMAIL_CLICKED.value}', '{ActivityKind.EMAIL_BOUNCED.value}')"
-        ") x GROUP BY step_id, what",
-        [campaign_id],
+        f"SELECT 1 AS x FROM activity WHERE lead_id = {marks[0]} AND step_id = {marks[1]}"
+        f" AND kind IN ({', '.join(marks[2:])}) LIMIT 1",
+        [lead_id, step_id, *PERFORMED_KINDS],
     )
+    return {} if rows else {key("performed", step_id): -1}

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from compat import model_meta
-from domain import counters, events, webhooks
+from domain import counters, events, funnel, webhooks
 from models import Lead
 from models.enums import LeadStatus
 from models.sql import db, execute, fetch, is_postgres, placeholders
@@ -24,6 +24,7 @@ from models.sql import db, execute, fetch, is_postgres, placeholders
 
 async def update_lead(lead: Lead, **changes: Any) -> bool:
     """CAS-update one lead from the state it was read in; keep its campaign's counters exact."""
+    changes |= await funnel.reply_step_change(lead, changes)
     before = counters.lead_keys(lead)
     expected_version = lead.state_version
     # The keys the lead will count under if the CAS wins (lead_keys reads a mapping: changes over the row).

@@ -6,12 +6,15 @@ WEEK from Monday's local midnight (ISO weeks), an HOUR from one instant the loca
 next. Their starts are computed here with zoneinfo, never by the database, so both backends agree on them.
 
 The counting is SQL, grouped by (kind, bucket): the database returns at most buckets x kinds rows, whatever
-the number of activities. PostgreSQL is given the bucket starts (width_bucket). SQLite groups by slot: a run
-of `slot` seconds of epoch time, `slot` being the greatest common divisor of the bucket starts (3,600 s for
-a DST zone with whole-hour offsets, 1,800 for Asia/Kolkata, 900 for Asia/Kathmandu, 86,400 for UTC days),
-so that no slot straddles a bucket start and folding slots into buckets here is exact. The statements read
-the index (campaign_id, kind, occurred_at, id). A first or last bucket partly outside [from, to) counts only
-what happened inside [from, to) (the start shown is still the bucket's own start).
+the number of activities. It reads the pre-counted 15-minute slots (domain/slots.py, table activity_slot):
+every bucket start of a zone whose offsets are multiples of 15 minutes (all since 1972) is a slot start, so
+a bucket is a sum of whole slots. The part of [from, to) that is not whole slots (an end given off a quarter
+hour) is counted from the activity table, as is a whole window whose bucket starts are not slot starts (an
+old zone's odd offset, before 1972). PostgreSQL is given the bucket starts (width_bucket). SQLite returns
+slots (or, for the activity table, runs of `slot` seconds of epoch time, `slot` being the greatest common
+divisor of the bucket starts) folded into buckets here, which is exact since no slot straddles a bucket
+start. A first or last bucket partly outside [from, to) counts only what happened inside [from, to) (the
+start shown is still the bucket's own start).
 
 Every entry of the log counts, a removed lead's included (the Activity tab still shows them). Arguments a
 series cannot have are top-level errors with `extensions: {code: "INVALID_INPUT", argument: ...}` (the field
@@ -28,6 +31,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from domain import slots
 from domain.errors import PublicError
 from models.enums import ActivityKind, SeriesBucket
 from models.sql import db, fetch, is_postgres, placeholders
@@ -41,29 +45,9 @@ DEFAULT_BUCKETS = {SeriesBucket.HOUR: 48, SeriesBucket.DAY: 30, SeriesBucket.WEE
 
 _HOUR = timedelta(hours=1)
 
-K = ActivityKind
-#: SeriesPoint field -> the Activity kinds it counts. INMAIL_SENT is a LinkedIn message (as in
-#: linkedin.contacted). UNSUBSCRIBED is revision 2's kind: counted once it is recorded. POST_LIKED,
-#: INVITATION_WITHDRAWN and TASK_CREATED have no field.
-POINT_KINDS: dict[str, tuple[str, ...]] = {
-    "profile_visits": (K.PROFILE_VISITED.value,),
-    "invitations_sent": (K.INVITATION_SENT.value,),
-    "invitations_accepted": (K.INVITATION_ACCEPTED.value,),
-    "linkedin_messages_sent": (K.LINKEDIN_MESSAGE_SENT.value, K.INMAIL_SENT.value),
-    "emails_sent": (K.EMAIL_SENT.value,),
-    "emails_clicked": (K.EMAIL_CLICKED.value,),
-    "emails_bounced": (K.EMAIL_BOUNCED.value,),
-    "replies": (K.REPLY_RECEIVED.value,),
-    "unsubscribes": ("UNSUBSCRIBED",),
-    "tasks_completed": (K.TASK_COMPLETED.value,),
-    "errors": (K.LEAD_ERROR.value,),
-}
-del K
-_FIELD_OF_KIND = {kind: name for name, kinds in POINT_KINDS.items() for kind in kinds}
-
-#: A reply is marked positive by the label recordLeadEvent puts first in its detail (domain/inbound._detail):
-#: "(positive)" or "(simulated, positive)", alone or followed by a space and the message.
-POSITIVE_LABELS = ("(positive)", "(simulated, positive)")
+POINT_KINDS = slots.POINT_KINDS
+_FIELD_OF_KIND = slots.COLUMN_OF_KIND
+POSITIVE_LABELS = slots.POSITIVE_LABELS
 
 
 class SeriesArgumentError(PublicError):
@@ -213,16 +197,67 @@ async def series(
     tz = zone(timezone)
     start, end, starts = window(SeriesBucket(bucket), start, end, tz, now)
     points = [SeriesPoint(start=s) for s in starts]
-    for kind, index, count in await _counts(campaign_id, start, end, starts):
-        name = "positive_replies" if kind == "+" else _FIELD_OF_KIND[kind]
+    for kind, index, count in await _count(campaign_id, start, end, starts):
+        name = "positive_replies" if kind == "+" else _FIELD_OF_KIND.get(kind, kind)
         setattr(points[index], name, getattr(points[index], name) + count)
     return points
+
+
+def _ceil_slot(at: datetime) -> datetime:
+    floor_ = slots.slot_of(at)
+    return floor_ if floor_ == at else floor_ + slots.SLOT
+
+
+async def _count(
+    campaign_id: int, start: datetime, end: datetime, starts: list[datetime]
+) -> list[tuple[str, int, int]]:
+    """(kind or field, bucket index, activities) in [start, end): whole slots from the slots, the rest (the
+    ends off a quarter hour) from the activity table. Kind "+" is the positive replies."""
+    first, last = _ceil_slot(start), slots.slot_of(end)
+    if first >= last or any(int(s.timestamp()) % slots.SLOT_SECONDS for s in starts[1:]):
+        return await _counts(campaign_id, start, end, starts)
+    out = await _slot_counts(campaign_id, first, last, starts)
+    if start < first:
+        out += await _counts(campaign_id, start, first, starts)
+    if last < end:
+        out += await _counts(campaign_id, last, end, starts)
+    return out
+
+
+async def _slot_counts(
+    campaign_id: int, start: datetime, end: datetime, starts: list[datetime]
+) -> list[tuple[str, int, int]]:
+    """(field, bucket index, activities) from the slots in [start, end), both slot starts."""
+    conn = db()
+    marks = placeholders(conn, 4)
+    values: list[Any] = [campaign_id, start.astimezone(UTC), end.astimezone(UTC)]
+    where = f"campaign_id = {marks[0]} AND slot_start >= {marks[1]} AND slot_start < {marks[2]}"
+    sums = ", ".join(f"SUM({c}) AS {c}" for c in slots.COLUMNS)
+    if is_postgres(conn):
+        rows = await fetch(
+            conn,
+            f"SELECT width_bucket(slot_start, {marks[3]}::timestamptz[]) - 1 AS g, {sums}"
+            f" FROM activity_slot WHERE {where} GROUP BY g",
+            [*values, starts],
+        )
+        index = [int(r["g"]) for r in rows]
+    else:
+        rows = await fetch(
+            conn,
+            f"SELECT CAST(strftime('%s', slot_start) AS INTEGER) AS g, {sums}"
+            f" FROM activity_slot WHERE {where} GROUP BY slot_start",
+            values,
+        )
+        epochs = [int(s.timestamp()) for s in starts]
+        index = [bisect_right(epochs, int(r["g"])) - 1 for r in rows]
+    return [(c, i, int(r[c])) for r, i in zip(rows, index, strict=True) for c in slots.COLUMNS if r[c]]
 
 
 async def _counts(
     campaign_id: int, start: datetime, end: datetime, starts: list[datetime]
 ) -> list[tuple[str, int, int]]:
-    """(kind, bucket index, activities) in [start, end); kind "+" is the positive replies.
+    """(kind, bucket index, activities) in [start, end) from the activity table; kind "+" is the positive
+    replies.
 
     PostgreSQL finds each activity's bucket itself (width_bucket: a binary search of the starts). SQLite
     groups by slot, folded into buckets here.

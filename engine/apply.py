@@ -35,7 +35,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from domain import counters, events, leads
-from domain.activity import record_activity
+from domain.activity import delete_activity, record_activity
 from domain.leads import update_lead
 from domain.suppressions import suppressed
 from domain.tx import one_statement, transaction
@@ -45,7 +45,7 @@ from engine.decisions import Act, Error, Finish, Wait, Withdraw, error
 from engine.sequence import StepView
 from engine.snapshot import Snapshot
 from engine.views import Rendered
-from models import Activity, Identity, Lead, Task
+from models import Identity, Lead, Task
 from models.enums import ActivityKind, LeadStatus, LeadSubstatus, TaskStatus, TaskType
 
 #: (lead id, state_version) of a lead claimed for its next step.
@@ -217,7 +217,7 @@ async def fail(
         if await update_lead(lead, **placement.error(lead, problem, now)):
             await _record_error(lead, problem, now)
         # Taken back even if the lead moved meanwhile (paused): a later run sends under the same key.
-        await Activity.filter(id=claimed.activity_id).delete()
+        await delete_activity(claimed.activity_id)
         if isinstance(decision, Act):
             await _release(snap, decision)
         if disconnected and snap.identity is not None:

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from prometheus_client import Counter
 
-from domain import webhook_delivery
+from domain import slots, webhook_delivery
 from domain.tx import deliver
 from engine import clock, inbox, queue
 from models.sql import db, fetch, is_postgres, placeholders
@@ -79,8 +79,8 @@ async def claim_due_leads(now: datetime, lease: float | None = None, limit: int 
 
 
 async def tick(now: datetime | None = None, lease: float | None = None) -> int:
-    """One pass: claim, then enqueue; then the webhook deliveries due. Returns how many leads were handed
-    to workers.
+    """One pass: claim, then enqueue; then the webhook deliveries due, then the series slots' fold. Returns
+    how many leads were handed to workers.
 
     The inboxes due for a read are claimed the same way (a lease each) and handed on as `mailboxes.sync`
     messages, so reading inboxes scales with the workers too."""
@@ -96,6 +96,8 @@ async def tick(now: datetime | None = None, lease: float | None = None) -> int:
         if len(claims) < BATCH:
             break
     await webhook_delivery.send_due(now)
+    # Closed series slots: their writers' shards folded into one row each (domain/slots.py).
+    await slots.compact(now)
     return total
 
 

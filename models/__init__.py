@@ -1,6 +1,6 @@
 """State and guards, no workflows: the domain layer (domain/, engine/) changes these rows."""
 
-from models.activity import Activity
+from models.activity import Activity, ActivitySlot
 from models.campaign import Campaign, CampaignCounter, SequenceStep
 from models.contact import Contact
 from models.identity import Identity, IdentityUsage
@@ -14,6 +14,7 @@ from models.workspace import ApiKey, Workspace
 __all__ = [
     "LEAD_FLAGS",
     "Activity",
+    "ActivitySlot",
     "ApiKey",
     "Campaign",
     "CampaignCounter",

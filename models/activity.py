@@ -58,3 +58,44 @@ class Activity(Model):
             # The inbox reader: which activity sent the Message-ID a reply or a bounce names.
             ("external_id",),
         )
+
+
+class ActivitySlot(Model):
+    """Campaign.series pre-counted: one campaign's SeriesPoint counts in one 15-minute slot (UTC).
+
+    Every IANA zone's offset since 1972 is a multiple of 15 minutes, so every local hour, day and week is a
+    union of whole slots. A column per SeriesPoint field (domain/slots.POINT_KINDS; positive_replies the
+    replies marked positive), so a series sums one row per slot and shard. Kept by domain/activity.py in
+    the transaction that writes or deletes the activity, just before its COMMIT, on the lead's counter
+    shard (`shard`: concurrent writers spread as on the counters); a closed slot's shards are folded into
+    shard 0 by the scheduler's tick (domain/slots.compact), so the past is one row per slot. Rebuilt by
+    domain/slots.rebuild. A number is the sum over shards.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    campaign: fields.ForeignKeyRelation[Campaign] = fields.ForeignKeyField(
+        "models.Campaign", related_name="activity_slots", on_delete=fields.CASCADE
+    )
+    campaign_id: int
+    slot_start = fields.DatetimeField()
+    shard = fields.SmallIntField(default=0)
+    # db_default: an upsert writes only the column of its kind.
+    profile_visits = fields.IntField(default=0, db_default=0)
+    invitations_sent = fields.IntField(default=0, db_default=0)
+    invitations_accepted = fields.IntField(default=0, db_default=0)
+    linkedin_messages_sent = fields.IntField(default=0, db_default=0)
+    emails_sent = fields.IntField(default=0, db_default=0)
+    emails_clicked = fields.IntField(default=0, db_default=0)
+    emails_bounced = fields.IntField(default=0, db_default=0)
+    replies = fields.IntField(default=0, db_default=0)
+    positive_replies = fields.IntField(default=0, db_default=0)
+    unsubscribes = fields.IntField(default=0, db_default=0)
+    tasks_completed = fields.IntField(default=0, db_default=0)
+    errors = fields.IntField(default=0, db_default=0)
+
+    class Meta:
+        table = "activity_slot"
+        # The series reads a campaign's slots in [from, to); writers upsert one (campaign, slot, shard).
+        unique_together = (("campaign_id", "slot_start", "shard"),)
+        # The tick's fold: the shards > 0 of the slots just closed.
+        indexes = (("shard", "slot_start"),)

@@ -75,6 +75,11 @@ class Lead(Model):
     started_at = fields.DatetimeField(null=True)
     finished_at = fields.DatetimeField(null=True)
     replied_at = fields.DatetimeField(null=True)
+    #: The step Campaign.funnel counts this lead's reply under (the last action performed at or before its
+    #: first reply; None before any): set with replied_at, so `replied`/`positive` per step are ordinary
+    #: counter keys of the lead (domain/counters.lead_keys). A step id, no foreign key (a step is only ever
+    #: deleted while no lead has reached it).
+    reply_step_id = fields.BigIntField(null=True)
     #: Tombstone: a removed lead leaves the audience and counters, but its row (and activity) stays,
     #: so the contact can never be added back (LEAD_PREVIOUSLY_REMOVED).
     removed_at = fields.DatetimeField(null=True)

@@ -27,6 +27,7 @@ TABLES = [
     "suppression",
     "webhook_delivery",
     "webhook",
+    "activity_slot",
     "activity",
     "task",
     "lead",
