@@ -29,7 +29,8 @@ from config import Settings
 from domain import webhooks
 from domain.tx import set_handler
 from domain.webhooks import SendWebhooks
-from engine.queue import LEASE_SECONDS, RunSteps, SyncMailboxes, watch_outstanding
+from engine import queue
+from engine.queue import RunSteps, SyncMailboxes, watch_outstanding
 from live.bus import Bus, bus_for
 from live.runtime import publish_on, stop_publishing
 
@@ -147,8 +148,8 @@ def send_jobs_on(broker: dramatiq.Broker) -> None:
     watch_outstanding(outstanding_on(broker, actor.queue_name))
 
 
-def outstanding_on(broker: dramatiq.Broker, queue: str) -> Callable[[], Awaitable[int | None]]:
-    """How many messages of `queue` live workers have yet to finish, read from `broker` (the scheduler's
+def outstanding_on(broker: dramatiq.Broker, queue_name: str) -> Callable[[], Awaitable[int | None]]:
+    """How many messages of `queue_name` live workers have yet to finish, read from `broker` (the scheduler's
     question before it claims a run-out lease again, engine/scheduler.py); None if Redis did not answer.
 
     Redis: a worker is live if it sent Redis a command (each fetch and ack is one) within a lease, or
@@ -156,11 +157,11 @@ def outstanding_on(broker: dramatiq.Broker, queue: str) -> Callable[[], Awaitabl
     Dramatiq's own sweep would (60 s), so a SIGKILLed worker's leads are sent again about one lease later;
     if it was only busy, the steps it finishes late or the second messages are no-ops (a step is safe twice)."""
     if isinstance(broker, RedisBroker):
-        silent_ms = int(min(broker.heartbeat_timeout, LEASE_SECONDS * 1000))
+        silent_ms = int(min(broker.heartbeat_timeout, queue.LEASE_SECONDS * 1000))
 
         async def read() -> int | None:
             try:
-                counting = asyncio.to_thread(redis_outstanding, broker, queue, silent_ms)
+                counting = asyncio.to_thread(redis_outstanding, broker, queue_name, silent_ms)
                 return await asyncio.wait_for(counting, OUTSTANDING_TIMEOUT)
             except Exception:  # Redis down or slow: unknown, so the scheduler treats the messages as waiting
                 log.warning("run_step messages outstanding: Redis did not answer", exc_info=True)
@@ -170,7 +171,7 @@ def outstanding_on(broker: dramatiq.Broker, queue: str) -> Callable[[], Awaitabl
     assert isinstance(broker, StubBroker)
 
     async def count() -> int | None:
-        return stub_outstanding(broker, queue)
+        return stub_outstanding(broker, queue_name)
 
     return count
 
