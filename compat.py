@@ -16,10 +16,13 @@ This is a single module below every layer (like config.py): it imports only the 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
 from dramatiq.asyncio import EventLoopThread, get_event_loop_thread, set_event_loop_thread
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.stub import StubBroker
 from graphql import GraphQLField, GraphQLResolveInfo, GraphQLSchema
 from graphql.execution.collect_fields import DeferUsage, FieldDetailsList, GroupedFieldSet
 from strawberry.schema.base import BaseSchema
@@ -157,6 +160,42 @@ FRESH_PER_INSTANCE = "_await_when_save"
 #: already runs, setting the `loop`, `logger` and `interrupt_check_ival` attributes its `run_coroutine` reads.
 #: (`EventLoopThread`, `get_event_loop_thread`, `set_event_loop_thread` are imported above and re-exported.)
 
+#: Messages of a queue of Dramatiq's Redis broker that live workers have yet to finish: waiting in the queue's
+#: list, delayed (its `.DQ` hash), or fetched but not acked by a worker whose last heartbeat (every command
+#: it sends) is younger than the given bound (a dead worker's are not counted: nobody will finish them until
+#: Dramatiq's maintenance puts them back). The key layout is dispatch.lua's (dramatiq 2.2.1), not documented.
+_REDIS_OUTSTANDING = """
+local ns, queue = KEYS[1], ARGV[1]
+local n = redis.call("llen", ns .. ":" .. queue) + redis.call("hlen", ns .. ":" .. queue .. ".DQ.msgs")
+local live = redis.call("zrangebyscore", ns .. ":__heartbeats__", ARGV[2], "+inf")
+for _, worker in ipairs(live) do
+    n = n + redis.call("scard", ns .. ":__acks__." .. worker .. "." .. queue)
+end
+return n
+"""
+
+
+def redis_outstanding(broker: RedisBroker, queue: str, silent_ms: int) -> int:
+    """Messages of `queue` that workers heard from within `silent_ms` have yet to finish (the script above;
+    blocking: call it off the event loop)."""
+    script = broker.client.register_script(_REDIS_OUTSTANDING)
+    oldest_live = int(time.time() * 1000) - silent_ms
+    return int(script(keys=[broker.namespace], args=[queue, oldest_live]))
+
+
+def redis_heartbeats_key(namespace: str) -> str:
+    """The sorted set of Dramatiq's Redis broker: worker (broker) id -> last heartbeat in ms (dramatiq 2.2.1)."""
+    return f"{namespace}:__heartbeats__"
+
+
+def stub_outstanding(broker: StubBroker, queue: str) -> int:
+    """Messages of `queue` (and its delay queue) in the in-process broker not yet acked: waiting, prefetched
+    by a worker thread or running. `queue.Queue.unfinished_tasks` is undocumented; StubBroker.join reads it
+    too (dramatiq 2.2.1)."""
+    queues = broker.queues
+    return sum(queues[name].unfinished_tasks for name in (queue, f"{queue}.DQ") if name in queues)
+
+
 __all__ = [
     "FRESH_PER_INSTANCE",
     "DeferUsage",
@@ -177,7 +216,10 @@ __all__ = [
     "mark_default_resolver",
     "model_meta",
     "raw_info",
+    "redis_heartbeats_key",
+    "redis_outstanding",
     "set_event_loop_thread",
     "starlette_websocket",
     "strawberry_field_of",
+    "stub_outstanding",
 ]

@@ -8,12 +8,22 @@ wiring, which depends on the engine.
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from domain.tx import deliver
 
-#: How long a claim holds a lead: a lead whose worker died is claimed again once it passes.
+#: How long a claim holds a lead: a lead whose worker died, or whose message was lost, is claimed again once it
+#: passes and no run_step message is left for a live worker to finish (engine/scheduler.py).
 LEASE_SECONDS = float(os.environ.get("OUTBOUND_LEASE_SECONDS", "30"))
+#: How long a claim holds while run_step messages still wait for workers: a backlog drains first, since the
+#: lead's own message is most likely among them; past this age the lead is claimed again anyway (a backstop).
+BACKLOG_LEASE_SECONDS = float(os.environ.get("OUTBOUND_BACKLOG_LEASE_SECONDS", str(10 * LEASE_SECONDS)))
+
+#: Reads how many run_step messages live workers have yet to finish (waiting, delayed, prefetched, running);
+#: None when the broker did not answer. Installed by the process wiring (tasks/broker.py), like a handler.
+Outstanding = Callable[[], Awaitable[int | None]]
+_outstanding: Outstanding | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,3 +49,19 @@ async def enqueue_run_steps(claims: list[tuple[int, int]]) -> None:
     if not claims:
         return
     await deliver(RunSteps(claims))
+
+
+def watch_outstanding(probe: Outstanding | None) -> Outstanding | None:
+    """Process wiring: read the run_step messages still to be run with `probe` (None: no queue known).
+    Returns the probe it replaces."""
+    global _outstanding
+    previous, _outstanding = _outstanding, probe
+    return previous
+
+
+async def outstanding_run_steps() -> int | None:
+    """How many run_step messages live workers have yet to finish; 0 in a process with no queue (nothing can
+    wait there), None when the broker did not answer (unknown: treat as waiting)."""
+    if _outstanding is None:
+        return 0
+    return await _outstanding()

@@ -2,8 +2,15 @@
 
 A claim is one conditional UPDATE that sets `claimed_until` (a lease). On PostgreSQL the candidates are
 locked with `FOR UPDATE SKIP LOCKED`, so any number of schedulers share the work without blocking or
-taking the same lead; a lead whose worker died is claimed again when its lease passes. Messages are sent
-after the claim commits, and carry ids only: the worker re-reads the truth.
+taking the same lead. Messages are sent after the claim commits, and carry ids only: the worker re-reads
+the truth.
+
+A lease that ran out does not say why: the lead's worker died, its message was lost (Redis restarted
+without persistence), or the message still waits behind a backlog. Only the queue can tell, so each tick
+asks it (`reclaim_before`): with no run_step message left for a live worker, a run-out lease is claimed
+again at once; while messages remain, only a claim older than BACKLOG_LEASE_SECONDS is (a backstop), so a
+backlog is not doubled by second messages that drain as no-ops. No write per step pays for this: one read
+of the broker per tick.
 
     python -m tasks.scheduler         run the scheduler alone (API processes then set SCHEDULER=false)
 """
@@ -29,8 +36,8 @@ TICK_SECONDS = 1.0
 BATCH = 500
 
 
-#: Claims of leads whose previous lease ran out without the lead moving on (a worker died, a message was
-#: lost, or one still waits in a queue longer than the lease): the scheduler claims them again.
+#: Claims of leads whose previous lease ran out without the lead moving on (a worker died or a message was
+#: lost; or, past BACKLOG_LEASE_SECONDS, one still waits in a long backlog): the scheduler claims them again.
 LEASES_EXPIRED = Counter(
     "outbound_scheduler_leases_expired",
     "Leads claimed again by the scheduler because their previous lease ran out.",
@@ -44,10 +51,24 @@ _DUE = (
 )
 
 
-async def claim_due_leads(now: datetime, lease: float | None = None, limit: int = BATCH) -> list[tuple[int, int]]:
-    """Claim up to `limit` due leads of active campaigns: [(lead id, state_version)]."""
+async def reclaim_before(now: datetime, lease: float | None = None) -> datetime:
+    """The lease end at or before which a claimed lead is claimed again now: `now` when no run_step message
+    is left for a live worker (its message is gone: re-send it), else a claim must be BACKLOG_LEASE_SECONDS
+    old (its message most likely still waits; the broker not answering counts as waiting)."""
+    if await queue.outstanding_run_steps() == 0:
+        return now
+    held = queue.BACKLOG_LEASE_SECONDS - (queue.LEASE_SECONDS if lease is None else lease)
+    return now - timedelta(seconds=max(held, 0.0))
+
+
+async def claim_due_leads(
+    now: datetime, lease: float | None = None, limit: int = BATCH, expired_before: datetime | None = None
+) -> list[tuple[int, int]]:
+    """Claim up to `limit` due leads of active campaigns: [(lead id, state_version)]. A lead claimed before
+    is claimed again if its lease ended at or before `expired_before` (default `now`)."""
     conn = db()
     until = now + timedelta(seconds=queue.LEASE_SECONDS if lease is None else lease)
+    expired_before = now if expired_before is None else expired_before
     a, b, b2, c = placeholders(conn, 4)
     due = _DUE.format(b=b, b2=b2, c=c)
     if is_postgres(conn):
@@ -57,7 +78,7 @@ async def claim_due_leads(now: datetime, lease: float | None = None, limit: int 
             f"WITH due AS (SELECT l.id, l.claimed_until IS NOT NULL AS expired{due} FOR UPDATE OF l SKIP LOCKED)"
             f" UPDATE lead SET claimed_until = {a} FROM due WHERE lead.id = due.id"
             " RETURNING lead.id, lead.state_version, due.expired",
-            [until, now, now, limit],
+            [until, now, expired_before, limit],
         )
     else:
         # SQLite: one process, one scheduler, statements one at a time on the one connection (a RETURNING
@@ -66,12 +87,12 @@ async def claim_due_leads(now: datetime, lease: float | None = None, limit: int 
             conn,
             f"SELECT count(*) AS n FROM (SELECT l.id{due}) AS d JOIN lead ON lead.id = d.id"
             f" WHERE lead.claimed_until IS NOT NULL",
-            [now, now, limit],
+            [now, expired_before, limit],
         )
         rows = await fetch(
             conn,
             f"UPDATE lead SET claimed_until = {a} WHERE id IN (SELECT l.id{due}) RETURNING id, state_version",
-            [until, now, now, limit],
+            [until, now, expired_before, limit],
         )
         rows = [{**row, "expired": i < int(expired[0]["n"])} for i, row in enumerate(rows)]
     LEASES_EXPIRED.inc(sum(1 for row in rows if row["expired"]))
@@ -89,8 +110,9 @@ async def tick(now: datetime | None = None, lease: float | None = None) -> int:
     if mailboxes:
         await deliver(queue.SyncMailboxes(mailboxes))
     total = 0
+    expired_before = await reclaim_before(now, lease)
     while True:
-        claims = await claim_due_leads(now, lease)
+        claims = await claim_due_leads(now, lease, expired_before=expired_before)
         await queue.enqueue_run_steps(claims)
         total += len(claims)
         if len(claims) < BATCH:

@@ -15,6 +15,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from types import FrameType
 
 import dramatiq
@@ -23,12 +24,13 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AsyncIO, Middleware, default_middleware
 
 import logs
-from compat import EventLoopThread, get_event_loop_thread, set_event_loop_thread
+from compat import EventLoopThread, get_event_loop_thread, redis_outstanding, set_event_loop_thread, stub_outstanding
 from config import Settings
 from domain import webhooks
 from domain.tx import set_handler
 from domain.webhooks import SendWebhooks
-from engine.queue import RunSteps, SyncMailboxes
+from engine import queue
+from engine.queue import RunSteps, SyncMailboxes, watch_outstanding
 from live.bus import Bus, bus_for
 from live.runtime import publish_on, stop_publishing
 
@@ -78,6 +80,9 @@ class Database(Middleware):
                 self.bus = None
             loop_thread.run_coroutine(close_db())
 
+
+#: Seconds the scheduler waits for Redis to say how many run_step messages are outstanding.
+OUTSTANDING_TIMEOUT = 2.0
 
 #: Seconds after a SIGTERM during which another one is the same request, not an insistence.
 SIGTERM_ECHO = 5.0
@@ -143,9 +148,39 @@ def send_jobs_on(broker: dramatiq.Broker) -> None:
         await asyncio.to_thread(send_all)
 
     set_handler(SyncMailboxes, send_syncs)
+    watch_outstanding(outstanding_on(broker, actor.queue_name))
+
+
+def outstanding_on(broker: dramatiq.Broker, queue_name: str) -> Callable[[], Awaitable[int | None]]:
+    """How many messages of `queue_name` live workers have yet to finish, read from `broker` (the scheduler's
+    question before it claims a run-out lease again, engine/scheduler.py); None if Redis did not answer.
+
+    Redis: a worker is live if it sent Redis a command (each fetch and ack is one) within a lease, or
+    Dramatiq's heartbeat timeout if shorter. A worker silent that long is taken for dead sooner than
+    Dramatiq's own sweep would (60 s), so a SIGKILLed worker's leads are sent again about one lease later;
+    if it was only busy, the steps it finishes late or the second messages are no-ops (a step is safe twice)."""
+    if isinstance(broker, RedisBroker):
+        silent_ms = int(min(broker.heartbeat_timeout, queue.LEASE_SECONDS * 1000))
+
+        async def read() -> int | None:
+            try:
+                counting = asyncio.to_thread(redis_outstanding, broker, queue_name, silent_ms)
+                return await asyncio.wait_for(counting, OUTSTANDING_TIMEOUT)
+            except Exception:  # Redis down or slow: unknown, so the scheduler treats the messages as waiting
+                log.warning("run_step messages outstanding: Redis did not answer", exc_info=True)
+                return None
+
+        return read
+    assert isinstance(broker, StubBroker)
+
+    async def count() -> int | None:
+        return stub_outstanding(broker, queue_name)
+
+    return count
 
 
 def stop_sending_jobs() -> None:
+    watch_outstanding(None)
     set_handler(RunSteps, None)
     set_handler(SendWebhooks, None)
     set_handler(SyncMailboxes, None)

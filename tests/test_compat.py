@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import graphql
+import pytest
 import strawberry
 from graphql import GraphQLSchema
 from strawberry.dataloader import DataLoader
@@ -246,13 +247,81 @@ def test_event_loop_thread_shape() -> None:
         compat.set_event_loop_thread(before)
 
 
+def _message(queue: str, n: int) -> Any:
+    from dramatiq import Message
+
+    return Message(queue_name=queue, actor_name="compat.probe", args=(n,), kwargs={}, options={})
+
+
+def test_stub_outstanding_counts_messages_until_acked() -> None:
+    from dramatiq.brokers.stub import StubBroker
+
+    broker = StubBroker()
+    broker.declare_queue("probe")
+    for n in range(2):
+        broker.enqueue(_message("probe", n))
+    consumer = broker.consume("probe", prefetch=1, timeout=100)
+    taken = next(consumer)
+    assert taken is not None
+    assert compat.stub_outstanding(broker, "probe") == 2, upgrade(
+        "dramatiq", "stub_outstanding", "a fetched message no longer counts until it is acked"
+    )
+    consumer.ack(taken)
+    assert compat.stub_outstanding(broker, "probe") == 1
+    consumer.close()
+
+
+def test_redis_layout_is_the_one_redis_outstanding_reads() -> None:
+    import dramatiq.brokers.redis as redis_broker
+
+    lua = (Path(redis_broker.__file__).parent / "redis" / "dispatch.lua").read_text()
+    for shape in (
+        'local acks = namespace .. ":__acks__." .. worker_id',
+        'local heartbeats = namespace .. ":__heartbeats__"',
+        'redis.call("zadd", heartbeats, timestamp, worker_id)',
+        'local queue_acks = acks .. "." .. queue_name',
+        'local queue_full_name = namespace .. ":" .. queue_name',
+        'local queue_messages = queue_full_name .. ".msgs"',
+    ):
+        assert shape in lua, upgrade("dramatiq", "redis_outstanding", f"dispatch.lua no longer has `{shape}`")
+
+
+async def test_redis_outstanding_counts_what_live_workers_hold(backend: Any) -> None:
+    if not backend.real:
+        pytest.skip("needs Redis: --backend real (the layout it reads is checked above on every backend)")
+    from dramatiq.brokers.redis import RedisBroker
+
+    broker = RedisBroker(url=backend.redis_url, namespace=f"{backend.namespace}:compat")
+    try:
+        broker.declare_queue("probe")
+        for n in range(3):
+            broker.enqueue(_message("probe", n))
+        consumer = broker.consume("probe", prefetch=1, timeout=100)
+        taken = next(consumer)
+        while taken is None:
+            taken = next(consumer)
+        assert compat.redis_outstanding(broker, "probe", silent_ms=60_000) == 3, upgrade(
+            "dramatiq", "redis_outstanding", "a message a live worker fetched is no longer counted"
+        )
+        await asyncio.sleep(0.05)
+        assert compat.redis_outstanding(broker, "probe", silent_ms=10) == 2, upgrade(
+            "dramatiq", "redis_outstanding", "a silent worker's messages are still counted"
+        )
+        consumer.ack(taken)
+        assert compat.redis_outstanding(broker, "probe", silent_ms=60_000) == 2
+        consumer.close()
+    finally:
+        broker.flush_all()
+        broker.close()
+
+
 def test_no_private_names_outside_compat() -> None:
     """The accessors above are the only way in: no package reaches into these internals itself."""
     root = Path(__file__).resolve().parent.parent
     private = re.compile(
         r"\._schema\b|\._raw_info\b|_raw_info=|\._meta\b|\._partial\b|\._saved_in_db\b|\._relevant_sub_fields\b"
         r"|\.cache_map\b|\._is_default\b|dramatiq\.asyncio|graphql\.execution\.collect_fields"
-        r"|connection_init_timeout_task\s*=|websocket\.ws\b"
+        r"|connection_init_timeout_task\s*=|websocket\.ws\b|\.unfinished_tasks\b|__acks__|__heartbeats__"
     )
     found = []
     packages = sorted(p.parent for p in root.glob("*/__init__.py") if p.parent.name not in ("tests", "bench"))

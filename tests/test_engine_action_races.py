@@ -1,6 +1,6 @@
 """Races of issue 16 point 1. An action in flight when an archive or a pause commits: the lead stays where
 that left it, but its flags and the counters follow the Activity log (an email that went out counts as sent).
-A lease that runs out while the lead's message still waits in the queue (a known defect, strict xfail)."""
+A lease that runs out while the lead's message still waits in the queue: tests/test_engine_leases.py."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ from typing import Any
 import pytest
 
 from domain.lifecycle import archive_campaign, pause_campaign
-from domain.tx import set_handler
-from engine import runner, scheduler, send
-from engine.queue import RunSteps
+from engine import runner, send
 from models import Activity, Lead
 from models.enums import ActivityKind, StepType
 from tests.engine_helpers import add_leads, assert_counters_match, make_campaign, make_identity, person, step
@@ -39,29 +37,6 @@ async def test_an_email_sent_while_the_campaign_changed_still_counts_as_sent(
     assert await Activity.filter(lead_id=lead.id, kind=ActivityKind.EMAIL_SENT).count() == 1
     assert after.em_sent and after.contacted
     await assert_counters_match(campaign.id)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 16 point 1: the scheduler cannot tell a lead whose worker died from one whose message still "
-    "waits in the queue, so a lease that runs out enqueues a second message (the fault runs see dozens per "
-    "200 leads, drained as 'not-due'/'stale' no-ops)",
-)
-async def test_known_defect_a_lease_that_runs_out_while_queued_does_not_enqueue_again(
-    workspace: Any, frozen: Any
-) -> None:
-    ws, _ = workspace
-    campaign, _ = await make_campaign(ws, await make_identity(ws), [step(StepType.EMAIL, subject="Hi", content="Yo")])
-    await add_leads(ws, campaign, [person(1)])
-    queued: list[tuple[int, int]] = []
-    previous = set_handler(RunSteps, lambda jobs: queued.extend(jobs.claims))
-    try:
-        await scheduler.tick(frozen.now(), lease=30)
-        # No worker took the message (a backlog): the lease runs out while it still waits in the queue.
-        await scheduler.tick(frozen.now() + timedelta(seconds=31), lease=30)
-    finally:
-        set_handler(RunSteps, previous)
-    assert len(queued) == 1, f"{len(queued)} messages queued for one lead"
 
 
 @pytest.mark.xfail(

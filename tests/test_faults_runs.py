@@ -28,6 +28,7 @@ from tests.fault_harness import (
     Run,
     after_fault,
     ask,
+    assert_about_one_message_per_lead,
     complete_run,
     conclude,
     wait_sent,
@@ -113,7 +114,8 @@ async def _result(fault: str, run: Callable[[], Awaitable[tuple[Run, dict[str, A
 
 
 async def test_a_sigkilled_worker(deployment: Callable[..., Awaitable[Run]]) -> None:
-    await _result("sigkill", lambda: _sigkill_run(deployment))
+    facts = await _result("sigkill", lambda: _sigkill_run(deployment))
+    assert_about_one_message_per_lead(facts)
 
 
 # Not strict: whether the kill lands inside an SMTP handshake is timing (a run whose kill misses every
@@ -139,7 +141,7 @@ async def test_a_redis_restart(deployment: Callable[..., Awaitable[Run]]) -> Non
     fault_at, at_fault = time.monotonic(), run.smtp.count
     await asyncio.to_thread(run.redis.restart, 1.0)  # no persistence: every queued message is gone
     await after_fault(run, "redis-restart", fault_at, at_fault)
-    await complete_run(run, started)
+    assert_about_one_message_per_lead(await complete_run(run, started))
 
 
 async def test_a_postgres_restart(deployment: Callable[..., Awaitable[Run]]) -> None:
