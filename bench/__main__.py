@@ -632,7 +632,10 @@ def run_webhooks(results: dict[str, Any], mode: Mode) -> None:
         out.unlink(missing_ok=True)
     r = results["webhooks"]
     if r.get("status") == "ok":
-        log(f"webhooks: {r['deliveries_per_s']} deliveries/s, {r['ratio']:.1%} of a bare httpx loop")
+        log(
+            f"webhooks: {r['deliveries_per_s']} deliveries/s with a backlog, {r['nothing_waiting_per_s']}/s with"
+            f" nothing waiting, {r['ratio']:.1%} of a bare httpx loop"
+        )
     else:
         log(f"webhooks: {brief(r)}")
 

@@ -10,7 +10,10 @@ receiver, writes N PENDING deliveries through the outbox's own insert (domain/we
 write), then times how fast K concurrent senders drain them through `webhook_delivery.attempt`, the
 function the `webhooks.deliver` actor runs: the row read, the URL's resolution and SSRF check, the Standard
 Webhooks signature, the HTTP POST (a client per attempt, as in production) and the CAS write of the
-outcome. The baseline, measured in the same run and alternated round by round with it, is K concurrent
+outcome. Two ways: with the per-receiver cap in force (4: the first 4 claimed as written, the rest a backlog
+that each ending attempt hands on), and with nothing waiting (the cap lifted above N, so every delivery is
+claimed as written, as under a receiver that keeps up, and no attempt has anything to hand on). The
+baseline, measured in the same run and alternated round by round with it, is K concurrent
 bare httpx POSTs of the same bodies over one shared keep-alive client (the floor), and beside it the same
 with a new client per POST (what a client per attempt costs alone). The senders are asyncio tasks on one
 event loop, where the embedded runtime has worker threads: the database and the GIL are shared either way.
@@ -164,18 +167,21 @@ async def measure(args: argparse.Namespace, database_url: str, receiver: Receive
         warm = await make_deliveries(webhook.id, workspace.id, args.senders * 4)
         await drain(warm, args.senders)  # warm up: imports, the first queries, the first connections
         await bare(receiver.url, ["{}"] * args.senders * 4, args.senders, shared=True)
-        ours, keepalive, fresh = [], [], []
+        ours, idle, keepalive, fresh = [], [], [], []
         outcomes: dict[str, int] = {}
         for _ in range(args.rounds):  # alternated, so that a busy neighbour slows all alike
-            ids = await make_deliveries(webhook.id, workspace.id, args.deliveries)
+            for cap, rates in ((webhooks.PER_RECEIVER, ours), (args.deliveries, idle)):
+                webhooks.configure(allow_private=True, per_receiver=cap)
+                ids = await make_deliveries(webhook.id, workspace.id, args.deliveries)
+                arrived = receiver.count
+                seconds, got = await drain(ids, args.senders)
+                if receiver.count - arrived != len(ids) or got != {"succeeded": len(ids)}:
+                    raise RuntimeError(f"{len(ids)} deliveries: {got}, {receiver.count - arrived} arrivals")
+                for k, v in got.items():
+                    outcomes[k] = outcomes.get(k, 0) + v
+                rates.append(len(ids) / seconds)
+            webhooks.configure(allow_private=True)
             bodies = [d.payload for d in await WebhookDelivery.filter(id__in=ids)]
-            arrived = receiver.count
-            seconds, got = await drain(ids, args.senders)
-            if receiver.count - arrived != len(ids) or got != {"succeeded": len(ids)}:
-                raise RuntimeError(f"{len(ids)} deliveries: {got}, {receiver.count - arrived} arrivals")
-            for k, v in got.items():
-                outcomes[k] = outcomes.get(k, 0) + v
-            ours.append(len(ids) / seconds)
             keepalive.append(len(bodies) / await bare(receiver.url, bodies, args.senders, shared=True))
             fresh.append(len(bodies) / await bare(receiver.url, bodies, args.senders, shared=False))
         left = await WebhookDelivery.filter(status=WebhookDeliveryStatus.PENDING).count()
@@ -183,13 +189,14 @@ async def measure(args: argparse.Namespace, database_url: str, receiver: Receive
             raise RuntimeError(f"{left} deliveries still pending")
     finally:
         await close_db()
-    ours_rate, bare_rate, fresh_rate = (statistics.median(x) for x in (ours, keepalive, fresh))
+    ours_rate, idle_rate, bare_rate, fresh_rate = (statistics.median(x) for x in (ours, idle, keepalive, fresh))
     return {
         "deliveries": args.deliveries,
         "rounds": args.rounds,
         "senders": args.senders,
         "database": "sqlite",
         "deliveries_per_s": round(ours_rate, 1),
+        "nothing_waiting_per_s": round(idle_rate, 1),
         "bare_per_s": round(bare_rate, 1),
         "bare_new_client_per_s": round(fresh_rate, 1),
         "ratio": round(ours_rate / bare_rate, 3),
@@ -217,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     r = result
     print(
-        f"webhooks: {r['deliveries_per_s']} deliveries/s with {r['senders']} senders; bare httpx"
+        f"webhooks: {r['deliveries_per_s']} deliveries/s with {r['senders']} senders (a backlog at the cap),"
+        f" {r['nothing_waiting_per_s']}/s with nothing waiting; bare httpx"
         f" {r['bare_per_s']}/s (keep-alive), {r['bare_new_client_per_s']}/s (new client per POST); ours at"
         f" {r['ratio']:.1%} of bare ({r['ratio_new_client']:.1%} of the new-client loop); load {r['loadavg']}"
     )

@@ -18,10 +18,12 @@ receiver answering in 10 s holds at most that many of the webhook workers' threa
 `claim_due` ranks each webhook's due deliveries (ROW_NUMBER per webhook, oldest first) and takes the first
 (cap - in flight); the outbox's write claims at once only under the cap too (domain/webhooks.py); and an
 attempt that ends claims its webhook's next due ones at once (`_hand_on`), so a backlog drains at the
-receiver's own pace, not one tick's worth at a time. The receiver is the webhook, not its host: webhooks
-of different customers on one host (a CRM's shared ingest) must not throttle each other, and a host behind
-k webhooks still gets at most k x cap. On PostgreSQL a claimer first locks the webhooks' rows (SKIP LOCKED),
-so concurrent schedulers and workers never take the same webhook's slots twice.
+receiver's own pace, not one tick's worth at a time; it does so only when its own completing UPDATE saw
+one waiting (`_record` returns it), so under the cap an attempt pays no claim statement. The receiver is
+the webhook, not its host: webhooks of different customers on one host (a CRM's shared ingest) must not
+throttle each other, and a host behind k webhooks still gets at most k x cap. On PostgreSQL a claimer
+first locks the webhooks' rows (SKIP LOCKED), so concurrent schedulers and workers never take the same
+webhook's slots twice.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import orjson
 from standardwebhooks.webhooks import Webhook as Signer
 from tortoise.backends.base.client import BaseDBAsyncClient
 
@@ -57,6 +60,15 @@ PENDING, SUCCEEDED, FAILED = (s.value for s in WebhookDeliveryStatus)
 USER_AGENT = "Outbound-Webhooks/1"
 
 
+#: In the completing UPDATE's RETURNING: does another delivery of its webhook wait (due, not claimed)? Read by
+#: the (status, next_attempt_at) index; the row itself is left out (its old version is the one a PostgreSQL
+#: snapshot sees). A row held back behind an older one of its lead counts too: a hand-on in vain, never one
+#: missed.
+_WAITING = (
+    "EXISTS (SELECT 1 FROM webhook_delivery d WHERE d.webhook_id = :hook AND d.id <> :id AND "
+    + "d.status = :pending AND d.next_attempt_at <= :now AND (d.claimed_until IS NULL OR d.claimed_until <= :now)"
+    + ") AS waiting"
+)
 #: A delivery that may be attempted now: pending, due, and not claimed by a live lease (`{t}`: its table).
 _DUE = (
     "{t}.status = :pending AND {t}.next_attempt_at <= :now"
@@ -178,9 +190,13 @@ async def send_due(now: datetime) -> int:
             return total
 
 
-async def _hand_on(webhook_id: int, now: datetime) -> None:
+async def _hand_on(webhook_id: int, now: datetime, waiting: bool) -> None:
     """An attempt to `webhook_id` ended, so it has a slot free: claim its next due deliveries now rather than
-    at the next tick, so a receiver with a backlog gets `per_receiver()` at a time at its own pace."""
+    at the next tick, so a receiver with a backlog gets `per_receiver()` at a time at its own pace. Only when
+    the attempt's own completing UPDATE saw one of them waiting (`_record`): with nothing due and unclaimed,
+    the usual case under the cap, an attempt costs no statement more than it did before the cap."""
+    if not waiting:
+        return
     ids = await claim_due(now, per_receiver(), webhook_id)
     if ids:
         await deliver(SendWebhooks(ids))
@@ -200,13 +216,13 @@ async def attempt(delivery_id: int, now: datetime) -> str:
     try:
         target = await webhook_urls.resolve(webhook.url, allow_private())
     except webhook_urls.UrlRefused as refused:
-        await _record(delivery, now, None, str(refused), final=True)
-        await _hand_on(webhook.id, now)
+        waiting = await _record(delivery, now, None, str(refused), final=True)
+        await _hand_on(webhook.id, now, waiting)
         return "refused"
     status, error = await _post(target, webhook.secret, delivery)
     ok = status is not None and 200 <= status < 300
-    await _record(delivery, now, status, error, ok=ok)
-    await _hand_on(webhook.id, now)
+    waiting = await _record(delivery, now, status, error, ok=ok)
+    await _hand_on(webhook.id, now, waiting)
     return "succeeded" if ok else "failed"
 
 
@@ -253,8 +269,13 @@ async def _record(
     *,
     ok: bool = False,
     final: bool = False,
-) -> None:
-    """The attempt's outcome, by compare-and-set on `attempts` (a duplicate job records nothing twice)."""
+) -> bool:
+    """The attempt's outcome, by compare-and-set on `attempts` (a duplicate job records nothing twice).
+
+    Returns whether another delivery of the webhook is due and unclaimed (`_WAITING`, read in the same
+    UPDATE's RETURNING: no statement of its own), so that the hand-on runs only when something waits. A
+    delivery written unclaimed after this statement's snapshot (the outbox saw this one's slot still taken)
+    is missed here and claimed by the tick, as it was when the hand-on found the webhook's row locked."""
     attempts = delivery.attempts + 1
     if ok:
         outcome, next_at = SUCCEEDED, None
@@ -268,14 +289,26 @@ async def _record(
         "error": error,
         "next": next_at.astimezone(UTC).isoformat() if next_at is not None else None,
     }
-    changed = await WebhookDelivery.filter(id=delivery.id, attempts=delivery.attempts).update(
-        status=outcome,
-        attempts=attempts,
-        response_status=status,
-        last_attempt_at=now,
-        next_attempt_at=next_at,
-        claimed_until=None,
-        log=[*(delivery.log or []), entry],
+    conn = db()
+    sql, values = _bind(
+        conn,
+        "UPDATE webhook_delivery SET status = :outcome, attempts = :attempts, response_status = :code,"
+        " last_attempt_at = :now, next_attempt_at = :next, claimed_until = NULL, log = :log"
+        " WHERE id = :id AND attempts = :before RETURNING " + _WAITING,
+        {
+            "outcome": outcome,
+            "attempts": attempts,
+            "code": status,
+            "now": now,
+            "next": next_at,
+            "log": orjson.dumps([*(delivery.log or []), entry]).decode(),
+            "id": delivery.id,
+            "before": delivery.attempts,
+            "hook": delivery.webhook_id,
+            "pending": PENDING,
+        },
     )
-    if changed and outcome != SUCCEEDED:
+    rows = await fetch(conn, sql, values)
+    if rows and outcome != SUCCEEDED:
         log.info("webhook delivery %s attempt %s: %s (%s)", delivery.id, attempts, outcome, error)
+    return bool(rows) and bool(rows[0]["waiting"])

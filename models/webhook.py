@@ -95,4 +95,11 @@ class WebhookDelivery(Model):
 
     class Meta:
         table = "webhook_delivery"
-        indexes = (("status", "next_attempt_at"), ("webhook_id", "id"), ("webhook_id", "lead_id", "status"))
+        indexes = (
+            ("status", "next_attempt_at"),
+            ("webhook_id", "id"),
+            ("webhook_id", "lead_id", "status"),
+            # A webhook's deliveries in flight, counted by every claim and outbox write (the per-receiver cap):
+            # without it the count read every delivery the webhook ever had.
+            ("webhook_id", "status", "claimed_until"),
+        )

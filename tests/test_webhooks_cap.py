@@ -117,3 +117,30 @@ async def test_concurrent_claimers_never_take_more_than_the_free_slots(
         second = await asyncio.wait_for(other, 5)
     assert (len(first), second) == (CAP, [])
     assert len(await _in_flight(a, even_later)) == CAP
+
+
+def _claims(caplog: Any) -> list[str]:
+    """The claim statements (a tick's or a hand-on's) the database client ran, as Tortoise logs each query."""
+    queries = [r.getMessage() for r in caplog.records if r.name == "tortoise.db_client"]
+    return [q for q in queries if "SET claimed_until = " in q and "FOR NO KEY UPDATE OF w" not in q] + [
+        q for q in queries if "FOR NO KEY UPDATE OF w" in q
+    ]
+
+
+async def test_an_attempt_hands_on_only_when_something_waits(
+    gql: Any, deliveries: DeliveryPump, receiver: Receiver, caplog: Any
+) -> None:
+    a, _ = await _hooks(gql, receiver)
+    now = datetime.now(UTC)
+    ids = await _write(a, CAP, now)  # all claimed as written: nothing waits
+    caplog.set_level("DEBUG", logger="tortoise.db_client")
+    assert await webhook_delivery.attempt(ids[0], now) == "succeeded"
+    assert _claims(caplog) == []  # the usual case costs no claim statement: the completing UPDATE said so
+
+    later = await _write(a, 2, now)  # the first takes the free slot, the second waits
+    assert await _in_flight(a, now) == [*ids[1:], later[0]]
+    deliveries.inbox.clear()
+    caplog.clear()
+    assert await webhook_delivery.attempt(ids[1], now) == "succeeded"
+    assert _claims(caplog) != [] and deliveries.inbox == [later[1]]  # it waited: handed on at once
+    assert await _in_flight(a, now) == [*ids[2:], *later]
