@@ -3,7 +3,7 @@ from tortoise.migrations import operations as ops
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0007_suppressions')]
+    dependencies = [('models', '0008_activity_slots')]
 
     initial = False
 
