@@ -9,7 +9,9 @@ and the scheduler run inside this process, on its event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import dramatiq
@@ -57,6 +59,25 @@ class Runtime:
         stop_sending_jobs()
 
 
+class _SameWorkerTwice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "middleware of the same type twice" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _second_worker_quiet(broker: dramatiq.Broker) -> Iterator[None]:
+    """A second Worker on one broker (the webhook worker beside the engine's) adds its own worker middleware as
+    it starts, and Dramatiq warns of a middleware added twice. Each Worker's middleware serves only that worker's
+    queues, so it is expected here: the warning would only tell a newcomer running `make run` something
+    false."""
+    quiet = _SameWorkerTwice()
+    broker.logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        broker.logger.removeFilter(quiet)
+
+
 async def start(settings: Settings, *, workers: bool = True) -> Runtime:
     loop = asyncio.get_running_loop()
     runtime = Runtime(install(settings, loop if settings.embedded else None))
@@ -75,7 +96,8 @@ async def start(settings: Settings, *, workers: bool = True) -> Runtime:
         runtime.webhook_worker = dramatiq.Worker(
             runtime.broker, queues={WEBHOOK_QUEUE}, worker_threads=webhook_threads(settings), worker_timeout=100
         )
-        runtime.webhook_worker.start()
+        with _second_worker_quiet(runtime.broker):
+            runtime.webhook_worker.start()
     if settings.scheduler:
         runtime.scheduler = Scheduler()
         runtime.scheduler.start()
