@@ -39,6 +39,7 @@ claimed, and the runner's caller hands it on once this commit is done (engine/ch
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from contextlib import AbstractAsyncContextManager
@@ -59,7 +60,7 @@ from engine.sequence import StepView
 from engine.snapshot import Snapshot
 from engine.views import Rendered
 from models import Identity, Lead, Task
-from models.db import database_unavailable
+from models.db import database_interrupted
 from models.enums import ActivityKind, ClaimState, LeadStatus, LeadSubstatus, TaskStatus, TaskType
 
 log = logging.getLogger("outbound.engine")
@@ -242,38 +243,33 @@ async def _record_sent(
     now: datetime,
 ) -> Applied:
     """The provider accepted: the lead moves on by `changes` (None, or an archive, pause or delete won the
-    race: only its flags follow), the claim SENDING -> SENT, and the activity, all or nothing. The lead is written first
-    (lock order lead -> claim, as the interruption writes them).
+    race: only its flags follow), the claim SENDING -> SENT, and the activity, all or nothing. The lead is
+    written first (lock order lead -> claim, as the interruption writes them).
 
     This worker alone knows the action went out, so a database that is briefly unreachable (a restart) is
     waited for (up to engine/send.py `interrupted_after`, after which a redelivery may have called the send
-    interrupted) rather than leaving the next delivery to call it interrupted. If the claim is no longer
-    SENDING, a later delivery did call it interrupted (the lead is in ERROR, saying it may not have gone
-    out): that stands, nothing here is kept, and it is logged loudly."""
-    version, step = snap.lead.state_version, decision.step
+    interrupted) rather than leaving the next delivery to call it interrupted. Each try runs in a copy of
+    the context as it was before the first: a BEGIN that fails leaves Tortoise's current connection set
+    to the dead transaction in the context it ran in, and every later query there would fail too. If the
+    claim is no longer SENDING, a later delivery did call it interrupted (the lead is in ERROR, saying it
+    may not have gone out): that stands, nothing here is kept, and it is logged loudly."""
+    version, clean = snap.lead.state_version, contextvars.copy_context()
     wanted: dict[str, Any] | None = changes
     pause, until, stale = 0.1, time.monotonic() + send.interrupted_after().total_seconds(), False
     while True:
         try:
-            if stale:  # a failed attempt changed the object in memory: the row is the truth
-                snap.lead, stale = await Lead.get(id=snap.lead.id), False
-                wanted = changes if snap.lead.state_version == version else None  # moved meanwhile: flags only
-            lead = snap.lead
-            async with transaction():
-                won = wanted is not None and await update_lead(lead, **wanted)
-                if not won:
-                    await _keep_effects(lead.id, claimed.kind, now)
-                if not await claims.mark(claimed.key, ClaimState.SENT):
-                    raise _Lost
-                await records.record_action(
-                    lead, claimed.kind, step, claimed.detail, claimed.external_id, claimed.key, now
-                )
+            if stale:  # a failed try changed the object in memory: the row is the truth
+                fresh = await asyncio.create_task(_read_lead(snap.lead.id), context=clean.copy())
+                snap.lead, stale = fresh, False
+                wanted = changes if fresh.state_version == version else None  # moved meanwhile: flags only
+            try_once = _record_sent_once(snap.lead, decision.step, claimed, wanted, now)
+            won = await asyncio.create_task(try_once, context=clean.copy())
             break
         except _Lost:
             log.error("send %s finished after it was called interrupted: it went out, not counted", claimed.key)
             return Applied("interrupted-late")
         except Exception as exc:
-            if not database_unavailable(exc) or time.monotonic() > until:
+            if not database_interrupted(exc) or time.monotonic() > until:
                 raise
             log.warning("send %s went out; recording it waits for the database: %s", claimed.key, exc)
             await asyncio.sleep(pause)
@@ -281,6 +277,24 @@ async def _record_sent(
     if not won:
         return Applied("moved")
     return Applied("done", _claim_of(snap.lead) if hand_on else None)
+
+
+async def _read_lead(lead_id: int) -> Lead:
+    return await Lead.get(id=lead_id)
+
+
+async def _record_sent_once(
+    lead: Lead, step: StepView, claimed: Claimed, wanted: dict[str, Any] | None, now: datetime
+) -> bool:
+    """One try of `_record_sent`: whether the lead's CAS won (else only its flags were set)."""
+    async with transaction():
+        won = wanted is not None and await update_lead(lead, **wanted)
+        if not won:
+            await _keep_effects(lead.id, claimed.kind, now)
+        if not await claims.mark(claimed.key, ClaimState.SENT):
+            raise _Lost
+        await records.record_action(lead, claimed.kind, step, claimed.detail, claimed.external_id, claimed.key, now)
+    return won
 
 
 async def _taken(
