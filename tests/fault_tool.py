@@ -39,7 +39,9 @@ async def check(campaign_pk: int) -> dict[str, Any]:
     from models.enums import ActivityKind
 
     campaign = await Campaign.get(id=campaign_pk)
-    leads = await Lead.filter(campaign_id=campaign_pk).values("id", "status", "substatus", "em_sent", "claimed_until")
+    leads = await Lead.filter(campaign_id=campaign_pk).values(
+        "id", "status", "substatus", "em_sent", "claimed_until", "error_message"
+    )
     sent = await Activity.filter(campaign_id=campaign_pk, kind=ActivityKind.EMAIL_SENT).values("lead_id", "external_id")
     per_lead = Counter(row["lead_id"] for row in sent)
     numbers, _, _ = await counters.read(campaign_pk)
@@ -53,6 +55,7 @@ async def check(campaign_pk: int) -> dict[str, Any]:
         "sent_but_flag_false": sorted(r["id"] for r in leads if per_lead[r["id"]] and not r["em_sent"]),
         "flag_true_but_no_activity": sorted(r["id"] for r in leads if r["em_sent"] and not per_lead[r["id"]]),
         "message_ids": [row["external_id"] for row in sent],
+        "error_messages": Counter(r["error_message"] for r in leads if r["error_message"]),
         "counter_email_sent": numbers.get("em_sent", 0),
         "counters": numbers,
         "drift": drift,
