@@ -29,7 +29,8 @@ counters exact), so a stale or repeated delivery changes nothing: it finds the l
   (the SMTP server may have accepted it just before): it is shown as such (ERROR, "may not have gone
   out"), not counted, and sent again only if a person retries the lead. A crash after the acceptance
   but before the commit is the same case. At most once beats twice for outreach; the price is one extra
-  UPDATE and a transaction around the advance (bench/README.md).
+  UPDATE and a transaction around the advance: one client stepping 550 leads through one email step on
+  PostgreSQL ran 248-278 steps/s, against 263-287 before (about 8% fewer; 2 shared cores, noisy).
 
 Live events (stats, activity) go out after commit, registered by domain.leads and domain.activity. The
 next step is not started here: an `Applied` with `hand_on` says the lead is due again now and still
