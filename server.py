@@ -2,7 +2,8 @@
 
 python server.py                          serve (the dashboard at http://127.0.0.1:8000/, GraphiQL at /graphql)
 python server.py create-workspace NAME    create a workspace; its API key is the last line printed
-python server.py reconcile                recompute every campaign's counters (and series slots), report drift
+python server.py reconcile                recompute every lead's flags from the activity log, then every
+                                          campaign's counters and series slots from the tables; report drift
 python server.py demo [--reset]           seed the demo (if missing) and print its key; --reset starts it over
 """
 
@@ -316,8 +317,12 @@ async def _create_workspace(settings: Settings, name: str) -> str:
 
 
 async def _reconcile(settings: Settings) -> int:
+    """Each campaign's lead flags from the Activity log (engine/recount.py), then its counters, series slots
+    and reply steps from the tables (domain/rebuild.py, in one transaction): in that order, so the counters'
+    recount sees the repaired flags. Returns how many campaigns had any drift (the exit status)."""
     from domain.rebuild import rebuild
     from domain.tx import transaction
+    from engine.recount import reconcile_flags
     from models import Campaign
 
     await init_db(settings.database_url)
@@ -325,12 +330,15 @@ async def _reconcile(settings: Settings) -> int:
         drifted = 0
         for campaign_id in await Campaign.all().order_by("id").values_list("id", flat=True):
             # A flat values_list yields the values; Tortoise's annotation says tuples.
+            flags = await reconcile_flags(campaign_id)  # type: ignore[arg-type]
+            if flags:
+                print(f"campaign {campaign_id}: repaired lead flags {json.dumps(flags, sort_keys=True)}")
             # The series slots and reply steps are rewritten too (domain/rebuild.py), in one transaction.
             async with transaction():
                 drift = await rebuild(campaign_id)  # type: ignore[arg-type]
             if drift:
-                drifted += 1
                 print(f"campaign {campaign_id}: repaired drift {json.dumps(drift, sort_keys=True)}")
+            drifted += bool(flags or drift)
         print(f"reconciled: {drifted} campaign(s) had drift" if drifted else "reconciled: no drift")
         return drifted
     finally:
@@ -358,7 +366,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--workers", type=int, default=1)
     create = sub.add_parser("create-workspace", help="create a workspace and print its API key")
     create.add_argument("name")
-    sub.add_parser("reconcile", help="recompute all counters from the tables and report drift")
+    sub.add_parser(
+        "reconcile", help="recompute lead flags from the activity log, then counters from the leads; report drift"
+    )
     demo = sub.add_parser("demo", help="seed the demo workspace if missing and print its API key")
     demo.add_argument("--reset", action="store_true", help="delete the demo workspace (only it) and seed a fresh one")
     args = parser.parse_args(argv)

@@ -7,7 +7,7 @@ What counts activities is kept here, in the writing transaction: Campaign.series
 and Campaign.funnel's performed/clicked/bounced counters (domain/funnel.py), both on the lead's counter
 shard and written just before COMMIT (domain.tx.batch): after the lead's own counter rows in every
 transaction, whichever of the lead and the entry it writes first, so the lock order never crosses.
-`delete_activity` is the one way an entry goes (a claim taken back) and takes its counts with it.
+Entries are never deleted: an action enters the log only once its provider accepted it (engine/claims.py).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from domain import events, funnel, slots, webhooks
-from models import Activity, Lead
+from models import Lead
 from models.enums import ActivityKind, Channel
 from models.sql import db, fetch, placeholders
 
@@ -81,20 +81,3 @@ async def record_activity(
     webhooks.activity_recorded(lead, kind, activity_id, at)
     return activity_id
 
-
-async def delete_activity(activity_id: int | None) -> bool:
-    """Delete one entry and its counts (series slot, funnel). Call inside the transaction that decides it.
-    Returns whether it existed."""
-    activity = await Activity.get_or_none(id=activity_id).select_related("lead")
-    if activity is None:
-        return False
-    await Activity.filter(id=activity_id).delete()
-    kind = ActivityKind(activity.kind).value
-    lead = activity.lead
-    slots.add(activity.campaign_id, lead.id, activity.occurred_at, slots.columns_of(kind, activity.detail), -1)
-    funnel.count(
-        activity.campaign_id,
-        lead.id,
-        await funnel.deleted(lead.id, lead.removed_at is not None, kind, activity.step_id),
-    )
-    return True

@@ -6,8 +6,9 @@ Read from the campaign counters (one statement, like CampaignStats), keys `funne
   update_lead sets whenever a change makes the lead replied: `reply_step_change`), so a removal or a
   change of `positive` moves them like any lead key;
 - performed / clicked / bounced are per (lead, step) first-time facts: `recorded` adds 1 when the first
-  such activity of a lead not removed is written, `deleted` takes 1 away when the last one goes (a claim
-  taken back), and a removal takes the lead's away (domain/audience.py, funnel_count.recount of its leads).
+  such activity of a lead not removed is written (entries are never deleted: an action is logged only once
+  its provider accepted it), and a removal takes the lead's away (domain/audience.py,
+  funnel_count.recount of its leads).
 funnel_count.py is the slow, certain recount: counters.recompute/reconcile use it, so a reconcile repairs
 any drift (an activity written with an earlier occurred_at than one already placed, a lead removed while
 an engine transaction still held it as it was).
@@ -135,18 +136,3 @@ async def recorded(lead: Lead, kind: str, step_id: int | None, activity_id: int)
         return {}
     return {key(what, int(mine)): 1}
 
-
-async def deleted(lead_id: int, removed: bool, kind: str, step_id: int | None) -> dict[str, int]:
-    """The funnel keys a deleted action takes away (call after its DELETE): performed, when it was the
-    lead's last of its step. (Only actions are ever deleted: a claim taken back, engine/apply.py.)"""
-    if removed or kind not in PERFORMED_KINDS or step_id is None:
-        return {}
-    conn = db()
-    marks = placeholders(conn, 2 + len(PERFORMED_KINDS))
-    rows = await fetch(
-        conn,
-        f"SELECT 1 AS x FROM activity WHERE lead_id = {marks[0]} AND step_id = {marks[1]}"
-        f" AND kind IN ({', '.join(marks[2:])}) LIMIT 1",
-        [lead_id, step_id, *PERFORMED_KINDS],
-    )
-    return {} if rows else {key("performed", step_id): -1}

@@ -2,7 +2,7 @@
 
 A series then sums one row per slot (and writer shard), whatever the number of activities: every local
 hour, day and week of an IANA zone (offsets in multiples of 15 minutes since 1972) is a union of whole
-slots. Rows are kept where activities are written and deleted (domain/activity.py), in the same
+slots. Rows are kept where activities are written (domain/activity.py; entries are never deleted), in the same
 transaction (written just before its COMMIT), on the lead's counter shard; `compact` (the scheduler's
 tick) folds a closed slot's shards into shard 0, so the past is one row per slot; `rebuild` recounts a
 campaign from the activity table (bulk loads that bypass record_activity, drift repair).

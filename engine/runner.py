@@ -10,11 +10,14 @@ hands on while they are due at once. `step` goes down once:
    again, so a chain of conditions costs no transaction.
 3. Apply (engine/apply.py, the module that writes): in one transaction, by compare-and-set on the lead.
    A wait, the end or an error is settled there and then. An action is claimed: the lead placed on the
-   step, its activity inserted under the key (lead, step, attempt), the allowances reserved.
-4. Send (engine/send.py): an action's message, outside any transaction, only by the delivery whose claim
-   inserted the activity (at most once).
-5. Apply the outcome (engine/apply.py): the lead moves on with its flags and counters, or, if the provider
-   failed for good, the claim is taken back and the lead goes to ERROR.
+   step, its claim inserted under the key (lead, step, attempt) (engine/claims.py), the allowances
+   reserved. A key already claimed is an earlier delivery's: this one never sends (it advances past a
+   SENT claim, leaves a young SENDING one alone, and reports an old one as interrupted).
+4. Send (engine/send.py): an action's message, outside any transaction, only by the delivery that
+   inserted the claim (at most once).
+5. Apply the outcome (engine/apply.py): the claim becomes SENT, the activity is recorded and the lead
+   moves on with its flags and counters, in one transaction; or, if the provider failed for good, the
+   claim is taken back and the lead goes to ERROR.
 6. Hand on: `step` returns what it did and, when the lead is due again at once and still claimed, the
    claim. engine/chain.py runs that next step in the same message; `run_step` (the scheduler's and the
    tests' entry) sends it as a message. Either way only after the commit that made it due.

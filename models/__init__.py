@@ -2,6 +2,7 @@
 
 from models.activity import Activity, ActivitySlot
 from models.campaign import Campaign, CampaignCounter, SequenceStep
+from models.claim import ActionClaim
 from models.contact import Contact
 from models.identity import Identity, IdentityUsage
 from models.inbound import InboundMessage
@@ -13,6 +14,7 @@ from models.workspace import ApiKey, Workspace
 
 __all__ = [
     "LEAD_FLAGS",
+    "ActionClaim",
     "Activity",
     "ActivitySlot",
     "ApiKey",

@@ -100,6 +100,20 @@ def database_unavailable(error: BaseException) -> bool:
     return False
 
 
+def database_interrupted(error: BaseException) -> bool:
+    """`database_unavailable`, or the driver's own state left broken by a dropped connection (asyncpg's
+    "connection has been released back to the pool", "another operation is in progress"): what a caller
+    that must not give up on a write (the engine recording a send that went out) waits out and retries."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (asyncpg.InterfaceError, asyncpg.InternalClientError)):
+            return True
+        current = current.__cause__ or current.__context__
+    return database_unavailable(error)
+
+
 def db(connection: BaseDBAsyncClient | None = None) -> BaseDBAsyncClient:
     """The connection of the current transaction, if any, else the default one."""
     return connection or connections.get("default")

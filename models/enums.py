@@ -233,3 +233,12 @@ class SeriesBucket(str, Enum):
     HOUR = "HOUR"
     DAY = "DAY"
     WEEK = "WEEK"
+
+
+class ClaimState(str, Enum):
+    """An outbound action's claim (models/claim.py): being handed to its provider, accepted by it, or cut short
+    by a crash (it may or may not have gone out: never counted, never resent automatically)."""
+
+    SENDING = "SENDING"
+    SENT = "SENT"
+    INTERRUPTED = "INTERRUPTED"

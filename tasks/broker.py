@@ -69,9 +69,14 @@ class Database(Middleware):
         send_jobs_on(broker)
 
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        stop_sending_jobs()
+
+    def close(self) -> None:
+        """After the worker threads have finished their messages (Dramatiq announces the shutdown before
+        they do: a step between its send and the commit that records it must still find the database, or
+        its send would be called interrupted), and before the event loop stops (`_AsyncIO`)."""
         from models.db import close_db
 
-        stop_sending_jobs()
         loop_thread = get_event_loop_thread()
         if loop_thread is not None:
             if self.bus is not None:
@@ -218,13 +223,29 @@ class ServerLoop(Middleware):
             set_event_loop_thread(None)
 
 
+class _AsyncIO(AsyncIO):
+    """Dramatiq's event loop thread, which closes the worker's database on it once the worker threads have
+    joined (after_worker_shutdown), just before it stops the loop."""
+
+    def __init__(self, database: Database) -> None:
+        super().__init__()
+        self.database = database
+
+    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        try:
+            self.database.close()
+        finally:
+            super().after_worker_shutdown(broker, worker)
+
+
 def build_broker(settings: Settings, loop: asyncio.AbstractEventLoop | None = None) -> dramatiq.Broker:
     middleware = [m() for m in default_middleware]
     if settings.redis_url:
+        database = Database(settings)
         return RedisBroker(
             url=settings.redis_url,
             namespace=f"{settings.namespace}:dramatiq",
-            middleware=[*middleware, AsyncIO(), Database(settings)],
+            middleware=[*middleware, _AsyncIO(database), database],
         )
     extra = [ServerLoop(loop)] if loop is not None else [AsyncIO()]
     return StubBroker(middleware=[*middleware, *extra])

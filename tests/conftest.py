@@ -24,6 +24,7 @@ SECRET_KEY = "outbound-test-secret-key-0123456789"
 PG_ADMIN_URL = os.environ.get("OUTBOUND_TEST_PG", "postgres://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("OUTBOUND_TEST_REDIS", "redis://127.0.0.1:6379/0")
 TABLES = [
+    "action_claim",
     "suppression",
     "webhook_delivery",
     "webhook",

@@ -41,7 +41,9 @@ async def check(campaign_pk: int) -> dict[str, Any]:
     from models.enums import ActivityKind
 
     campaign = await Campaign.get(id=campaign_pk)
-    leads = await Lead.filter(campaign_id=campaign_pk).values("id", "status", "substatus", "em_sent", "claimed_until")
+    leads = await Lead.filter(campaign_id=campaign_pk).values(
+        "id", "status", "substatus", "em_sent", "claimed_until", "error_message"
+    )
     sent = await Activity.filter(campaign_id=campaign_pk, kind=ActivityKind.EMAIL_SENT).values("lead_id", "external_id")
     visits = await Activity.filter(campaign_id=campaign_pk, kind=ActivityKind.PROFILE_VISITED).values_list(
         "lead_id", flat=True
@@ -60,6 +62,7 @@ async def check(campaign_pk: int) -> dict[str, Any]:
         "message_ids": [row["external_id"] for row in sent],
         "profile_visits": len(visits),
         "leads_visited_twice": sorted(lead for lead, n in Counter(visits).items() if n > 1),
+        "error_messages": Counter(r["error_message"] for r in leads if r["error_message"]),
         "counter_email_sent": numbers.get("em_sent", 0),
         "counters": numbers,
         "drift": drift,

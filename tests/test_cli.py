@@ -7,12 +7,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from domain import counters
+from engine import runner
+from engine.recount import reconcile_flags
+from models import Campaign, Lead
 from models.enums import CampaignStatus, StepType
 from tests import factories as f
 from tests.conftest import Backend, GraphQLClient
+from tests.engine_helpers import add_leads, assert_counters_match, make_campaign, make_identity, person, step
 
 ROOT = Path(__file__).resolve().parent.parent
+EMAIL_SENT = "query($id: ID!) { campaign(id: $id) { stats { email { sent } linkedin { invited } } } }"
 
 
 async def run_cli(backend: Backend, *args: str) -> tuple[int, str]:
@@ -60,6 +67,47 @@ async def test_reconcile_finds_and_repairs_drift(backend: Backend, gql: GraphQLC
     assert first_code == 1 and f"campaign {campaign.id}: repaired drift" in first_out, first_out
     assert second_code == 0 and "no drift" in second_out, second_out
     assert (await gql(query, {"id": f.gid(campaign)}))["campaign"]["stats"]["allChannels"]["totalContacts"] == 3
+
+
+async def test_reconcile_repairs_lead_flags_from_the_activity_log(
+    backend: Backend, gql: GraphQLClient, workspace: Any, frozen: Any
+) -> None:
+    # given two leads the engine emailed, then flags broken straight in SQL: one lead's em_sent cleared
+    # (its EMAIL_SENT stays in the log), another's li_invited set (no invitation was ever logged)
+    ws, _ = workspace
+    campaign, _ = await make_campaign(ws, await make_identity(ws), [step(StepType.EMAIL, subject="Hi", content="Yo")])
+    first, second = await add_leads(ws, campaign, [person(1), person(2)])
+    for lead in (first, second):
+        assert (await runner.step(lead.id)).what == "done"
+    await Lead.filter(id=first.id).update(em_sent=False)
+    await Lead.filter(id=second.id).update(li_invited=True)
+    assert (await gql(EMAIL_SENT, {"id": f.gid(campaign)}))["campaign"]["stats"]["email"]["sent"] == 2
+
+    # when an operator runs reconcile, twice
+    first_code, first_out = await run_cli(backend, "reconcile")
+    second_code, second_out = await run_cli(backend, "reconcile")
+
+    # then the first run reports both repairs, the flags follow the log, and the counters equal a recount
+    assert first_code == 1, first_out
+    assert f"campaign {campaign.id}: repaired lead flags" in first_out, first_out
+    assert '"em_sent: false -> true": 1' in first_out and '"li_invited: true -> false": 1' in first_out, first_out
+    assert second_code == 0 and "no drift" in second_out, second_out
+    assert (await Lead.get(id=first.id)).em_sent and not (await Lead.get(id=second.id)).li_invited
+    await assert_counters_match(campaign.id)
+    stats = (await gql(EMAIL_SENT, {"id": f.gid(campaign)}))["campaign"]["stats"]
+    assert (stats["email"]["sent"], stats["linkedin"]["invited"]) == (2, 0)
+
+
+async def test_the_flags_of_a_seeded_demo_agree_with_its_log(
+    settings: Any, database: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No false repairs: every lead of the demo (every status, a history behind each) already agrees."""
+    from domain.demo import ensure_demo
+
+    monkeypatch.chdir(tmp_path)
+    await ensure_demo(settings)
+    for campaign_id in await Campaign.all().values_list("id", flat=True):
+        assert await reconcile_flags(campaign_id) == {}  # type: ignore[arg-type]
 
 
 async def _start_logs(backend: Backend, ready: str, *args: str, **env: str) -> str:

@@ -21,8 +21,8 @@ import pytest
 
 from engine import channels, queue
 from engine.scheduler import Scheduler
-from models import Activity, Lead
-from models.enums import ActivityKind, ConditionType, LeadStatus, StepType
+from models import ActionClaim, Activity, Lead
+from models.enums import ActivityKind, ClaimState, ConditionType, LeadStatus, StepType
 from tasks import runtime
 from tests.engine_helpers import (
     add_leads,
@@ -77,9 +77,23 @@ async def _all_finished(campaign: Any) -> bool:
     return await finished()
 
 
-async def _assert_outcome(campaign: Any, sink: SmtpSink, *, lost_allowed: int = 0) -> None:
-    """Every lead finished once; one SMTP message per email step per lead; log and counters agree."""
-    assert await statuses(campaign) == {("FINISHED", "COMPLETED"): LEADS}
+async def _all_settled(campaign: Any) -> bool:
+    """Every lead finished, or stopped in ERROR (an action a killed worker cut short)."""
+    statuses = (LeadStatus.FINISHED, LeadStatus.ERROR)
+    return await Lead.filter(campaign_id=campaign.id, status__in=statuses).count() == LEADS
+
+
+async def _assert_outcome(
+    campaign: Any, sink: SmtpSink, *, lost_allowed: int = 0, interrupted_allowed: int = 0
+) -> None:
+    """Every lead finished once; one SMTP message per email step per lead; log and counters agree.
+
+    `interrupted_allowed`: a worker was killed; the actions it was handing over leave at most that many
+    leads in ERROR / SYSTEM_ERROR, saying the action may not have gone out, with nothing logged as sent
+    for it (an email the server accepted just before the kill is in the sink, but not in the log)."""
+    found = await statuses(campaign)
+    interrupted = found.pop(("ERROR", "SYSTEM_ERROR"), 0)
+    assert found == {("FINISHED", "COMPLETED"): LEADS - interrupted} and interrupted <= interrupted_allowed
     leads = {lead.id: lead for lead in await Lead.filter(campaign_id=campaign.id).prefetch_related("contact")}
     activities = await Activity.filter(campaign_id=campaign.id).values("lead_id", "kind", "step_id", "external_id")
     per_lead: dict[int, list[str]] = {lead_id: [] for lead_id in leads}
@@ -88,23 +102,39 @@ async def _assert_outcome(campaign: Any, sink: SmtpSink, *, lost_allowed: int = 
     emailed = {lead_id for lead_id, lead in leads.items() if lead.contact.email}
     for lead_id, kinds in per_lead.items():
         if lead_id in emailed:
-            assert Counter(kinds) == {"PROFILE_VISITED": 1, "EMAIL_SENT": 1, "POST_LIKED": 1}, kinds
+            path = Counter({"PROFILE_VISITED": 1, "EMAIL_SENT": 1, "POST_LIKED": 1})
         else:
-            assert Counter(kinds) == {"PROFILE_VISITED": 1, "INVITATION_SENT": 1, "INVITATION_WITHDRAWN": 1}, kinds
+            path = Counter({"PROFILE_VISITED": 1, "INVITATION_SENT": 1, "INVITATION_WITHDRAWN": 1})
+        if leads[lead_id].status == LeadStatus.ERROR:
+            assert "may not have gone out" in (leads[lead_id].error_message or "")
+            done = Counter(kinds) - Counter({"LEAD_ERROR": 1})
+            assert kinds.count("LEAD_ERROR") == 1 and done <= path and done != path, kinds
+        else:
+            assert Counter(kinds) == path, kinds
 
     by_message_id = {row["external_id"]: row for row in activities if row["kind"] == ActivityKind.EMAIL_SENT}
+    cut_short = set(
+        await ActionClaim.filter(lead__campaign_id=campaign.id, state=ClaimState.INTERRUPTED).values_list(
+            "external_id", flat=True
+        )
+    )
     received = sink.snapshot()
     counts = Counter(m.message_id for m in received)
     assert max(counts.values()) == 1, "an email was sent twice"
     assert len(received) >= len(emailed) - lost_allowed
     for message in received:
+        if message.message_id not in by_message_id:
+            assert message.message_id in cut_short, "an email went out that is neither logged nor interrupted"
+            continue
         row = by_message_id[message.message_id]
         contact = leads[row["lead_id"]].contact
         assert message.mail_from == "ada@sender.test" and message.rcpt_tos == [contact.email]
         assert message.message["Subject"] == f"Hello {contact.first_name}"
         assert message.body == f"Hi {contact.first_name} at {contact.company}."
     for lead in leads.values():
-        assert lead.em_sent == (lead.id in emailed) and lead.li_engaged
+        logged = set(per_lead[lead.id])
+        assert lead.em_sent == ("EMAIL_SENT" in logged)
+        assert lead.li_engaged == bool(logged & {"PROFILE_VISITED", "POST_LIKED", "INVITATION_SENT"})
     await assert_counters_match(campaign.id)
 
 
@@ -141,7 +171,9 @@ async def test_branching_campaign_runs_to_the_end_embedded(
 
 
 def _spawn(backend: Any, sink: SmtpSink, name: str, command: list[str]) -> subprocess.Popen[bytes]:
-    env = backend.env() | {"SMTP_URL": sink.url, "OUTBOUND_LEASE_SECONDS": "3"}
+    # A send's attempt deadline of 2 s: an action a killed worker left being sent is called interrupted
+    # after 3 x 2 s + 2 s (engine/send.py interrupted_after), well within a run.
+    env = backend.env() | {"SMTP_URL": sink.url, "OUTBOUND_LEASE_SECONDS": "3", "OUTBOUND_SEND_ATTEMPT_SECONDS": "2"}
     log = (backend.tmp / f"{name}.log").open("wb")
     return subprocess.Popen(
         command,
@@ -219,12 +251,13 @@ async def test_a_worker_killed_mid_run_every_lead_still_finishes_once(
             await wait_for(some_sent, seconds=60, interval=0.05)
             _stop(doomed)
             survivor = _start_worker(backend, sink, "survivor")
-            await wait_for(lambda: _all_finished(campaign), seconds=120)
+            await wait_for(lambda: _all_settled(campaign), seconds=120)
         finally:
             _stop(doomed)
             if survivor is not None:
                 _stop(survivor)
             await scheduler.stop()
-        # At most once: an email claimed by the killed worker but not yet handed to SMTP is not resent.
-        await _assert_outcome(campaign, sink, lost_allowed=4)
+        # At most once: an action the killed worker was handing over (4 threads) is not resent, nor counted
+        # as done: its lead says so, in ERROR.
+        await _assert_outcome(campaign, sink, lost_allowed=4, interrupted_allowed=4)
     _reconcile(backend)
