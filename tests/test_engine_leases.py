@@ -33,12 +33,22 @@ LEASE = 30.0
 @pytest.fixture
 async def broker(settings: Settings) -> AsyncIterator[dramatiq.Broker]:
     engine = await runtime.start(settings.model_copy(update={"scheduler": False}), workers=False)
-    engine.broker.flush_all()
+    _fresh(engine.broker)
     try:
         yield engine.broker
     finally:
         engine.broker.flush_all()
         await engine.stop()
+
+
+def _fresh(broker: dramatiq.Broker) -> None:
+    """The broker as a new deployment has it. On Redis that is more than its queues: the worker processes
+    of earlier tests in this run (killed ones included) leave heartbeats and unacked messages in the run's
+    namespace, and a worker heard from within a lease counts as alive, holding its messages."""
+    broker.flush_all()
+    if isinstance(broker, RedisBroker):
+        for key in broker.client.scan_iter(f"{broker.namespace}*"):
+            broker.client.delete(key)
 
 
 async def _one_due_lead(workspace: Any) -> None:

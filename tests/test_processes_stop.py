@@ -97,7 +97,7 @@ async def test_a_worker_stops_on_sigterm_mid_run_and_the_next_one_finishes_every
     if not backend.real:
         pytest.skip("`dramatiq tasks` workers need Redis")
     env = {"OUTBOUND_LEASE_SECONDS": LEASE}
-    with SmtpSink(delay=0.05) as sink:
+    with SmtpSink(delay=0.2) as sink:
         env["SMTP_URL"] = sink.url
         processes = [scheduler(backend, **env), worker(backend, "doomed", threads=4, **env)]
         try:
