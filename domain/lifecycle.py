@@ -64,11 +64,17 @@ def _now() -> datetime:
 async def get_campaign(
     workspace_id: int, campaign_id: int | None, field: str = "id", *, lock: bool = False
 ) -> Campaign:
-    """The workspace's campaign (NOT_FOUND otherwise); `lock` takes its row lock for the transaction."""
+    """The workspace's campaign (NOT_FOUND otherwise); `lock` takes its row lock for the transaction.
+
+    The lock is FOR NO KEY UPDATE: it orders campaign changes among themselves as FOR UPDATE would, but a
+    worker's insert that refers to the campaign (an activity's foreign key takes KEY SHARE) does not wait on
+    it. A worker holds its lead's row when it records an action, and a campaign change (archive, pause)
+    then updates that campaign's leads: with FOR UPDATE the two waited on each other (a deadlock seen in the
+    archive-during-sends fault run, under load)."""
     if campaign_id is None:
         raise NotFound("No such campaign.", [field])
     query = Campaign.filter(id=campaign_id, workspace_id=workspace_id)
-    campaign = await (query.select_for_update() if lock else query).first()
+    campaign = await (query.select_for_update(no_key=True) if lock else query).first()
     if campaign is None:
         raise NotFound("No such campaign.", [field])
     return campaign
