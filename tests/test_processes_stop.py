@@ -97,7 +97,10 @@ async def test_a_worker_stops_on_sigterm_mid_run_and_the_next_one_finishes_every
     if not backend.real:
         pytest.skip("`dramatiq tasks` workers need Redis")
     env = {"OUTBOUND_LEASE_SECONDS": LEASE}
-    with SmtpSink(delay=0.2) as sink:
+    # Slow sends: Dramatiq goes on consuming for a second or two after SIGTERM before it stops its
+    # consumers, and at 50 ms a send the first worker could finish all 60 leads in that time (nothing left in
+    # flight to hand back). At 300 ms, 4 threads need about 4 s for the 50 left.
+    with SmtpSink(delay=0.3) as sink:
         env["SMTP_URL"] = sink.url
         processes = [scheduler(backend, **env), worker(backend, "doomed", threads=4, **env)]
         try:
