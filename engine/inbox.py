@@ -24,6 +24,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from prometheus_client import Counter
 from tortoise.expressions import Q
 
 from domain import mailkeys
@@ -42,6 +43,12 @@ from models.enums import ActivityKind, Channel, LeadEventKind
 from models.sql import db, fetch, placeholders
 
 log = logging.getLogger("outbound.inbox")
+
+#: Every read of an inbox, by outcome: `ok`, `disconnected` (the server refused the login), `failed` (a
+#: mail or configuration error, stored as syncError), `error` (a bug or a database hiccup).
+SYNCS = Counter("outbound_mailbox_syncs", "Inbox reads by outcome (ok, disconnected, failed, error).", ["outcome"])
+#: Messages a read brought in, by what was applied: reply, bounce, auto-reply... (mail/classify.py kinds).
+SYNCED_MESSAGES = Counter("outbound_mailbox_messages", "Inbound messages read from inboxes, by kind.", ["kind"])
 
 #: A failing inbox is read again after interval * 2**failures, at most this many seconds later.
 MAX_BACKOFF_SECONDS = 3600.0
@@ -207,19 +214,24 @@ async def sync_identity(identity_id: int) -> Identity | None:
             # lead's address would otherwise pass for a reply to an email sent today.
             fetched = await imap.fetch_new(server, cursor, from_now=cursor is None, command_timeout=IMAP_TIMEOUT)
             for message in fetched.messages:
-                await apply_inbound(identity, message.raw)
+                outcome = await apply_inbound(identity, message.raw)
+                SYNCED_MESSAGES.labels(outcome.kind.value.lower()).inc()
             cursor = fetched.cursor
             await _store_cursor(identity.id, secret, cursor)
             if not fetched.more:
                 break
     except MailboxAuthError as exc:
+        SYNCS.labels("disconnected").inc()
         await _failed(identity, str(exc), disconnected=True)
     except (MailError, MailUrlError, SecretError) as exc:
+        SYNCS.labels("failed").inc()
         await _failed(identity, str(exc))
     except Exception as exc:  # a database hiccup, a bug: stored and backed off, never a crashing worker
+        SYNCS.labels("error").inc()
         log.exception("reading the inbox of identity %s failed", identity.id)
         await _failed(identity, f"internal error ({type(exc).__name__})")
     else:
+        SYNCS.labels("ok").inc()
         await _succeeded(identity)
     return await Identity.get_or_none(id=identity_id)
 

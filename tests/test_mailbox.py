@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from domain.ids import to_global_id
 from engine import inbox
@@ -233,6 +234,11 @@ async def test_sends_through_its_mailbox_and_reads_what_comes_back(
     await assert_counters_match(campaign.id)
 
 
+def _metric(name: str, **labels: str) -> float:
+    """A sample of this process's metrics, as /metrics serves it (0 before the first)."""
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
 async def test_two_concurrent_reads_apply_each_message_once(
     gql: Any, workspace: Any, frozen: Any, pump: Pump, smtp: AuthSmtpServer, imap: PymapServer, folder: str
 ) -> None:
@@ -259,7 +265,12 @@ async def test_a_uidvalidity_change_reprocesses_nothing(
     ours = await sent_id(lead)
     reply = message("valid@lead.example", "Re: Hello", "Sounds good.", headers=f"In-Reply-To: {ours}\r\n")
     imap.append(reply, folder)
+    syncs = _metric("outbound_mailbox_syncs_total", outcome="ok")
+    replies = _metric("outbound_mailbox_messages_total", kind="reply")
     await inbox.sync_identity(identity.id)
+    # /metrics counts the read and what it brought in
+    assert _metric("outbound_mailbox_syncs_total", outcome="ok") == syncs + 1
+    assert _metric("outbound_mailbox_messages_total", kind="reply") == replies + 1
     first = await Identity.get(id=identity.id)
     assert first.imap_uidvalidity == imap.uidvalidity(folder)
 
@@ -287,7 +298,9 @@ async def test_a_wrong_password_is_stored_backed_off_and_disconnects(
         },
     )
     identity_id = data["createIdentity"]["identity"]["id"]
+    refused = _metric("outbound_mailbox_syncs_total", outcome="disconnected")
     synced = (await gql(SYNC, {"id": identity_id}))["syncMailbox"]
+    assert _metric("outbound_mailbox_syncs_total", outcome="disconnected") == refused + 1
     assert synced["identity"]["emailConnected"] is False
     assert "login refused" in synced["identity"]["mailbox"]["syncError"]
     assert "wrong-Pass-1" not in synced["identity"]["mailbox"]["syncError"]
