@@ -294,9 +294,8 @@ async def _has_series_and_funnel(server: Server, key: str) -> bool:
 
 
 async def test_the_chart_and_funnel_need_series_and_funnel(page: Any, server: Server, seeded: Seeded) -> None:
-    """Needs Campaign.series and Campaign.funnel (contract r2): skipped on a server that does not serve them."""
-    if not await _has_series_and_funnel(server, seeded.key):
-        pytest.skip("the served schema has no Campaign.series / Campaign.funnel yet (issue 14 point 1)")
+    """Campaign.series and Campaign.funnel (contract r2) are served, so the Overview shows both."""
+    assert await _has_series_and_funnel(server, seeded.key)
     await sign_in(page, server, seeded.key)
     # the chart covers the campaign's whole life: its totals are the log's
     await page.locator("#chart svg rect").first.wait_for()
@@ -321,14 +320,6 @@ async def test_the_chart_and_funnel_need_series_and_funnel(page: Any, server: Se
     await page.wait_for_function(
         "document.querySelector('#chart [data-series-total=replies]')?.textContent === 'Replies: 1'", timeout=8000
     )
-
-
-async def test_without_series_and_funnel_the_overview_says_so(page: Any, server: Server, seeded: Seeded) -> None:
-    if await _has_series_and_funnel(server, seeded.key):
-        pytest.skip("the served schema has Campaign.series and Campaign.funnel: the chart and funnel are shown")
-    await sign_in(page, server, seeded.key)
-    assert "Campaign.series" in await page.locator("#chart [data-unavailable]").text_content()
-    assert "Campaign.funnel" in await page.locator("#funnel [data-unavailable]").text_content()
 
 
 # ------------------------------------------------------------------------------------ server restart
