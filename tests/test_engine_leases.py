@@ -26,6 +26,7 @@ from ops import queue_depth
 from tasks import runtime
 from tasks.broker import build_broker
 from tests.engine_helpers import add_leads, make_campaign, make_identity, person, step
+from tests.metrics import sample
 
 LEASE = 30.0
 
@@ -68,7 +69,7 @@ async def _tick(at: datetime) -> int:
 
 
 def _expired() -> float:
-    return float(scheduler.LEASES_EXPIRED._value.get())
+    return sample("outbound_scheduler_leases_expired_total")
 
 
 async def test_known_defect_a_lease_that_runs_out_while_queued_does_not_enqueue_again(

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client import REGISTRY
 
 from domain.ids import to_global_id
 from engine import inbox
@@ -24,6 +23,7 @@ from models import Activity, Identity, InboundMessage, Lead, Suppression
 from models.enums import ActivityKind, LeadStatus, LeadSubstatus, StepType
 from tests.engine_helpers import Pump, add_leads, assert_counters_match, make_campaign, person, reload, step
 from tests.mailservers import AuthSmtpServer, PymapServer
+from tests.metrics import sample
 
 SMTP_USER, SMTP_PASSWORD = "sam@outbound.test", "smtp-Secret-4921"
 IMAP_USER, IMAP_PASSWORD = "sam@outbound.test", "imap-Secret-7730"
@@ -234,11 +234,6 @@ async def test_sends_through_its_mailbox_and_reads_what_comes_back(
     await assert_counters_match(campaign.id)
 
 
-def _metric(name: str, **labels: str) -> float:
-    """A sample of this process's metrics, as /metrics serves it (0 before the first)."""
-    return REGISTRY.get_sample_value(name, labels) or 0.0
-
-
 async def test_two_concurrent_reads_apply_each_message_once(
     gql: Any, workspace: Any, frozen: Any, pump: Pump, smtp: AuthSmtpServer, imap: PymapServer, folder: str
 ) -> None:
@@ -265,12 +260,12 @@ async def test_a_uidvalidity_change_reprocesses_nothing(
     ours = await sent_id(lead)
     reply = message("valid@lead.example", "Re: Hello", "Sounds good.", headers=f"In-Reply-To: {ours}\r\n")
     imap.append(reply, folder)
-    syncs = _metric("outbound_mailbox_syncs_total", outcome="ok")
-    replies = _metric("outbound_mailbox_messages_total", kind="reply")
+    syncs = sample("outbound_mailbox_syncs_total", outcome="ok")
+    replies = sample("outbound_mailbox_messages_total", kind="reply")
     await inbox.sync_identity(identity.id)
     # /metrics counts the read and what it brought in
-    assert _metric("outbound_mailbox_syncs_total", outcome="ok") == syncs + 1
-    assert _metric("outbound_mailbox_messages_total", kind="reply") == replies + 1
+    assert sample("outbound_mailbox_syncs_total", outcome="ok") == syncs + 1
+    assert sample("outbound_mailbox_messages_total", kind="reply") == replies + 1
     first = await Identity.get(id=identity.id)
     assert first.imap_uidvalidity == imap.uidvalidity(folder)
 
@@ -298,9 +293,9 @@ async def test_a_wrong_password_is_stored_backed_off_and_disconnects(
         },
     )
     identity_id = data["createIdentity"]["identity"]["id"]
-    refused = _metric("outbound_mailbox_syncs_total", outcome="disconnected")
+    refused = sample("outbound_mailbox_syncs_total", outcome="disconnected")
     synced = (await gql(SYNC, {"id": identity_id}))["syncMailbox"]
-    assert _metric("outbound_mailbox_syncs_total", outcome="disconnected") == refused + 1
+    assert sample("outbound_mailbox_syncs_total", outcome="disconnected") == refused + 1
     assert synced["identity"]["emailConnected"] is False
     assert "login refused" in synced["identity"]["mailbox"]["syncError"]
     assert "wrong-Pass-1" not in synced["identity"]["mailbox"]["syncError"]

@@ -30,6 +30,7 @@ from models.enums import LeadStatus, StepType
 from schema import observe
 from tests.conftest import Backend
 from tests.engine_helpers import add_leads, make_campaign, make_identity, person, step, wait_for
+from tests.metrics import sample
 from tests.processes import Api, Process, worker
 from tests.smtp_sink import SmtpSink
 
@@ -44,8 +45,8 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """Every sample of a scrape: {(name, sorted labels): value}."""
     found = {}
     for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+        for found_sample in family.samples:
+            found[(found_sample.name, tuple(sorted(found_sample.labels.items())))] = found_sample.value
     return found
 
 
@@ -117,12 +118,13 @@ async def test_leases_that_ran_out_are_counted_when_claimed_again(workspace: Any
     ws, _ = workspace
     campaign, _ = await make_campaign(ws, await make_identity(ws), [step(StepType.LINKEDIN_VISIT_PROFILE)])
     await add_leads(ws, campaign, [person(i) for i in range(7)])
-    before = scheduler.LEASES_EXPIRED._value.get()
+    expired = "outbound_scheduler_leases_expired_total"
+    before = sample(expired)
     assert len(await scheduler.claim_due_leads(frozen.now(), lease=30)) == 7
-    assert scheduler.LEASES_EXPIRED._value.get() == before  # first claims: nothing expired
+    assert sample(expired) == before  # first claims: nothing expired
     later = frozen.now() + timedelta(seconds=31)
     assert len(await scheduler.claim_due_leads(later, lease=30)) == 7
-    assert scheduler.LEASES_EXPIRED._value.get() == before + 7
+    assert sample(expired) == before + 7
 
 
 async def _subscribe_stats(url: str, key: str, campaign_id: str) -> Any:

@@ -13,19 +13,19 @@ from typing import Any
 
 import pytest
 import strawberry
-from prometheus_client import REGISTRY
 
 from bench import queries
 from models.enums import ActivityKind, CampaignStatus, Channel, LeadStatus, LeadSubstatus, StepType
 from resolvers.context import Context, Loaders
 from schema.build import build_schema
 from tests import factories as f
+from tests.metrics import sample
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 
 def outcome(name: str) -> float:
-    return REGISTRY.get_sample_value("outbound_lean_executor_total", {"outcome": name}) or 0.0
+    return sample("outbound_lean_executor_total", outcome=name)
 
 
 @pytest.fixture(scope="module")
